@@ -1,0 +1,247 @@
+"""The real kernel: syscall wrappers at the grain the runtime needs.
+
+Every method raises an error of the taxonomy naming the operation and its operands, so a
+failure deep inside container set-up reads as ``mount proc on /x/rootfs/proc: operation
+not permitted`` rather than a bare errno. ctypes is loaded on first use: ``state`` or
+``kill`` never pay for it.
+"""
+
+from __future__ import annotations
+
+import os
+
+from estiba.errors import from_oserror
+from estiba.kernel import consts as k
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from estiba.oci.runtime_config import Seccomp
+
+RLIMITS = {
+    "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3,
+    "RLIMIT_CORE": 4, "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7,
+    "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9, "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11,
+    "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13, "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
+}
+
+_CAP_V3 = 0x20080522
+_RLIM_INFINITY = (1 << 64) - 1
+
+
+class Linux:
+    """Syscalls of the running kernel. One instance per process; cheap to make."""
+
+    def __init__(self) -> None:
+        self._libc = None
+
+    @property
+    def libc(self):  # noqa: ANN201 - a ctypes CDLL
+        if self._libc is None:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
+                                   ctypes.c_ulong, ctypes.c_char_p)
+            libc.umount2.argtypes = (ctypes.c_char_p, ctypes.c_int)
+            libc.syscall.restype = ctypes.c_long
+            self._libc = libc
+        return self._libc
+
+    def _check(self, result: int, what: str) -> int:
+        if result < 0:
+            import ctypes
+
+            err = ctypes.get_errno()
+            raise from_oserror(what, OSError(err, os.strerror(err)))
+        return result
+
+    # --- mounts ----------------------------------------------------------------------
+
+    def mount(self, source: str, target: str, fstype: str, flags: int, data: str = "",
+              label: str | None = None) -> None:
+        """mount(2). ``label`` names the target in errors when ``target`` is an
+        ``/proc/self/fd/N`` path (the resolved destination is what a reader needs)."""
+        rc = self.libc.mount(
+            source.encode() if source else None, target.encode(),
+            fstype.encode() if fstype else None, flags, data.encode() if data else None,
+        )
+        if rc < 0:
+            what = f"mount {source or fstype or 'none'} on {label or target}"
+            self._check(rc, what)
+
+    def umount(self, target: str, flags: int = 0) -> None:
+        self._check(self.libc.umount2(target.encode(), flags), f"umount {target}")
+
+    def pivot_root_into(self, rootfs: str) -> None:
+        """Make ``rootfs`` the root: pivot_root(".", ".") stacks the old root under the
+        new one, which is then made a slave (so the detach does not propagate to the
+        host) and detached. No directory for the old root is needed inside the rootfs."""
+        old = os.open("/", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+        new = os.open(rootfs, os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            os.fchdir(new)
+            self._check(self.libc.syscall(k.SYS_PIVOT_ROOT, b".", b"."),
+                        f"pivot_root {rootfs}")
+            os.fchdir(old)
+            self.mount("", ".", "", k.MS_SLAVE | k.MS_REC, label="old root")
+            self.umount(".", k.MNT_DETACH)
+        finally:
+            os.close(old)
+            os.close(new)
+        os.chdir("/")
+
+    def move_root_into(self, rootfs: str) -> None:
+        """The --no-pivot way (for roots pivot_root refuses, like a ramfs): move the
+        rootfs mount over / and chroot into it."""
+        os.chdir(rootfs)
+        self.mount(rootfs, "/", "", k.MS_MOVE, label="/")
+        self._chroot(".")
+        os.chdir("/")
+
+    def _chroot(self, path: str) -> None:
+        try:
+            os.chroot(path)
+        except OSError as err:
+            raise from_oserror(f"chroot {path}", err) from err
+
+    # --- namespaces ------------------------------------------------------------------
+
+    def unshare(self, flags: int) -> None:
+        self._check(self.libc.unshare(flags), f"unshare {flags:#x}")
+
+    def setns(self, fd: int, nstype: int, label: str = "") -> None:
+        self._check(self.libc.syscall(k.SYS_SETNS, fd, nstype),
+                    f"setns {label or fd}")
+
+    def sethostname(self, name: str) -> None:
+        data = name.encode()
+        self._check(self.libc.sethostname(data, len(data)), f"sethostname {name}")
+
+    def setdomainname(self, name: str) -> None:
+        data = name.encode()
+        self._check(self.libc.setdomainname(data, len(data)), f"setdomainname {name}")
+
+    # --- files the kernel owns -------------------------------------------------------
+
+    def mknod(self, path: str, mode: int, major: int, minor: int) -> None:
+        try:
+            os.mknod(path, mode, os.makedev(major, minor))
+        except OSError as err:
+            raise from_oserror(f"mknod {path}", err) from err
+
+    def chown(self, path: str, uid: int, gid: int) -> None:
+        try:
+            os.chown(path, uid, gid, follow_symlinks=False)
+        except OSError as err:
+            raise from_oserror(f"chown {path}", err) from err
+
+    def write_file(self, path: str, data: str) -> None:
+        """Write a kernel setting (sysctl, oom_score_adj) in one write(2)."""
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.write(fd, data.encode())
+            finally:
+                os.close(fd)
+        except OSError as err:
+            raise from_oserror(f"write {path}", err) from err
+
+    # --- credentials -----------------------------------------------------------------
+
+    def drop_bounding(self, keep: int, last: int) -> None:
+        """Drop from the bounding set every capability not in the ``keep`` mask."""
+        for cap in range(last + 1):
+            if not keep & (1 << cap):
+                self._check(self.libc.prctl(k.PR_CAPBSET_DROP, cap, 0, 0, 0),
+                            f"drop capability {cap} from the bounding set")
+
+    def set_keepcaps(self, keep: bool) -> None:
+        self._check(self.libc.prctl(k.PR_SET_KEEPCAPS, int(keep), 0, 0, 0), "keepcaps")
+
+    def set_ids(self, uid: int, gid: int, groups: tuple[int, ...] | list[int]) -> None:
+        try:
+            os.setgroups(list(groups))
+            os.setresgid(gid, gid, gid)
+            os.setresuid(uid, uid, uid)
+        except OSError as err:
+            raise from_oserror(f"set user {uid}:{gid}", err) from err
+
+    def capset(self, effective: int, permitted: int, inheritable: int) -> None:
+        import ctypes
+
+        header = (ctypes.c_uint32 * 2)(_CAP_V3, 0)
+        data = (ctypes.c_uint32 * 6)(
+            effective & 0xFFFFFFFF, permitted & 0xFFFFFFFF, inheritable & 0xFFFFFFFF,
+            effective >> 32, permitted >> 32, inheritable >> 32,
+        )
+        self._check(self.libc.syscall(k.SYS_CAPSET, header, data), "capset")
+
+    def raise_ambient(self, caps: int, last: int) -> None:
+        for cap in range(last + 1):
+            if caps & (1 << cap):
+                self._check(
+                    self.libc.prctl(k.PR_CAP_AMBIENT, k.PR_CAP_AMBIENT_RAISE, cap, 0, 0),
+                    f"raise ambient capability {cap}",
+                )
+
+    def set_no_new_privs(self) -> None:
+        self._check(self.libc.prctl(k.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+
+    def set_child_subreaper(self) -> None:
+        self._check(self.libc.prctl(k.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0),
+                    "child subreaper")
+
+    def set_rlimit(self, name: str, soft: int, hard: int) -> None:
+        import resource
+
+        def cap(v: int) -> int:
+            return resource.RLIM_INFINITY if v >= _RLIM_INFINITY else v
+
+        try:
+            resource.setrlimit(RLIMITS[name], (cap(soft), cap(hard)))
+        except (OSError, ValueError) as err:
+            raise from_oserror(f"setrlimit {name}", OSError(1, str(err))
+                               if isinstance(err, ValueError) else err) from err
+
+    def load_seccomp(self, seccomp: Seccomp) -> None:
+        from estiba.kernel import seccomp as libseccomp
+
+        libseccomp.load(libseccomp.expand(seccomp))
+
+    # --- terminals and descriptors ---------------------------------------------------
+
+    def set_controlling_tty(self, fd: int) -> None:
+        import fcntl
+
+        try:
+            os.setsid()
+            fcntl.ioctl(fd, k.TIOCSCTTY, 0)
+        except OSError as err:
+            raise from_oserror("set the controlling terminal", err) from err
+
+    def set_window_size(self, fd: int, rows: int, cols: int) -> None:
+        import fcntl
+        import struct
+
+        fcntl.ioctl(fd, k.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+    def cloexec_from(self, first: int) -> None:
+        """Mark every descriptor from ``first`` up close-on-exec, so none of the
+        runtime's own descriptors reach the container's program."""
+        rc = self.libc.syscall(k.SYS_CLOSE_RANGE, first, 0xFFFFFFFF, k.CLOSE_RANGE_CLOEXEC)
+        if rc < 0:  # kernels before 5.11: walk the table instead
+            for name in os.listdir("/proc/self/fd"):
+                fd = int(name)
+                if fd >= first:
+                    try:
+                        os.set_inheritable(fd, False)
+                    except OSError:
+                        pass
+
+    def execve(self, path: str, args: list[str], env: dict[str, str] | list[str]) -> None:
+        if isinstance(env, list):
+            env = dict(e.split("=", 1) if "=" in e else (e, "") for e in env)
+        try:
+            os.execve(path, args, env)
+        except OSError as err:
+            raise from_oserror(f"exec {path}", err) from err

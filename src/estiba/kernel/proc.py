@@ -1,0 +1,36 @@
+"""Readers of /proc: what the kernel says about a process."""
+
+from __future__ import annotations
+
+
+class ProcessStat:
+    """The fields of /proc/<pid>/stat the runtime needs."""
+
+    __slots__ = ("pid", "state", "ppid", "start_time")
+
+    def __init__(self, pid: int, state: str, ppid: int, start_time: int) -> None:
+        self.pid = pid
+        self.state = state
+        self.ppid = ppid
+        self.start_time = start_time
+
+
+def stat(pid: int, proc: str = "/proc") -> ProcessStat | None:
+    """The process's stat line, or None when there is no such process."""
+    try:
+        with open(f"{proc}/{pid}/stat", "rb") as f:
+            data = f.read().decode()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # comm may hold spaces and parentheses: the fields start after the last ')'.
+    rest = data[data.rindex(")") + 2:].split()
+    return ProcessStat(pid=pid, state=rest[0], ppid=int(rest[1]), start_time=int(rest[19]))
+
+
+def alive(pid: int, start_time: int | None = None, proc: str = "/proc") -> bool:
+    """True when ``pid`` runs (not a zombie) and, if given, started at ``start_time``, so
+    that a recycled pid is not mistaken for the container's process."""
+    st = stat(pid, proc)
+    if st is None or st.state in ("Z", "X"):
+        return False
+    return start_time is None or st.start_time == start_time

@@ -1,0 +1,234 @@
+"""``create``: set up a container whose init waits for ``start`` (runtime.md, "create").
+
+The runtime forks the init itself: before the fork it creates (or joins) the pid
+namespace for its children only, so the init is pid 1 there and still the runtime's
+direct child; right after, it returns its own children to its pid namespace, so hooks
+it runs later are not born inside the container. When the runtime exits the init is
+reparented to the caller's subreaper (containerd's shim), which reaps it.
+
+Anything made on the way — state directory, cgroup, the init itself — is undone when a
+later step fails, so a failed ``create`` leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from estiba.errors import Internal, InvalidArgument, NotFound
+from estiba.kernel import consts as k
+from estiba.kernel import proc
+from estiba.oci import state as oci_state
+from estiba.oci.runtime_config import DeviceRule, Resources, parse_config
+from estiba.runtime import sync
+from estiba.runtime.container import FORMAT_VERSION, Container
+from estiba.runtime.hooks import run_hooks
+from estiba.runtime.plan import DEFAULT_DEVICE_RULES, bundle_rootfs, plan_init
+from estiba.runtime.validate import validate
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from estiba.kernel.linux import Linux
+    from estiba.oci.runtime_config import Spec
+
+
+class CreateOptions:
+    __slots__ = ("bundle", "pid_file", "console_socket", "no_pivot", "preserve_fds",
+                 "console_fd")
+
+    def __init__(self, bundle: str, pid_file: str = "", console_socket: str = "",
+                 no_pivot: bool = False, preserve_fds: int = 0,
+                 console_fd: int | None = None) -> None:
+        self.bundle = bundle
+        self.pid_file = pid_file
+        self.console_socket = console_socket
+        self.no_pivot = no_pivot
+        self.preserve_fds = preserve_fds
+        self.console_fd = console_fd  # an already connected console socket (run)
+
+
+def load_bundle(bundle: str) -> tuple[dict, Spec]:
+    path = os.path.join(bundle, "config.json")
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise NotFound(f"open {path}: no such file or directory") from None
+    except OSError as err:
+        raise InvalidArgument(f"open {path}: {(err.strerror or '').lower()}") from err
+    try:
+        data = json.loads(raw)
+    except ValueError as err:
+        raise InvalidArgument(f"{path}: malformed json: {err}") from None
+    try:
+        spec = parse_config(data)
+    except InvalidArgument as err:
+        raise InvalidArgument(f"{path}: {err}") from None
+    return data, spec
+
+
+def with_default_devices(resources: Resources | None) -> Resources:
+    resources = resources or Resources()
+    extra = tuple(
+        DeviceRule(allow=True, type=t, major=major, minor=minor, access="rwm")
+        for t, major, minor in DEFAULT_DEVICE_RULES
+    )
+    if not resources.devices:  # no device policy asked: keep the host's (runc's default)
+        return resources
+    return resources.replace(devices=resources.devices + extra)
+
+
+def now_rfc3339() -> str:
+    t = time.time_ns()
+    secs, nanos = divmod(t, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{nanos:09d}Z"
+
+
+def create(kernel: Linux, root: str, container_id: str, opts: CreateOptions) -> Container:
+    """Create the container and return it; its init is waiting for ``start``."""
+    bundle = os.path.abspath(opts.bundle)
+    data, spec = load_bundle(bundle)
+    validate(spec, bundle)
+    rootfs = bundle_rootfs(bundle, spec.root.path)
+    if not os.path.isdir(rootfs):
+        raise NotFound(f"rootfs {rootfs}: no such directory")
+    if spec.process.terminal and opts.console_fd is None and not opts.console_socket:
+        raise InvalidArgument("cannot allocate a tty without a console socket "
+                              "(--console-socket)")
+    if spec.linux.seccomp is not None:  # fail on a bad profile before forking anything
+        from estiba.kernel import seccomp
+
+        seccomp.expand(spec.linux.seccomp)
+
+    Container.make_dir(root, container_id)
+    container = Container(root, container_id, {})
+    undo: list = [container.remove_dir]
+    try:
+        return _create(kernel, container, bundle, data, spec, rootfs, opts, undo)
+    except BaseException:
+        for step in reversed(undo):
+            try:
+                step()
+            except Exception:  # noqa: BLE001 - undo as much as can be undone
+                pass
+        raise
+
+
+def _create(kernel: Linux, container: Container, bundle: str, data: dict, spec: Spec,
+            rootfs: str, opts: CreateOptions, undo: list) -> Container:
+    from estiba.cgroups import open_cgroup
+
+    linux = spec.linux
+    os.mkfifo(container.fifo, 0o622)
+    cgroups_path = linux.cgroups_path or f"/estiba/{container.id}"
+    cgroup = open_cgroup(cgroups_path)
+    cgroup.create()
+    undo.append(cgroup.destroy)
+    cgroup.apply(with_default_devices(linux.resources))
+    cgroup_paths = cgroup.paths()
+
+    plan = plan_init(spec, rootfs, cgroup_paths, cgroups_path, no_pivot=opts.no_pivot)
+    console_fd = opts.console_fd
+    if plan.process.terminal and console_fd is None:
+        from estiba.runtime.console import connect
+
+        console_fd = connect(opts.console_socket)
+    creating = oci_state.State(id=container.id, status=oci_state.CREATING, pid=0,
+                               bundle=bundle, annotations=spec.annotations)
+
+    runtime_side, child_side = sync.Channel.pair()
+    fifo_fd = os.open(container.fifo, os.O_PATH | os.O_CLOEXEC)
+    pid = fork_into_pid_namespace(kernel, plan.pid_namespace)
+    if pid == 0:
+        from estiba.runtime.init import InitContext, container_init
+
+        runtime_side.close()
+        state_json = json.dumps(creating.replace(pid=os.getpid()).to_json()).encode()
+        container_init(kernel, plan, InitContext(
+            channel=child_side, fifo_fd=fifo_fd, console_fd=console_fd,
+            keep_fds=3 + opts.preserve_fds, hooks=spec.hooks, state_json=state_json,
+        ))
+        os._exit(1)  # not reached: container_init ends in exec or _exit
+    child_side.close()
+    os.close(fifo_fd)
+    if console_fd is not None:
+        os.close(console_fd)
+    undo.append(lambda: _kill_and_reap(pid))
+    try:
+        cgroup.join(pid)
+        runtime_side.send(sync.GO)
+        runtime_side.expect(sync.HOOKS)
+        with_pid = creating.replace(pid=pid)
+        run_hooks("prestart", spec.hooks.prestart, with_pid)
+        run_hooks("createRuntime", spec.hooks.create_runtime, with_pid)
+        runtime_side.send(sync.GO)
+        message = runtime_side.receive()
+        if message != sync.READY:
+            raise Internal("container init exited before it was ready")
+    finally:
+        runtime_side.close()
+
+    st = proc.stat(pid)
+    if st is None:
+        raise Internal("container init exited before it was ready")
+    container.data = {
+        "version": FORMAT_VERSION,
+        "id": container.id,
+        "bundle": bundle,
+        "rootfs": rootfs,
+        "pid": pid,
+        "start_time": st.start_time,
+        "created": now_rfc3339(),
+        "owner": "",
+        "cgroups_path": cgroups_path,
+        "cgroup_paths": cgroup_paths,
+        "config": data,
+    }
+    container.save()
+    if opts.pid_file:
+        write_pid_file(opts.pid_file, pid)
+    return container
+
+
+def fork_into_pid_namespace(kernel: Linux, pid_namespace: str) -> int:
+    """fork(), with the child in a new pid namespace, a joined one, or ours."""
+    if pid_namespace == "host":
+        return os.fork()
+    own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if pid_namespace == "new":
+            kernel.unshare(k.CLONE_NEWPID)
+        else:
+            fd = os.open(pid_namespace, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                kernel.setns(fd, k.CLONE_NEWPID, label=pid_namespace)
+            finally:
+                os.close(fd)
+        pid = os.fork()
+        if pid != 0:
+            kernel.setns(own, k.CLONE_NEWPID, label="the runtime's pid namespace")
+        return pid
+    finally:
+        os.close(own)
+
+
+def _kill_and_reap(pid: int) -> None:
+    try:
+        os.kill(pid, 9)
+    except ProcessLookupError:
+        return
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def write_pid_file(path: str, pid: int) -> None:
+    """Atomically: the caller may read the file as soon as it exists."""
+    path = os.path.abspath(path)
+    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp")
+    with open(tmp, "w") as f:
+        f.write(str(pid))
+    os.rename(tmp, path)
+

@@ -1,0 +1,118 @@
+"""``exec``: start another process inside a running container.
+
+The runtime opens the init's namespaces, forks into the container's pid namespace,
+puts the child in the container's cgroup, and the child joins the other namespaces (the
+mount namespace last: after it, the host's /proc paths are gone) before the same process
+set-up an init gets. The runtime learns that the exec happened when the child's end of
+the channel closes on exec.
+"""
+
+from __future__ import annotations
+
+import os
+
+from estiba.errors import FailedPrecondition
+from estiba.kernel import consts as k
+from estiba.oci import state as oci_state
+from estiba.oci.runtime_config import parse_config
+from estiba.runtime import sync
+from estiba.runtime.create import fork_into_pid_namespace, write_pid_file
+from estiba.runtime.plan import plan_process
+from estiba.runtime.process import finish_and_exec
+from estiba.runtime.validate import validate_process
+from estiba.runtime.wait import wait_forwarding
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from estiba.kernel.linux import Linux
+    from estiba.oci.runtime_config import Process
+    from estiba.runtime.container import Container
+
+# Joined in this order; mount last (see above).
+_ORDER = ("ipc", "uts", "network", "cgroup", "mount")
+
+
+def exec_process(
+    kernel: Linux,
+    container: Container,
+    process: Process,
+    *,
+    detach: bool = False,
+    pid_file: str = "",
+    console_socket: str = "",
+    preserve_fds: int = 0,
+) -> int:
+    status = container.status()
+    if status not in (oci_state.RUNNING, oci_state.CREATED):
+        raise FailedPrecondition(f"cannot exec in container {container.id}: it is {status}")
+    validate_process(process)
+    spec = parse_config(container.config)
+    plan = plan_process(process, spec.linux.seccomp if spec.linux else None)
+    if plan.terminal and not console_socket:
+        raise FailedPrecondition("cannot allocate a tty without a console socket "
+                                 "(--console-socket)")
+    types = {ns.type for ns in spec.linux.namespaces} if spec.linux else set()
+    ns_fds: list[tuple[int, int, str]] = []
+    try:
+        for ns_type in _ORDER:
+            if ns_type in types:
+                path = f"/proc/{container.pid}/ns/{k.NAMESPACE_PROC_NAMES[ns_type]}"
+                ns_fds.append((os.open(path, os.O_RDONLY | os.O_CLOEXEC),
+                               k.NAMESPACE_FLAGS[ns_type], path))
+        console_fd = None
+        if plan.terminal:
+            from estiba.runtime.console import connect
+
+            console_fd = connect(console_socket)
+        pid_ns = f"/proc/{container.pid}/ns/pid" if "pid" in types else "host"
+        runtime_side, child_side = sync.Channel.pair()
+        pid = fork_into_pid_namespace(kernel, pid_ns)
+        if pid == 0:
+            runtime_side.close()
+            _child(kernel, plan, child_side, ns_fds, console_fd, 3 + preserve_fds)
+        child_side.close()
+        if console_fd is not None:
+            os.close(console_fd)
+    finally:
+        for fd, _, _ in ns_fds:
+            os.close(fd)
+    try:
+        container.cgroup().join(pid)
+        runtime_side.send(sync.GO)
+        runtime_side.receive()  # EOF once the program runs; raises what the child said
+    except BaseException:
+        try:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        raise
+    finally:
+        runtime_side.close()
+    if pid_file:
+        write_pid_file(pid_file, pid)
+    if detach:
+        return 0
+    return wait_forwarding(pid)
+
+
+def _child(kernel: Linux, plan, channel: sync.Channel,  # noqa: ANN001
+           ns_fds: list[tuple[int, int, str]], console_fd: int | None, keep_fds: int) -> None:
+    from estiba.errors import EstibaError
+
+    try:
+        channel.expect(sync.GO)
+        for fd, flag, path in ns_fds:
+            kernel.setns(fd, flag, label=path)
+        if console_fd is not None:
+            from estiba.runtime.console import setup_pty
+
+            setup_pty(kernel, console_fd, plan.console_size)
+        finish_and_exec(kernel, plan, keep_fds=keep_fds)
+    except EstibaError as err:
+        channel.error(str(err))
+    except OSError as err:
+        channel.error(f"{(err.strerror or str(err)).lower()}")
+    except BaseException as err:  # noqa: BLE001 - never return into the runtime's code
+        channel.error(f"{type(err).__name__}: {err}")
+    os._exit(1)

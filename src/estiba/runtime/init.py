@@ -1,0 +1,234 @@
+"""The container's init: what the forked child does, step by step, to become the
+container (the executor of an ``InitPlan``).
+
+It runs in the child right after fork, single-threaded, and never returns: it ends in
+exec or in ``os._exit``. Every failure is sent to the runtime over the channel with the
+message of the step that failed.
+
+Order: wait until the runtime has put us in the cgroup → join/create namespaces (the
+cgroup namespace last, so it is rooted at our cgroup) → make the mount tree a slave of
+the host's and the rootfs a mount point → mounts, devices, /dev symlinks → the runtime
+runs the prestart and createRuntime hooks → createContainer hooks → pivot_root → hostname,
+console, sysctl, read-only and masked paths, read-only root → process set-up → block on
+the exec fifo until ``start`` → exec.
+"""
+
+from __future__ import annotations
+
+import os
+
+from estiba.errors import EstibaError, InvalidArgument
+from estiba.kernel import consts as k
+from estiba.runtime import sync
+from estiba.runtime.mounts import secure_join, within
+from estiba.runtime.plan import device_mode
+from estiba.runtime.process import finish_and_exec
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from estiba.kernel.linux import Linux
+    from estiba.oci.runtime_config import Hooks
+    from estiba.runtime.plan import InitPlan, MountStep
+
+
+class InitContext:
+    """What the init needs besides its plan: descriptors made by the runtime."""
+
+    def __init__(self, channel: sync.Channel, fifo_fd: int, console_fd: int | None,
+                 keep_fds: int, hooks: Hooks, state_json: bytes) -> None:
+        self.channel = channel
+        self.fifo_fd = fifo_fd
+        self.console_fd = console_fd
+        self.keep_fds = keep_fds
+        self.hooks = hooks
+        self.state_json = state_json
+
+
+def container_init(kernel: Linux, plan: InitPlan, ctx: InitContext) -> None:
+    """Never returns."""
+    try:
+        ctx.channel.expect(sync.GO)
+        for flag, path in plan.join:
+            _join(kernel, flag, path)
+        if plan.unshare:
+            kernel.unshare(plan.unshare)
+        prepare_rootfs(kernel, plan)
+        ctx.channel.send(sync.HOOKS)
+        ctx.channel.expect(sync.GO)
+        if ctx.hooks.create_container:
+            _run_hooks_in_container("createContainer", ctx)
+        if plan.no_pivot:
+            kernel.move_root_into(plan.rootfs)
+        else:
+            kernel.pivot_root_into(plan.rootfs)
+        finish_rootfs(kernel, plan, ctx)
+
+        def wait_start() -> None:
+            ctx.channel.send(sync.READY)
+            # Blocks until `start` opens the fifo for reading.
+            fd = os.open(f"/proc/self/fd/{ctx.fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
+            os.write(fd, b"0")
+            os.close(fd)
+            if ctx.hooks.start_container:
+                _run_hooks_in_container("startContainer", ctx)
+
+        finish_and_exec(kernel, plan.process, keep_fds=ctx.keep_fds, wait_start=wait_start)
+    except EstibaError as err:
+        _fail(ctx.channel, str(err))
+    except OSError as err:
+        _fail(ctx.channel, f"{err.strerror or err}".lower()
+              + (f": {err.filename}" if err.filename else ""))
+    except BaseException as err:  # noqa: BLE001 - the child must never return to the caller
+        _fail(ctx.channel, f"{type(err).__name__}: {err}")
+    os._exit(1)
+
+
+def _fail(channel: sync.Channel, message: str) -> None:
+    try:
+        channel.error(message)
+    except OSError:
+        pass
+    os._exit(1)
+
+
+def _join(kernel: Linux, flag: int, path: str) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as err:
+        raise InvalidArgument(f"open namespace {path}: {(err.strerror or '').lower()}") from err
+    try:
+        kernel.setns(fd, flag, label=path)
+    finally:
+        os.close(fd)
+
+
+def prepare_rootfs(kernel: Linux, plan: InitPlan) -> None:
+    root = plan.rootfs
+    kernel.mount("", "/", "", plan.root_propagation, label="/")
+    # pivot_root needs the new root to be a mount point; a bind of itself makes it one.
+    kernel.mount(root, root, "", k.MS_BIND | k.MS_REC)
+    for step in plan.mounts:
+        mount_step(kernel, root, step)
+    for node in plan.devices:
+        path = secure_join(root, node.path)
+        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+        try:
+            kernel.mknod(path, device_mode(node), node.major, node.minor)
+        except EstibaError:
+            if not os.path.exists(path):
+                raise
+            continue  # the rootfs (or a bind of the host's /dev) has it already
+        kernel.chown(path, node.uid, node.gid)
+        os.chmod(path, node.mode & 0o7777)
+    for target, link in plan.symlinks:
+        path = secure_join(root, link)
+        if os.path.lexists(path):
+            continue
+        if not os.path.isdir(os.path.dirname(path)):
+            continue
+        os.symlink(target, path)
+
+
+def mount_step(kernel: Linux, root: str, step: MountStep) -> None:
+    dest = secure_join(root, step.destination)
+    if step.flags & k.MS_REMOUNT:
+        kernel.mount("", dest, "", step.flags, label=step.destination)
+        return
+    is_file = False
+    if step.host_source:
+        try:
+            is_file = not os.path.isdir(step.source) and os.path.exists(step.source)
+            if not os.path.exists(step.source):
+                raise FileNotFoundError(2, "no such file or directory")
+        except OSError as err:
+            raise InvalidArgument(
+                f"mount {step.source} on {step.destination}: source: "
+                f"{(err.strerror or '').lower()}") from err
+    _make_mountpoint(root, dest, is_file)
+    # Mount through a descriptor of the resolved destination, checked to be inside the
+    # root, so a symlink swapped in after resolution cannot redirect the mount.
+    fd = os.open(dest, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        real = os.readlink(f"/proc/self/fd/{fd}")
+        if not within(root, real):
+            raise InvalidArgument(f"mount destination {step.destination} resolves outside "
+                                  f"the rootfs ({real})")
+        kernel.mount(step.source, f"/proc/self/fd/{fd}", step.fstype, step.flags, step.data,
+                     label=step.destination)
+    finally:
+        os.close(fd)
+    if step.remount:
+        kernel.mount("", dest, "", step.remount, label=step.destination)
+    for propagation in step.propagation:
+        kernel.mount("", dest, "", propagation, label=step.destination)
+
+
+def _make_mountpoint(root: str, dest: str, is_file: bool) -> None:
+    if os.path.lexists(dest):
+        return
+    os.makedirs(os.path.dirname(dest), mode=0o755, exist_ok=True)
+    if is_file:
+        os.close(os.open(dest, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+    else:
+        os.mkdir(dest, 0o755)
+
+
+def finish_rootfs(kernel: Linux, plan: InitPlan, ctx: InitContext) -> None:
+    """The steps after pivot_root, when paths are the container's."""
+    if plan.hostname:
+        kernel.sethostname(plan.hostname)
+    if plan.domainname:
+        kernel.setdomainname(plan.domainname)
+    if plan.process.terminal:
+        _setup_console(kernel, plan, ctx)
+    for key, value in plan.sysctl:
+        kernel.write_file("/proc/sys/" + key.replace(".", "/"), value)
+    for path in plan.readonly_paths:
+        if not os.path.lexists(path):
+            continue
+        kernel.mount(path, path, "", k.MS_BIND | k.MS_REC)
+        kernel.mount("", path, "", k.MS_BIND | k.MS_REMOUNT | k.MS_RDONLY | k.MS_REC
+                     | _locked_flags(path))
+    for path in plan.masked_paths:
+        if not os.path.lexists(path):
+            continue
+        if os.path.isdir(path):
+            kernel.mount("tmpfs", path, "tmpfs", k.MS_RDONLY)
+        else:
+            kernel.mount("/dev/null", path, "", k.MS_BIND)
+    if plan.readonly_root:
+        kernel.mount("", "/", "", k.MS_BIND | k.MS_REMOUNT | k.MS_RDONLY | _locked_flags("/"),
+                     label="/")
+
+
+def _locked_flags(path: str) -> int:
+    """nosuid/nodev/noexec of the mount at ``path``: a bind remount must repeat them."""
+    st = os.statvfs(path)
+    flags = 0
+    if st.f_flag & os.ST_NOSUID:
+        flags |= k.MS_NOSUID
+    if st.f_flag & os.ST_NODEV:
+        flags |= k.MS_NODEV
+    if st.f_flag & os.ST_NOEXEC:
+        flags |= k.MS_NOEXEC
+    return flags
+
+
+def _setup_console(kernel: Linux, plan: InitPlan, ctx: InitContext) -> None:
+    from estiba.runtime.console import setup_pty
+
+    if ctx.console_fd is None:
+        raise InvalidArgument("process.terminal is set but there is no console socket")
+    slave_path = setup_pty(kernel, ctx.console_fd, plan.process.console_size)
+    if not os.path.lexists("/dev/console"):
+        os.close(os.open("/dev/console", os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
+    kernel.mount(slave_path, "/dev/console", "", k.MS_BIND)
+
+
+def _run_hooks_in_container(kind: str, ctx: InitContext) -> None:
+    from estiba.runtime.hooks import run_hook
+
+    hooks = ctx.hooks.create_container if kind == "createContainer" else \
+        ctx.hooks.start_container
+    for hook in hooks:
+        run_hook(kind, hook, ctx.state_json)

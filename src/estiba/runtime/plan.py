@@ -1,0 +1,300 @@
+"""From a container's config to the ordered steps its init performs: pure, no syscalls.
+
+``plan_init`` decides which namespaces to create or join, the mounts (with the cgroup
+mount expanded into binds of the container's own cgroup directories), the device nodes
+and the default ``/dev`` symlinks, what to mask and make read-only, and the process to
+start (``plan_process``, also used by ``exec``). The executor in ``init.py`` applies it.
+"""
+
+from __future__ import annotations
+
+import os
+
+from estiba.errors import InvalidArgument
+from estiba.kernel import capabilities as caps
+from estiba.kernel import consts as k
+from estiba.oci.record import Record
+from estiba.runtime.mounts import parse_options
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from estiba.oci.runtime_config import Device, Mount, Process, Seccomp, Spec
+
+
+class MountStep(Record):
+    destination: str  # inside the container
+    source: str
+    fstype: str
+    flags: int
+    data: str = ""
+    remount: int = 0  # when set, a bind remount with these flags follows the mount
+    propagation: tuple[int, ...] = ()
+    host_source: bool = False  # source is a host path (bind): it must exist
+
+
+class DeviceNode(Record):
+    path: str
+    type: str  # c, b, u, p
+    major: int
+    minor: int
+    mode: int
+    uid: int
+    gid: int
+
+
+class ProcessPlan(Record):
+    args: tuple[str, ...]
+    env: tuple[str, ...]
+    cwd: str
+    uid: int
+    gid: int
+    groups: tuple[int, ...]
+    umask: int | None
+    caps: tuple[int, int, int, int, int] | None  # bounding, effective, permitted, inh., ambient
+    rlimits: tuple[tuple[str, int, int], ...]
+    no_new_privs: bool
+    seccomp: Seccomp | None
+    oom_score_adj: int | None
+    terminal: bool
+    console_size: tuple[int, int] | None  # rows, columns
+
+
+class InitPlan(Record):
+    rootfs: str
+    pid_namespace: str  # "new", "host", or the path of one to join
+    join: tuple[tuple[int, str], ...]  # (CLONE_NEW* flag, path), joined before unsharing
+    unshare: int  # CLONE_NEW* flags of namespaces to create (pid excluded)
+    mount_namespace: bool
+    root_propagation: int
+    mounts: tuple[MountStep, ...]
+    devices: tuple[DeviceNode, ...]
+    symlinks: tuple[tuple[str, str], ...]  # (target, link path)
+    no_pivot: bool
+    hostname: str | None
+    domainname: str | None
+    sysctl: tuple[tuple[str, str], ...]
+    masked_paths: tuple[str, ...]
+    readonly_paths: tuple[str, ...]
+    readonly_root: bool
+    process: ProcessPlan
+
+
+DEFAULT_DEVICES = (
+    ("/dev/null", "c", 1, 3),
+    ("/dev/zero", "c", 1, 5),
+    ("/dev/full", "c", 1, 7),
+    ("/dev/random", "c", 1, 8),
+    ("/dev/urandom", "c", 1, 9),
+    ("/dev/tty", "c", 5, 0),
+)
+
+DEFAULT_SYMLINKS = (
+    ("/proc/self/fd", "/dev/fd"),
+    ("/proc/self/fd/0", "/dev/stdin"),
+    ("/proc/self/fd/1", "/dev/stdout"),
+    ("/proc/self/fd/2", "/dev/stderr"),
+    ("pts/ptmx", "/dev/ptmx"),
+)
+
+# Device-cgroup rules for the nodes every container gets, added after the config's own
+# rules (as runc does) so that a "deny all" config still has a working /dev.
+DEFAULT_DEVICE_RULES = (
+    ("c", 1, 3), ("c", 1, 5), ("c", 1, 7), ("c", 1, 8), ("c", 1, 9), ("c", 5, 0),
+    ("c", 5, 1), ("c", 5, 2), ("c", 136, None),
+)
+
+_DEVICE_MODE = {"c": 0o020000, "u": 0o020000, "b": 0o060000, "p": 0o010000}
+
+
+def bundle_rootfs(bundle: str, root_path: str) -> str:
+    path = root_path if root_path.startswith("/") else os.path.join(bundle, root_path)
+    return os.path.normpath(path)
+
+
+def plan_init(
+    spec: Spec,
+    rootfs: str,
+    cgroup_paths: dict[str, str],
+    cgroups_path: str,
+    no_pivot: bool = False,
+) -> InitPlan:
+    linux = spec.linux
+    namespaces = {ns.type: ns.path for ns in linux.namespaces} if linux else {}
+    pid_ns = "host"
+    if "pid" in namespaces:
+        pid_ns = namespaces["pid"] or "new"
+    join: list[tuple[int, str]] = []
+    unshare = 0
+    for ns_type, path in namespaces.items():
+        if ns_type == "pid":
+            continue
+        flag = k.NAMESPACE_FLAGS[ns_type]
+        if path:
+            join.append((flag, path))
+        else:
+            unshare |= flag
+    # The cgroup namespace is joined/created last: after the cgroup is joined.
+    join.sort(key=lambda item: item[0] == k.CLONE_NEWCGROUP)
+    mount_ns = "mount" in namespaces
+
+    propagation = k.MS_SLAVE | k.MS_REC
+    if linux and linux.rootfs_propagation:
+        flags = parse_options([linux.rootfs_propagation]).propagation
+        if not flags:
+            raise InvalidArgument(f"invalid rootfsPropagation {linux.rootfs_propagation!r}")
+        propagation = flags[0]
+
+    cgroup_ns = "cgroup" in namespaces
+    steps: list[MountStep] = []
+    for mount in spec.mounts:
+        steps.extend(_plan_mount(mount, cgroup_paths, cgroups_path, cgroup_ns))
+
+    uts = "uts" in namespaces
+    return InitPlan(
+        rootfs=rootfs,
+        pid_namespace=pid_ns,
+        join=tuple(join),
+        unshare=unshare,
+        mount_namespace=mount_ns,
+        root_propagation=propagation,
+        mounts=tuple(steps),
+        devices=_plan_devices(linux.devices if linux else ()),
+        symlinks=DEFAULT_SYMLINKS,
+        no_pivot=no_pivot,
+        hostname=spec.hostname if uts else None,
+        domainname=spec.domainname if uts else None,
+        sysctl=linux.sysctl if linux else (),
+        masked_paths=linux.masked_paths if linux else (),
+        readonly_paths=linux.readonly_paths if linux else (),
+        readonly_root=bool(spec.root and spec.root.readonly),
+        process=plan_process(spec.process, linux.seccomp if linux else None),
+    )
+
+
+def _plan_mount(
+    mount: Mount, cgroup_paths: dict[str, str], cgroups_path: str, cgroup_ns: bool
+) -> list[MountStep]:
+    opts = parse_options(mount.options)
+    if mount.type == "cgroup" or mount.type == "cgroup2":
+        return _plan_cgroup_mount(mount, opts.flags, cgroup_paths, cgroups_path, cgroup_ns)
+    if opts.is_bind or mount.type == "bind":
+        flags = opts.flags | k.MS_BIND
+        # The first bind ignores every flag but MS_REC: the others need a remount.
+        extra = flags & ~(k.MS_BIND | k.MS_REC | k.MS_REMOUNT)
+        return [MountStep(
+            destination=mount.destination, source=mount.source, fstype="",
+            flags=flags & (k.MS_BIND | k.MS_REC),
+            remount=(k.MS_BIND | k.MS_REMOUNT | extra) if extra else 0,
+            propagation=opts.propagation, host_source=True,
+        )]
+    return [MountStep(
+        destination=mount.destination, source=mount.source or mount.type,
+        fstype=mount.type, flags=opts.flags, data=opts.data, propagation=opts.propagation,
+    )]
+
+
+def _plan_cgroup_mount(
+    mount: Mount, flags: int, cgroup_paths: dict[str, str], cgroups_path: str,
+    cgroup_ns: bool,
+) -> list[MountStep]:
+    """The container sees only its own cgroups: on v2 a cgroup2 mount (inside a cgroup
+    namespace) or a bind of its directory; on v1 a tmpfs holding one bind per hierarchy,
+    named like the host's mount points, made read-only at the end if asked."""
+    bind_flags = flags & ~(k.MS_BIND | k.MS_REC | k.MS_REMOUNT)
+    if "" in cgroup_paths:  # unified hierarchy
+        if cgroup_ns:
+            return [MountStep(destination=mount.destination, source="cgroup2",
+                              fstype="cgroup2", flags=flags)]
+        return [MountStep(
+            destination=mount.destination, source=cgroup_paths[""], fstype="",
+            flags=k.MS_BIND | k.MS_REC,
+            remount=k.MS_BIND | k.MS_REMOUNT | bind_flags, host_source=True,
+        )]
+    steps = [MountStep(
+        destination=mount.destination, source="tmpfs", fstype="tmpfs",
+        flags=flags & ~k.MS_RDONLY, data="mode=755",
+    )]
+    suffix = "/" + cgroups_path.strip("/") if cgroups_path.strip("/") else ""
+    for _controller, path in sorted(cgroup_paths.items()):
+        hierarchy = path[: len(path) - len(suffix)] if suffix and path.endswith(suffix) else path
+        name = os.path.basename(hierarchy.rstrip("/"))
+        steps.append(MountStep(
+            destination=mount.destination.rstrip("/") + "/" + name, source=path, fstype="",
+            flags=k.MS_BIND | k.MS_REC,
+            remount=k.MS_BIND | k.MS_REMOUNT | bind_flags, host_source=True,
+        ))
+    if flags & k.MS_RDONLY:
+        steps.append(MountStep(
+            destination=mount.destination, source="", fstype="",
+            flags=k.MS_REMOUNT | k.MS_BIND | bind_flags,
+        ))
+    return steps
+
+
+def _plan_devices(devices: tuple[Device, ...]) -> tuple[DeviceNode, ...]:
+    out: dict[str, DeviceNode] = {}
+    for path, type_, major, minor in DEFAULT_DEVICES:
+        out[path] = DeviceNode(path=path, type=type_, major=major, minor=minor,
+                               mode=0o666, uid=0, gid=0)
+    for d in devices:
+        if d.type not in _DEVICE_MODE:
+            raise InvalidArgument(f"device {d.path}: unknown type {d.type!r}")
+        out[d.path] = DeviceNode(
+            path=d.path, type=d.type, major=d.major, minor=d.minor,
+            mode=0o666 if d.file_mode is None else d.file_mode,
+            uid=d.uid or 0, gid=d.gid or 0,
+        )
+    return tuple(out.values())
+
+
+def device_mode(node: DeviceNode) -> int:
+    return _DEVICE_MODE[node.type] | (node.mode & 0o7777)
+
+
+def plan_process(process: Process | None, seccomp: Seccomp | None,
+                 last_cap: int | None = None) -> ProcessPlan:
+    if process is None:
+        raise InvalidArgument("config has no process")
+    last = caps.last_cap() if last_cap is None else last_cap
+    cap_masks = None
+    if process.capabilities is not None:
+        c = process.capabilities
+        cap_masks = (
+            caps.mask(c.bounding, last), caps.mask(c.effective, last),
+            caps.mask(c.permitted, last), caps.mask(c.inheritable, last),
+            caps.mask(c.ambient, last),
+        )
+    user = process.user
+    return ProcessPlan(
+        args=process.args,
+        env=process.env,
+        cwd=process.cwd,
+        uid=user.uid,
+        gid=user.gid,
+        groups=user.additional_gids,
+        umask=user.umask,
+        caps=cap_masks,
+        rlimits=tuple((r.type, r.soft, r.hard) for r in process.rlimits),
+        no_new_privs=process.no_new_privileges,
+        seccomp=seccomp,
+        oom_score_adj=process.oom_score_adj,
+        terminal=process.terminal,
+        console_size=(process.console_size.height, process.console_size.width)
+        if process.console_size else None,
+    )
+
+
+def lookup_path(args0: str, env: tuple[str, ...], exists) -> str | None:  # noqa: ANN001
+    """Where ``args0`` is found in the container's $PATH, like execvp; ``exists`` says
+    whether a path names an executable file."""
+    if "/" in args0:
+        return args0
+    path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    for entry in env:
+        if entry.startswith("PATH="):
+            path = entry[5:]
+    for directory in path.split(":"):
+        candidate = os.path.join(directory or ".", args0)
+        if exists(candidate):
+            return candidate
+    return None

@@ -1,0 +1,56 @@
+"""``start``: let a created container's init exec the user program (runtime.md,
+"start"), then run the poststart hooks."""
+
+from __future__ import annotations
+
+import os
+import select
+import time
+
+from estiba.errors import FailedPrecondition, Internal
+from estiba.oci import state as oci_state
+from estiba.oci.runtime_config import parse_config
+from estiba.runtime.hooks import run_hooks
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from estiba.runtime.container import Container
+
+# The init is blocked opening the fifo before `start` can ever run, so the byte comes
+# at once; the deadline only guards against an init that died meanwhile.
+_DEADLINE = 10.0
+
+
+def start(container: Container, warn=None) -> None:  # noqa: ANN001
+    status = container.status()
+    if status == oci_state.STOPPED:
+        raise FailedPrecondition(f"cannot start container {container.id}: it has stopped")
+    if status != oci_state.CREATED:
+        raise FailedPrecondition(f"cannot start container {container.id}: it is {status}")
+    release(container)
+    hooks = parse_config(container.config).hooks.poststart
+    if hooks:
+        try:
+            run_hooks("poststart", hooks, container.state())
+        except Internal as err:  # the spec: a failed poststart hook is only a warning
+            if warn is not None:
+                warn(str(err))
+
+
+def release(container: Container) -> None:
+    fd = os.open(container.fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        deadline = time.monotonic() + _DEADLINE
+        while True:
+            if poller.poll(100) and os.read(fd, 1):
+                break
+            if not container.alive():
+                raise FailedPrecondition(f"cannot start container {container.id}: "
+                                         "its init exited")
+            if time.monotonic() > deadline:
+                raise Internal(f"start container {container.id}: the init did not answer")
+    finally:
+        os.close(fd)
+    os.unlink(container.fifo)
