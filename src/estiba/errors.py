@@ -41,8 +41,9 @@ class Unavailable(EstibaError):
     """A service or kernel feature the operation needs is not there."""
 
 
-class NotImplemented(EstibaError):  # noqa: A001 - the taxonomy's own name
-    """The operation or option is deliberately not supported."""
+class Unimplemented(EstibaError):
+    """The operation or option is deliberately not supported (gRPC's UNIMPLEMENTED; not
+    named NotImplemented, which would shadow the builtin)."""
 
 
 class Internal(EstibaError):

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from estiba.errors import InvalidArgument, NotImplemented
+from estiba.errors import InvalidArgument, Unimplemented
 from estiba.kernel.seccomp import (
     ACT_ALLOW,
     ACT_ERRNO,
@@ -205,7 +205,7 @@ def test_a_skipped_rule_is_still_checked():
     allow_by_default(flags=("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",)),
 ])
 def test_notify_is_not_implemented(seccomp):
-    with pytest.raises(NotImplemented, match="notify"):
+    with pytest.raises(Unimplemented, match="notify"):
         expand(seccomp)
 
 

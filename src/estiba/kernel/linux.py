@@ -15,6 +15,7 @@ from estiba.kernel import consts as k
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from estiba.kernel.seccomp import CompiledFilter
     from estiba.oci.runtime_config import Seccomp
 
 RLIMITS = {
@@ -46,6 +47,15 @@ class Linux:
             libc.syscall.restype = ctypes.c_long
             self._libc = libc
         return self._libc
+
+    def preload(self) -> None:
+        """Load now every module and library the wrappers need later: a container's
+        init calls them after pivot_root, when the host's files are out of reach."""
+        import fcntl  # noqa: F401
+        import resource  # noqa: F401
+        import struct  # noqa: F401
+
+        _ = self.libc
 
     def _check(self, result: int, what: str) -> int:
         if result < 0:
@@ -203,10 +213,14 @@ class Linux:
             raise from_oserror(f"setrlimit {name}", OSError(1, str(err))
                                if isinstance(err, ValueError) else err) from err
 
-    def load_seccomp(self, seccomp: Seccomp) -> None:
+    def compile_seccomp(self, seccomp: Seccomp) -> CompiledFilter:
+        """Build the filter in libseccomp; loading it is a separate, later step."""
         from estiba.kernel import seccomp as libseccomp
 
-        libseccomp.load(libseccomp.expand(seccomp))
+        return libseccomp.compile_filter(libseccomp.expand(seccomp))
+
+    def load_seccomp(self, compiled: CompiledFilter) -> None:
+        compiled.load()
 
     # --- terminals and descriptors ---------------------------------------------------
 

@@ -24,7 +24,7 @@ Two stages, as everywhere in Estiba:
   the calling thread. ctypes and the library are loaded there, not at import: the runtime
   starts once per OCI call and most calls never load a filter.
 
-Not supported yet: SCMP_ACT_NOTIFY and its listener (refused with ``NotImplemented``), and
+Not supported yet: SCMP_ACT_NOTIFY and its listener (refused with ``Unimplemented``), and
 runc's patched filter that answers ENOSYS instead of the default action for syscalls newer
 than the profile.
 """
@@ -147,11 +147,11 @@ def expand(seccomp: Seccomp) -> FilterPlan:
     """Check ``linux.seccomp`` and turn it into a ``FilterPlan``.
 
     Raises ``InvalidArgument`` for an unknown action, operator, architecture or flag, an
-    empty syscall name or an out-of-range number, and ``NotImplemented`` for what needs a
+    empty syscall name or an out-of-range number, and ``Unimplemented`` for what needs a
     notify listener.
     """
     if seccomp.listener_path:
-        raise errors.NotImplemented("seccomp: listener path: seccomp notify is not supported")
+        raise errors.Unimplemented("seccomp: listener path: seccomp notify is not supported")
     default = _action(seccomp.default_action, seccomp.default_errno_ret, "default action")
     architectures: list[str] = []
     for name in seccomp.architectures:
@@ -162,7 +162,7 @@ def expand(seccomp: Seccomp) -> FilterPlan:
             architectures.append(arch)
     for name in seccomp.flags:
         if name in _LISTENER_FLAGS:
-            raise errors.NotImplemented(f"seccomp: flag {name}: seccomp notify is not supported")
+            raise errors.Unimplemented(f"seccomp: flag {name}: seccomp notify is not supported")
         if name not in _FLAG_ATTRIBUTES:
             raise errors.InvalidArgument(f"seccomp: unknown flag {name!r}")
     rules: list[FilterRule] = []
@@ -196,7 +196,7 @@ def expand(seccomp: Seccomp) -> FilterPlan:
 
 def _action(name: str, errno_ret: int | None, where: str) -> int:
     if name == "SCMP_ACT_NOTIFY":
-        raise errors.NotImplemented(f"seccomp: {where}: {name}: seccomp notify is not supported")
+        raise errors.Unimplemented(f"seccomp: {where}: {name}: seccomp notify is not supported")
     code = _ACTIONS.get(name)
     if code is None:
         raise errors.InvalidArgument(f"seccomp: {where}: unknown action {name!r}")
@@ -227,7 +227,33 @@ def _comparison(arg: SeccompArg, where: str) -> Comparison:
 
 def load(plan: FilterPlan) -> None:
     """Install ``plan`` as a seccomp filter on the calling thread (and, with the TSYNC
-    flag, on every thread of the process).
+    flag, on every thread of the process)."""
+    compile_filter(plan).load()
+
+
+class CompiledFilter:
+    """A filter built in libseccomp, not yet loaded. A container's init builds it while
+    the host's files (libseccomp itself) are still reachable, and loads it after
+    pivot_root, right before exec."""
+
+    def __init__(self, lib, ctx) -> None:  # noqa: ANN001 - ctypes objects
+        self._lib = lib
+        self._ctx = ctx
+
+    def load(self) -> None:
+        try:
+            _check(self._lib.seccomp_load(self._ctx), "load filter")
+        finally:
+            self.release()
+
+    def release(self) -> None:
+        if self._ctx:
+            self._lib.seccomp_release(self._ctx)
+            self._ctx = None
+
+
+def compile_filter(plan: FilterPlan) -> CompiledFilter:
+    """Build ``plan`` in libseccomp without loading it.
 
     Syscall names this libseccomp does not know are skipped, as runc does: profiles list
     syscalls of kernels newer than the host's. Raises the error taxonomy's types, with the
@@ -308,9 +334,10 @@ def load(plan: FilterPlan) -> None:
                 lib.seccomp_rule_add_array(ctx, rule.action, number, count, array),
                 f"add rule for {rule.syscall}",
             )
-        _check(lib.seccomp_load(ctx), "load filter")
-    finally:
+    except BaseException:
         lib.seccomp_release(ctx)
+        raise
+    return CompiledFilter(lib, ctx)
 
 
 def _check(rc: int, what: str) -> None:

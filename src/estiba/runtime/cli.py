@@ -10,117 +10,227 @@ import os
 import sys
 
 from estiba import __version__
-from estiba.errors import EstibaError, InvalidArgument, NotImplemented
+from estiba.errors import EstibaError, InvalidArgument
 from estiba.oci.state import OCI_VERSION
 from estiba.runtime.log import Log
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import argparse
+    from estiba.runtime.container import Container
 
 DEFAULT_ROOT = "/run/estiba-runtime"
 
+# Flags are described as data and parsed by hand: argparse (with the gettext, locale
+# and shutil it pulls in) costs ~10 ms per call, a quarter of the runtime's budget.
+# A flag is (names, dest, kind) with kind "bool", "str", "int" or "list".
+GLOBAL_FLAGS = (
+    (("--root",), "root", "str"),
+    (("--log",), "log", "str"),
+    (("--log-format",), "log_format", "str"),
+    (("--debug",), "debug", "bool"),
+    (("--systemd-cgroup",), "systemd_cgroup", "bool"),
+    (("--criu",), "criu", "str"),
+    (("--rootless",), "rootless", "str"),
+    (("-v", "--version"), "version", "bool"),
+    (("-h", "--help"), "help", "bool"),
+)
+_CREATE = (
+    (("-b", "--bundle"), "bundle", "str"),
+    (("--console-socket",), "console_socket", "str"),
+    (("--pid-file",), "pid_file", "str"),
+    (("--no-pivot",), "no_pivot", "bool"),
+    (("--no-new-keyring",), "no_new_keyring", "bool"),
+    (("--preserve-fds",), "preserve_fds", "int"),
+)
+_UPDATE_FLAGS = tuple(
+    (("--" + name,), name.replace("-", "_"), "str")
+    for name in ("blkio-weight", "cpu-period", "cpu-quota", "cpu-rt-period",
+                 "cpu-rt-runtime", "cpu-share", "cpuset-cpus", "cpuset-mems", "memory",
+                 "memory-reservation", "memory-swap", "pids-limit", "kernel-memory",
+                 "kernel-memory-tcp", "l3-cache-schema", "mem-bw-schema")
+)
+# command → (usage of its arguments, flags, whether arguments after the id are a
+# command line of their own, passed through untouched, as exec's and ps's are)
+COMMANDS: dict[str, tuple[str, tuple, bool, str]] = {
+    "create": ("<container-id>", _CREATE, False, "create a container"),
+    "run": ("<container-id>", _CREATE + (
+        (("-d", "--detach"), "detach", "bool"), (("--keep",), "keep", "bool")),
+        False, "create and run a container"),
+    "start": ("<container-id>", (), False, "start a created container"),
+    "state": ("<container-id>", (), False, "print a container's state"),
+    "kill": ("<container-id> [signal]", ((("-a", "--all"), "all", "bool"),), False,
+             "send a signal (default SIGTERM) to a container"),
+    "delete": ("<container-id>", ((("-f", "--force"), "force", "bool"),), False,
+               "delete a container"),
+    "list": ("", ((("-f", "--format"), "format", "str"), (("-q", "--quiet"), "quiet", "bool")),
+             False, "list containers"),
+    "exec": ("<container-id> <command> [args...]", (
+        (("-p", "--process"), "process", "str"),
+        (("--console-socket",), "console_socket", "str"),
+        (("--cwd",), "cwd", "str"),
+        (("-e", "--env"), "env", "list"),
+        (("-t", "--tty"), "tty", "bool"),
+        (("-u", "--user"), "user", "str"),
+        (("-g", "--additional-gids"), "additional_gids", "list"),
+        (("-d", "--detach"), "detach", "bool"),
+        (("--pid-file",), "pid_file", "str"),
+        (("--process-label",), "process_label", "str"),
+        (("--apparmor",), "apparmor", "str"),
+        (("--no-new-privs",), "no_new_privs", "bool"),
+        (("-c", "--cap"), "cap", "list"),
+        (("--preserve-fds",), "preserve_fds", "int"),
+        (("--ignore-paused",), "ignore_paused", "bool"),
+        (("--cgroup",), "cgroup", "list"),
+    ), True, "run a process in a running container"),
+    "ps": ("<container-id> [ps options]", ((("-f", "--format"), "format", "str"),), True,
+           "list a container's processes"),
+    "pause": ("<container-id>", (), False, "freeze a container's processes"),
+    "resume": ("<container-id>", (), False, "thaw a paused container"),
+    "update": ("<container-id>", ((("-r", "--resources"), "resources", "str"),)
+               + _UPDATE_FLAGS, False, "change a container's resource limits"),
+    "spec": ("", ((("-b", "--bundle"), "bundle", "str"), (("--rootless",), "rootless", "bool")),
+             False, "write a starting config.json"),
+}
+_DEFAULTS = {"bool": False, "str": "", "int": 0, "list": None}
 
-def _parser() -> argparse.ArgumentParser:
-    import argparse
 
-    p = argparse.ArgumentParser(prog="estiba-runtime",
-                                description="An OCI runtime with runc's command line.")
-    p.add_argument("--root", default=DEFAULT_ROOT, help="directory for container state")
-    p.add_argument("--log", default="", help="log file")
-    p.add_argument("--log-format", default="text", choices=("text", "json"))
-    p.add_argument("--debug", action="store_true")
-    p.add_argument("--systemd-cgroup", action="store_true")
-    p.add_argument("--criu", default="", help=argparse.SUPPRESS)
-    p.add_argument("--rootless", default="auto", help=argparse.SUPPRESS)
-    p.add_argument("-v", "--version", action="store_true")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+class Args:
+    """The parsed command line: flags as attributes, ``positional`` and ``command``."""
 
-    def create_flags(c: argparse.ArgumentParser) -> None:
-        c.add_argument("id")
-        c.add_argument("-b", "--bundle", default=".")
-        c.add_argument("--console-socket", default="")
-        c.add_argument("--pid-file", default="")
-        c.add_argument("--no-pivot", action="store_true")
-        c.add_argument("--no-new-keyring", action="store_true")
-        c.add_argument("--preserve-fds", type=int, default=0)
+    def __init__(self) -> None:
+        self.command = ""
+        self.positional: list[str] = []
+        self.rest: list[str] = []
 
-    create_flags(sub.add_parser("create", help="create a container"))
-    r = sub.add_parser("run", help="create and run a container")
-    create_flags(r)
-    r.add_argument("-d", "--detach", action="store_true")
-    r.add_argument("--keep", action="store_true")
+    def __getattr__(self, name: str) -> object:  # flags that were not given
+        raise AttributeError(name)
 
-    for verb, text in (("start", "start a created container"),
-                       ("state", "print a container's state"),
-                       ("pause", "pause a container's processes"),
-                       ("resume", "resume a paused container")):
-        sub.add_parser(verb, help=text).add_argument("id")
 
-    k = sub.add_parser("kill", help="send a signal to a container")
-    k.add_argument("id")
-    k.add_argument("signal", nargs="?", default="SIGTERM")
-    k.add_argument("-a", "--all", action="store_true")
+def _set_defaults(args: Args, flags: tuple) -> dict[str, tuple[str, str]]:
+    table = {}
+    for names, dest, kind in flags:
+        setattr(args, dest, [] if kind == "list" else _DEFAULTS[kind])
+        for name in names:
+            table[name] = (dest, kind)
+    return table
 
-    d = sub.add_parser("delete", help="delete a container")
-    d.add_argument("id")
-    d.add_argument("-f", "--force", action="store_true")
 
-    ls = sub.add_parser("list", help="list containers")
-    ls.add_argument("-f", "--format", default="table", choices=("table", "json"))
-    ls.add_argument("-q", "--quiet", action="store_true")
+def _take(args: Args, table: dict, argv: list[str], i: int) -> int:
+    """Parse the flag at argv[i]; return the index after it."""
+    token = argv[i]
+    name, eq, inline = token.partition("=")
+    if name not in table:
+        raise InvalidArgument(f"flag provided but not defined: {name}")
+    dest, kind = table[name]
+    if kind == "bool":
+        if eq and inline not in ("true", "false"):
+            raise InvalidArgument(f"invalid boolean value {inline!r} for {name}")
+        setattr(args, dest, inline != "false")
+        return i + 1
+    if eq:
+        value = inline
+        i += 1
+    else:
+        if i + 1 >= len(argv):
+            raise InvalidArgument(f"flag needs an argument: {name}")
+        value = argv[i + 1]
+        i += 2
+    if kind == "int":
+        try:
+            setattr(args, dest, int(value))
+        except ValueError:
+            raise InvalidArgument(f"invalid value {value!r} for flag {name}") from None
+    elif kind == "list":
+        getattr(args, dest).append(value)
+    else:
+        setattr(args, dest, value)
+    return i
 
-    e = sub.add_parser("exec", help="run a process in a container")
-    e.add_argument("id")
-    e.add_argument("command", nargs=argparse.REMAINDER)
-    e.add_argument("-p", "--process", default="")
-    e.add_argument("--console-socket", default="")
-    e.add_argument("--cwd", default="")
-    e.add_argument("-e", "--env", action="append", default=[])
-    e.add_argument("-t", "--tty", action="store_true")
-    e.add_argument("-u", "--user", default="")
-    e.add_argument("-g", "--additional-gids", action="append", default=[])
-    e.add_argument("-d", "--detach", action="store_true")
-    e.add_argument("--pid-file", default="")
-    e.add_argument("--process-label", default="")
-    e.add_argument("--apparmor", default="")
-    e.add_argument("--no-new-privs", action="store_true")
-    e.add_argument("-c", "--cap", action="append", default=[])
-    e.add_argument("--preserve-fds", type=int, default=0)
-    e.add_argument("--ignore-paused", action="store_true")
 
-    ps = sub.add_parser("ps", help="list a container's processes")
-    ps.add_argument("id")
-    ps.add_argument("ps_args", nargs=argparse.REMAINDER)
-    ps.add_argument("-f", "--format", default="table", choices=("table", "json"))
+def parse_args(argv: list[str]) -> Args:
+    """runc's command line: ``[global flags] COMMAND [flags] ARGS``. Flags may follow
+    the arguments, except for exec and ps, whose arguments after the id are passed on."""
+    args = Args()
+    table = _set_defaults(args, GLOBAL_FLAGS)
+    args.root = DEFAULT_ROOT
+    args.log_format = "text"
+    i = 0
+    while i < len(argv) and argv[i].startswith("-") and argv[i] != "-":
+        i = _take(args, table, argv, i)
+    if i == len(argv):
+        return args
+    args.command = argv[i]
+    if args.command == "help":
+        args.help = True
+        args.command = argv[i + 1] if i + 1 < len(argv) else ""
+        return args
+    if args.command not in COMMANDS:
+        raise InvalidArgument(f"no such command {args.command!r}")
+    _, flags, passthrough, _ = COMMANDS[args.command]
+    table = _set_defaults(args, flags)
+    table["-h"] = table["--help"] = ("help", "bool")
+    i += 1
+    while i < len(argv):
+        token = argv[i]
+        if token == "--":
+            args.positional.extend(argv[i + 1:])
+            break
+        if passthrough and args.positional:
+            args.positional.extend(argv[i:])
+            break
+        if token.startswith("-") and token != "-":
+            i = _take(args, table, argv, i)
+            continue
+        args.positional.append(token)
+        i += 1
+    return args
 
-    u = sub.add_parser("update", help="change a container's resource limits")
-    u.add_argument("id")
-    u.add_argument("-r", "--resources", default="")
-    for flag in ("blkio-weight", "cpu-period", "cpu-quota", "cpu-rt-period", "cpu-rt-runtime",
-                 "cpu-share", "cpuset-cpus", "cpuset-mems", "memory", "memory-reservation",
-                 "memory-swap", "pids-limit", "kernel-memory", "kernel-memory-tcp",
-                 "l3-cache-schema", "mem-bw-schema"):
-        u.add_argument("--" + flag, default=None)
 
-    s = sub.add_parser("spec", help="write a starting config.json")
-    s.add_argument("-b", "--bundle", default=".")
-    s.add_argument("--rootless", action="store_true")
-    return p
+def usage(command: str = "") -> str:
+    if command in COMMANDS:
+        arguments, flags, _, text = COMMANDS[command]
+        lines = [f"usage: estiba-runtime {command} [flags] {arguments}".rstrip(), "", text, ""]
+        for names, dest, kind in flags:
+            value = "" if kind == "bool" else " " + dest.upper()
+            lines.append("  " + ", ".join(names) + value)
+        return "\n".join(lines) + "\n"
+    lines = ["usage: estiba-runtime [global flags] COMMAND [flags] ARGS", "",
+             "An OCI runtime with runc's command line.", "", "commands:"]
+    for name, (_, _, _, text) in COMMANDS.items():
+        lines.append(f"  {name:<8} {text}")
+    lines += ["", "global flags:", "  --root DIR (default /run/estiba-runtime)",
+              "  --log FILE", "  --log-format text|json", "  --debug", "  --systemd-cgroup",
+              "  -v, --version"]
+    return "\n".join(lines) + "\n"
+
+
+def _need(args: Args, count: int, at_most: int | None = None) -> None:
+    arguments = COMMANDS[args.command][0]
+    have = len(args.positional)
+    if have < count or (at_most is not None and have > at_most):
+        raise InvalidArgument(f"{args.command}: expected {arguments}, got "
+                              f"{' '.join(args.positional) or 'nothing'}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = parse_args(argv)
+    except InvalidArgument as err:
+        Log().error(str(err))
+        return 1
     log = Log(args.log, args.log_format, args.debug)
     if args.version:
         sys.stdout.write(f"estiba-runtime version {__version__}\nspec: {OCI_VERSION}\n")
         return 0
-    if not args.command:
-        _parser().print_help()
+    if args.help or not args.command:
+        sys.stdout.write(usage(args.command))
         return 0
     try:
+        if args.log_format not in ("text", "json"):
+            raise InvalidArgument(f"invalid log format {args.log_format!r}: text or json")
         if args.systemd_cgroup:
-            raise NotImplemented("--systemd-cgroup is not supported: cgroups are managed "
+            raise Unimplemented("--systemd-cgroup is not supported: cgroups are managed "
                                  "through cgroupfs")
         return _dispatch(args, log) or 0
     except EstibaError as err:
@@ -130,46 +240,57 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _dispatch(args: argparse.Namespace, log: Log) -> int | None:
+def _dispatch(args: Args, log: Log) -> int | None:
     from estiba.runtime.container import Container
 
     cmd = args.command
     root = args.root
+    if cmd in ("list", "spec"):
+        _need(args, 0, 0)
+    elif cmd == "kill":
+        _need(args, 1, 2)
+    elif cmd in ("exec", "ps"):
+        _need(args, 1)
+    else:
+        _need(args, 1, 1)
+    container_id = args.positional[0] if args.positional else ""
     if cmd in ("create", "run"):
         from estiba.kernel.linux import Linux
         from estiba.runtime.create import CreateOptions
 
-        opts = CreateOptions(bundle=args.bundle, pid_file=args.pid_file,
+        opts = CreateOptions(bundle=args.bundle or ".", pid_file=args.pid_file,
                              console_socket=args.console_socket, no_pivot=args.no_pivot,
                              preserve_fds=args.preserve_fds)
         if cmd == "create":
             from estiba.runtime.create import create
 
-            create(Linux(), root, args.id, opts)
+            create(Linux(), root, container_id, opts)
             return 0
         from estiba.runtime.run import run
 
-        return run(Linux(), root, args.id, opts, detach=args.detach, keep=args.keep,
+        return run(Linux(), root, container_id, opts, detach=args.detach, keep=args.keep,
                    warn=log.warn)
     if cmd == "delete":
         from estiba.runtime.delete import delete
 
-        delete(root, args.id, force=args.force, warn=log.warn)
+        delete(root, container_id, force=args.force, warn=log.warn)
         return 0
     if cmd == "list":
         from estiba.runtime.list import render
 
-        sys.stdout.write(render(root, args.format, args.quiet))
+        if args.format not in ("", "table", "json"):
+            raise InvalidArgument(f"invalid format {args.format!r}: table or json")
+        sys.stdout.write(render(root, args.format or "table", args.quiet))
         return 0
     if cmd == "spec":
         from estiba.runtime.spec import write_spec
 
         if args.rootless:
-            raise NotImplemented("spec --rootless needs user namespaces, not supported yet")
-        write_spec(args.bundle)
+            raise Unimplemented("spec --rootless needs user namespaces, not supported yet")
+        write_spec(args.bundle or ".")
         return 0
 
-    container = Container.load(root, args.id)
+    container = Container.load(root, container_id)
     if cmd == "start":
         from estiba.runtime.start import start
 
@@ -182,7 +303,8 @@ def _dispatch(args: argparse.Namespace, log: Log) -> int | None:
         from estiba.runtime.kill import kill
         from estiba.runtime.signals import parse_signal
 
-        kill(container, parse_signal(args.signal), all_processes=args.all)
+        signal = args.positional[1] if len(args.positional) > 1 else "SIGTERM"
+        kill(container, parse_signal(signal), all_processes=args.all)
     elif cmd == "pause":
         from estiba.runtime.pause import pause
 
@@ -194,9 +316,12 @@ def _dispatch(args: argparse.Namespace, log: Log) -> int | None:
     elif cmd == "ps":
         from estiba.runtime import ps
 
-        ps_args = [a for a in args.ps_args if a != "--"]
-        out = ps.ps_json(container) + "\n" if args.format == "json" else \
-            ps.ps_table(container, ps_args)
+        if args.format == "json":
+            out = ps.ps_json(container) + "\n"
+        elif args.format in ("", "table"):
+            out = ps.ps_table(container, args.positional[1:])
+        else:
+            raise InvalidArgument(f"invalid format {args.format!r}: table or json")
         sys.stdout.write(out)
     elif cmd == "update":
         return _update(container, args)
@@ -230,7 +355,7 @@ def _read_json_source(source: str, what: str) -> object:
         raise InvalidArgument(f"{what}: malformed json: {err}") from None
 
 
-def _update(container: Container, args: argparse.Namespace) -> int:  # noqa: F821
+def _update(container: Container, args: Args) -> int:  # noqa: F821
     from estiba.runtime.update import FLAGS, merge, update
 
     base: object = {}
@@ -243,7 +368,7 @@ def _update(container: Container, args: argparse.Namespace) -> int:  # noqa: F82
     return 0
 
 
-def _exec(container: Container, args: argparse.Namespace) -> int:  # noqa: F821
+def _exec(container: Container, args: Args) -> int:  # noqa: F821
     from estiba.kernel.linux import Linux
     from estiba.oci.runtime_config import parse_process
     from estiba.runtime.exec import exec_process
@@ -251,7 +376,7 @@ def _exec(container: Container, args: argparse.Namespace) -> int:  # noqa: F821
     if args.process:
         process = parse_process(_read_json_source(args.process, "process"))
     else:
-        command = [a for a in args.command]
+        command = [a for a in args.positional[1:]]
         if command and command[0] == "--":
             command = command[1:]
         if not command:
@@ -306,8 +431,13 @@ def _process_from_flags(container, args, command: list[str]):  # noqa: ANN001, A
 
 
 def run_main() -> None:
-    sys.exit(main())
+    """Entry point: exit without the interpreter's teardown (a few ms; nothing of the
+    runtime needs it once its output is flushed)."""
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
-    os._exit(main())
+    run_main()

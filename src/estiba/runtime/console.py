@@ -4,14 +4,13 @@ containerd and runc do, and the receiving side used by ``run`` without one."""
 from __future__ import annotations
 
 import os
+import socket
 
 from estiba.errors import from_oserror
 
 
 def connect(path: str) -> int:
     """A connected descriptor on the console socket at ``path`` (in the host's view)."""
-    import socket
-
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.connect(path)
@@ -22,8 +21,6 @@ def connect(path: str) -> int:
 
 
 def send_master(sock_fd: int, master: int) -> None:
-    import socket
-
     sock = socket.socket(fileno=sock_fd)
     try:
         socket.send_fds(sock, [b"/dev/ptmx"], [master])
@@ -33,8 +30,6 @@ def send_master(sock_fd: int, master: int) -> None:
 
 
 def receive_master(sock_fd: int) -> int:
-    import socket
-
     sock = socket.socket(fileno=sock_fd)
     try:
         _, fds, _, _ = socket.recv_fds(sock, 4096, 1)

@@ -18,11 +18,11 @@ The status is derived, never stored: the init gone or a zombie → stopped; the 
 
 from __future__ import annotations
 
-import json
 import os
 
 from estiba.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from estiba.kernel import proc
+from estiba.oci import json_codec
 from estiba.oci import state as oci_state
 
 STATE_FILE = "state.json"
@@ -79,7 +79,7 @@ class Container:
         path = os.path.join(root, container_id, STATE_FILE)
         try:
             with open(path, "rb") as f:
-                data = json.loads(f.read())
+                data = json_codec.loads(f.read())
         except FileNotFoundError:
             raise NotFound(f"container {container_id} does not exist") from None
         except ValueError as err:
@@ -106,7 +106,7 @@ class Container:
         path = os.path.join(self.dir, STATE_FILE)
         tmp = path + ".tmp"
         with open(tmp, "w") as f:
-            json.dump(self.data, f)
+            f.write(json_codec.dumps(self.data))
         os.rename(tmp, path)
 
     def remove_dir(self) -> None:
@@ -139,9 +139,9 @@ class Container:
         return self.config.get("annotations") or {}
 
     def cgroup(self):  # noqa: ANN201 - a cgroups manager
-        from estiba.cgroups import from_paths
+        from estiba.cgroups import cgroup_from_paths
 
-        return from_paths(self.data["cgroup_paths"])
+        return cgroup_from_paths(self.data["cgroup_paths"])
 
     def alive(self) -> bool:
         return proc.alive(self.pid, self.data.get("start_time"))

@@ -12,13 +12,13 @@ later step fails, so a failed ``create`` leaves nothing behind.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
 from estiba.errors import Internal, InvalidArgument, NotFound
 from estiba.kernel import consts as k
 from estiba.kernel import proc
+from estiba.oci import json_codec
 from estiba.oci import state as oci_state
 from estiba.oci.runtime_config import DeviceRule, Resources, parse_config
 from estiba.runtime import sync
@@ -58,7 +58,7 @@ def load_bundle(bundle: str) -> tuple[dict, Spec]:
     except OSError as err:
         raise InvalidArgument(f"open {path}: {(err.strerror or '').lower()}") from err
     try:
-        data = json.loads(raw)
+        data = json_codec.loads(raw)
     except ValueError as err:
         raise InvalidArgument(f"{path}: malformed json: {err}") from None
     try:
@@ -96,10 +96,6 @@ def create(kernel: Linux, root: str, container_id: str, opts: CreateOptions) -> 
     if spec.process.terminal and opts.console_fd is None and not opts.console_socket:
         raise InvalidArgument("cannot allocate a tty without a console socket "
                               "(--console-socket)")
-    if spec.linux.seccomp is not None:  # fail on a bad profile before forking anything
-        from estiba.kernel import seccomp
-
-        seccomp.expand(spec.linux.seccomp)
 
     Container.make_dir(root, container_id)
     container = Container(root, container_id, {})
@@ -129,6 +125,9 @@ def _create(kernel: Linux, container: Container, bundle: str, data: dict, spec: 
     cgroup_paths = cgroup.paths()
 
     plan = plan_init(spec, rootfs, cgroup_paths, cgroups_path, no_pivot=opts.no_pivot)
+    # Built here, before the fork: the init loads it after pivot_root, when libseccomp
+    # is out of its reach. A bad profile fails here, before any process exists.
+    seccomp = kernel.compile_seccomp(linux.seccomp) if linux.seccomp else None
     console_fd = opts.console_fd
     if plan.process.terminal and console_fd is None:
         from estiba.runtime.console import connect
@@ -144,10 +143,11 @@ def _create(kernel: Linux, container: Container, bundle: str, data: dict, spec: 
         from estiba.runtime.init import InitContext, container_init
 
         runtime_side.close()
-        state_json = json.dumps(creating.replace(pid=os.getpid()).to_json()).encode()
+        state_json = json_codec.dumps(creating.replace(pid=os.getpid()).to_json()).encode()
         container_init(kernel, plan, InitContext(
             channel=child_side, fifo_fd=fifo_fd, console_fd=console_fd,
             keep_fds=3 + opts.preserve_fds, hooks=spec.hooks, state_json=state_json,
+            seccomp=seccomp,
         ))
         os._exit(1)  # not reached: container_init ends in exec or _exit
     child_side.close()
@@ -182,6 +182,7 @@ def _create(kernel: Linux, container: Container, bundle: str, data: dict, spec: 
         "created": now_rfc3339(),
         "owner": "",
         "cgroups_path": cgroups_path,
+        "default_cgroups_path": not linux.cgroups_path,
         "cgroup_paths": cgroup_paths,
         "config": data,
     }

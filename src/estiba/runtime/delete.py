@@ -59,6 +59,14 @@ def destroy(container: Container) -> None:
             raise Internal(f"delete container {container.id}: processes would not die")
         time.sleep(0.005)
     cgroup.destroy()
+    if container.data.get("default_cgroups_path"):
+        # The parent the runtime made for containers without a cgroupsPath goes with
+        # the last of them; it stays while another container is in it.
+        for path in container.data["cgroup_paths"].values():
+            try:
+                os.rmdir(os.path.dirname(path))
+            except OSError:
+                pass
 
 
 def _wait_gone(container: Container) -> None:

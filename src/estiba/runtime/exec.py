@@ -51,6 +51,7 @@ def exec_process(
     if plan.terminal and not console_socket:
         raise FailedPrecondition("cannot allocate a tty without a console socket "
                                  "(--console-socket)")
+    seccomp = kernel.compile_seccomp(plan.seccomp) if plan.seccomp else None
     types = {ns.type for ns in spec.linux.namespaces} if spec.linux else set()
     ns_fds: list[tuple[int, int, str]] = []
     try:
@@ -69,7 +70,7 @@ def exec_process(
         pid = fork_into_pid_namespace(kernel, pid_ns)
         if pid == 0:
             runtime_side.close()
-            _child(kernel, plan, child_side, ns_fds, console_fd, 3 + preserve_fds)
+            _child(kernel, plan, child_side, ns_fds, console_fd, 3 + preserve_fds, seccomp)
         child_side.close()
         if console_fd is not None:
             os.close(console_fd)
@@ -97,18 +98,20 @@ def exec_process(
 
 
 def _child(kernel: Linux, plan, channel: sync.Channel,  # noqa: ANN001
-           ns_fds: list[tuple[int, int, str]], console_fd: int | None, keep_fds: int) -> None:
+           ns_fds: list[tuple[int, int, str]], console_fd: int | None, keep_fds: int,
+           seccomp) -> None:  # noqa: ANN001
     from estiba.errors import EstibaError
 
     try:
         channel.expect(sync.GO)
+        kernel.preload()  # after setns into the mount namespace the host's files are gone
         for fd, flag, path in ns_fds:
             kernel.setns(fd, flag, label=path)
         if console_fd is not None:
             from estiba.runtime.console import setup_pty
 
             setup_pty(kernel, console_fd, plan.console_size)
-        finish_and_exec(kernel, plan, keep_fds=keep_fds)
+        finish_and_exec(kernel, plan, keep_fds=keep_fds, seccomp=seccomp)
     except EstibaError as err:
         channel.error(str(err))
     except OSError as err:

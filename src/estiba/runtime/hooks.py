@@ -8,12 +8,12 @@ runtime's start-up imports small (``subprocess`` pulls in threading and selector
 
 from __future__ import annotations
 
-import json
 import os
 import select
 import time
 
 from estiba.errors import Internal
+from estiba.oci import json_codec
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ def run_hooks(kind: str, hooks: tuple[Hook, ...], state: State) -> None:
     """Run each hook in order; the first failure raises ``Internal`` naming it."""
     if not hooks:
         return
-    payload = json.dumps(state.to_json()).encode()
+    payload = json_codec.dumps(state.to_json()).encode()
     for hook in hooks:
         run_hook(kind, hook, payload)
 

@@ -20,6 +20,7 @@ import os
 from estiba.errors import EstibaError, InvalidArgument
 from estiba.kernel import consts as k
 from estiba.runtime import sync
+from estiba.runtime.hooks import run_hook
 from estiba.runtime.mounts import secure_join, within
 from estiba.runtime.plan import device_mode
 from estiba.runtime.process import finish_and_exec
@@ -27,6 +28,7 @@ from estiba.runtime.process import finish_and_exec
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from estiba.kernel.linux import Linux
+    from estiba.kernel.seccomp import CompiledFilter
     from estiba.oci.runtime_config import Hooks
     from estiba.runtime.plan import InitPlan, MountStep
 
@@ -35,8 +37,10 @@ class InitContext:
     """What the init needs besides its plan: descriptors made by the runtime."""
 
     def __init__(self, channel: sync.Channel, fifo_fd: int, console_fd: int | None,
-                 keep_fds: int, hooks: Hooks, state_json: bytes) -> None:
+                 keep_fds: int, hooks: Hooks, state_json: bytes,
+                 seccomp: CompiledFilter | None = None) -> None:
         self.channel = channel
+        self.seccomp = seccomp
         self.fifo_fd = fifo_fd
         self.console_fd = console_fd
         self.keep_fds = keep_fds
@@ -48,6 +52,9 @@ def container_init(kernel: Linux, plan: InitPlan, ctx: InitContext) -> None:
     """Never returns."""
     try:
         ctx.channel.expect(sync.GO)
+        kernel.preload()
+        if plan.process.terminal:
+            from estiba.runtime import console  # noqa: F401 - needed after pivot_root
         for flag, path in plan.join:
             _join(kernel, flag, path)
         if plan.unshare:
@@ -72,7 +79,8 @@ def container_init(kernel: Linux, plan: InitPlan, ctx: InitContext) -> None:
             if ctx.hooks.start_container:
                 _run_hooks_in_container("startContainer", ctx)
 
-        finish_and_exec(kernel, plan.process, keep_fds=ctx.keep_fds, wait_start=wait_start)
+        finish_and_exec(kernel, plan.process, keep_fds=ctx.keep_fds, wait_start=wait_start,
+                        seccomp=ctx.seccomp)
     except EstibaError as err:
         _fail(ctx.channel, str(err))
     except OSError as err:
@@ -226,8 +234,6 @@ def _setup_console(kernel: Linux, plan: InitPlan, ctx: InitContext) -> None:
 
 
 def _run_hooks_in_container(kind: str, ctx: InitContext) -> None:
-    from estiba.runtime.hooks import run_hook
-
     hooks = ctx.hooks.create_container if kind == "createContainer" else \
         ctx.hooks.start_container
     for hook in hooks:

@@ -259,10 +259,13 @@ def plan_process(process: Process | None, seccomp: Seccomp | None,
     cap_masks = None
     if process.capabilities is not None:
         c = process.capabilities
+        permitted = caps.mask(c.permitted, last)
+        inheritable = caps.mask(c.inheritable, last)
+        # The kernel raises an ambient capability only when it is both permitted and
+        # inheritable; like runc, the others are left out rather than failing.
         cap_masks = (
-            caps.mask(c.bounding, last), caps.mask(c.effective, last),
-            caps.mask(c.permitted, last), caps.mask(c.inheritable, last),
-            caps.mask(c.ambient, last),
+            caps.mask(c.bounding, last), caps.mask(c.effective, last), permitted,
+            inheritable, caps.mask(c.ambient, last) & permitted & inheritable,
         )
     user = process.user
     return ProcessPlan(

@@ -11,16 +11,19 @@ so the filter constrains as little of the runtime's own work as it can.
 
 from __future__ import annotations
 
+import _signal
 import os
 
 from estiba.errors import EstibaError, Internal, NotFound, PermissionDenied
 from estiba.kernel import capabilities as caps
+from estiba.runtime.plan import lookup_path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from estiba.kernel.linux import Linux
+    from estiba.kernel.seccomp import CompiledFilter
     from estiba.runtime.plan import ProcessPlan
 
 # Python ignores these; ignored dispositions survive exec, and a container's program
@@ -47,8 +50,6 @@ def _is_executable(path: str) -> bool:
 def resolve_executable(plan: ProcessPlan) -> str:
     """The file to exec, found in the container's $PATH as execvp would, with runc's
     messages when it is missing or not executable."""
-    from estiba.runtime.plan import lookup_path
-
     if not plan.args:
         raise Internal("process has no args")
     name = plan.args[0]
@@ -71,8 +72,10 @@ def finish_and_exec(
     *,
     keep_fds: int = 3,
     wait_start: Callable[[], None] | None = None,
+    seccomp: CompiledFilter | None = None,
 ) -> None:
-    """Apply the process plan and exec; never returns (raises on failure)."""
+    """Apply the process plan and exec; never returns (raises on failure). ``seccomp``
+    is the plan's filter, compiled while libseccomp was still reachable."""
     if plan.oom_score_adj is not None:
         _set_oom_score_adj(kernel, plan.oom_score_adj)
     for name, soft, hard in plan.rlimits:
@@ -88,9 +91,9 @@ def finish_and_exec(
     last = caps.last_cap()
     if plan.caps is not None:
         kernel.drop_bounding(plan.caps[0], last)
-    seccomp_early = plan.seccomp is not None and not plan.no_new_privs
+    seccomp_early = seccomp is not None and not plan.no_new_privs
     if seccomp_early:
-        kernel.load_seccomp(plan.seccomp)
+        kernel.load_seccomp(seccomp)
     if plan.caps is not None:
         kernel.set_keepcaps(True)
     kernel.set_ids(plan.uid, plan.gid, plan.groups)
@@ -111,15 +114,13 @@ def finish_and_exec(
     if plan.no_new_privs:
         kernel.set_no_new_privs()
 
-    import _signal
-
     for signum in _RESET_SIGNALS:
         _signal.signal(signum, _signal.SIG_DFL)
     kernel.cloexec_from(keep_fds)
     if wait_start is not None:
         wait_start()
-    if plan.seccomp is not None and not seccomp_early:
-        kernel.load_seccomp(plan.seccomp)
+    if seccomp is not None and not seccomp_early:
+        kernel.load_seccomp(seccomp)
     kernel.execve(executable, list(plan.args), list(plan.env))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from estiba.errors import AlreadyExists
+from estiba.errors import AlreadyExists, from_oserror
 from estiba.oci.state import OCI_VERSION
 
 _CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
@@ -63,7 +63,10 @@ def write_spec(bundle: str) -> str:
     path = os.path.join(bundle, "config.json")
     if os.path.exists(path):
         raise AlreadyExists(f"{path} exists: remove it first")
-    with open(path, "w") as f:
-        json.dump(default_config(), f, indent=2)
-        f.write("\n")
+    try:
+        with open(path, "x") as f:
+            json.dump(default_config(), f, indent=2)
+            f.write("\n")
+    except OSError as err:
+        raise from_oserror(f"write {path}", err) from err
     return path

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from estiba.errors import InvalidArgument, NotImplemented
+from estiba.errors import InvalidArgument
 from estiba.kernel import capabilities
 from estiba.kernel.consts import NAMESPACE_FLAGS
 from estiba.kernel.linux import RLIMITS
@@ -35,9 +35,9 @@ def validate(spec: Spec, bundle: str) -> None:
         if ns.path and not ns.path.startswith("/"):
             raise InvalidArgument(f"linux.namespaces: path of {ns.type} must be absolute")
     if "user" in seen or linux.uid_mappings or linux.gid_mappings:
-        raise NotImplemented("user namespaces are not supported yet")
+        raise Unimplemented("user namespaces are not supported yet")
     if "mount" not in seen:
-        raise NotImplemented("a container without a mount namespace is not supported")
+        raise Unimplemented("a container without a mount namespace is not supported")
     if spec.hostname and "uts" not in seen:
         raise InvalidArgument("hostname: needs a private uts namespace")
     if spec.domainname and "uts" not in seen:
@@ -52,11 +52,11 @@ def validate(spec: Spec, bundle: str) -> None:
             raise InvalidArgument(f"mounts[{i}].destination: must be absolute, "
                                   f"got {mount.destination!r}")
     if linux.personality:
-        raise NotImplemented("linux.personality is not supported")
+        raise Unimplemented("linux.personality is not supported")
     if linux.intel_rdt:
-        raise NotImplemented("linux.intelRdt is not supported")
+        raise Unimplemented("linux.intelRdt is not supported")
     if linux.cgroups_path and ":" in linux.cgroups_path:
-        raise NotImplemented(f"systemd cgroup paths are not supported: {linux.cgroups_path}")
+        raise Unimplemented(f"systemd cgroup paths are not supported: {linux.cgroups_path}")
     hooks = spec.hooks
     for kind in hooks.__fields__:
         for hook in getattr(hooks, kind):
@@ -86,6 +86,6 @@ def validate_process(process: Process, where: str = "process") -> None:
         if "=" not in entry:
             raise InvalidArgument(f"{where}.env: {entry!r} is not NAME=value")
     if process.apparmor_profile and os.path.isdir("/sys/kernel/security/apparmor"):
-        raise NotImplemented("apparmor profiles are not supported")
+        raise Unimplemented("apparmor profiles are not supported")
     if process.selinux_label and os.path.isdir("/sys/fs/selinux"):
-        raise NotImplemented("selinux labels are not supported")
+        raise Unimplemented("selinux labels are not supported")
