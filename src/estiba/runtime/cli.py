@@ -10,7 +10,7 @@ import os
 import sys
 
 from estiba import __version__
-from estiba.errors import EstibaError, InvalidArgument
+from estiba.errors import EstibaError, InvalidArgument, Unimplemented
 from estiba.oci.state import OCI_VERSION
 from estiba.runtime.log import Log
 

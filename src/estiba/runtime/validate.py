@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from estiba.errors import InvalidArgument
+from estiba.errors import InvalidArgument, Unimplemented
 from estiba.kernel import capabilities
 from estiba.kernel.consts import NAMESPACE_FLAGS
 from estiba.kernel.linux import RLIMITS
