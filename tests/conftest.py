@@ -40,6 +40,7 @@ from support import leaks  # noqa: E402
 from support.bundle import Bundle, make_bundle, set_cgroups_path  # noqa: E402
 from support.paths import BUILD_DIR, RUNTIME_ROOT_PARENT  # noqa: E402
 from support.probe import ProbeError, build_probe  # noqa: E402
+from support.reaper import become_subreaper, reap_containers  # noqa: E402
 from support.rootfs import RootfsError, build_rootfs  # noqa: E402
 from support.runtime import discard_runtime_root, new_runtime_root, run_runtime  # noqa: E402
 
@@ -122,6 +123,25 @@ def pytest_terminal_summary(
             terminalreporter.line(line, red=True)
         terminalreporter.line("the session fails: clean them up (shared/tools/leaks lists "
                               "them too) and find the test that left them", red=True)
+
+
+# --- reaping -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _subreaper() -> None:
+    """The session adopts the containers it starts, as containerd's shim does."""
+    if IS_ROOT:
+        become_subreaper()
+
+
+@pytest.fixture(autouse=True)
+def _reap(_subreaper: None) -> Iterator[None]:
+    """Set up before, so torn down after, the test's own fixtures (runtime_root deletes
+    its containers): then their inits are zombies of the session, reaped here."""
+    yield
+    if IS_ROOT:
+        reap_containers()
 
 
 # --- rootfs, bundles, runtime roots --------------------------------------------------

@@ -30,4 +30,7 @@ def build_rootfs(dest: Path, probe: Path | None = None) -> Path:
         raise RootfsError(f"make-bundle --rootfs-only {dest} failed:\n{result.stderr}")
     if probe is not None:
         shutil.copy2(probe, dest / "probe")
+    # An image's / is 0755; a temporary directory is 0700, which would keep a
+    # non-root container user from resolving any path at all.
+    dest.chmod(0o755)
     return dest

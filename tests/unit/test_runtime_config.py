@@ -10,8 +10,6 @@ from typing import Any
 
 import jsonschema
 import pytest
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT4
 
 from estiba.errors import InvalidArgument
 from estiba.oci.runtime_config import Mount, Namespace, Rlimit, parse_config
@@ -27,26 +25,14 @@ from support.bundle import (
     set_rlimit,
     set_user,
 )
+from support.schemas import runtime_validator
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-SCHEMA_DIR = DATA / "oci-runtime-schema"
 
 
 @pytest.fixture(scope="module")
 def config_validator() -> jsonschema.protocols.Validator:
-    """A validator for config-schema.json, its relative $refs (defs.json ...) resolved
-    against a registry of the schema directory's files."""
-    resources = [
-        (f"file://{SCHEMA_DIR}/{path.name}",
-         Resource.from_contents(json.loads(path.read_text()), default_specification=DRAFT4))
-        for path in SCHEMA_DIR.glob("*.json")
-    ]
-    registry = Registry().with_resources(resources)
-    schema = dict(json.loads((SCHEMA_DIR / "config-schema.json").read_text()))
-    schema["id"] = f"file://{SCHEMA_DIR}/config-schema.json"  # draft 4's base URI keyword
-    cls = jsonschema.validators.validator_for(schema)
-    cls.check_schema(schema)
-    return cls(schema, registry=registry)
+    return runtime_validator("config-schema.json")
 
 
 def docker_config() -> dict[str, Any]:

@@ -8,8 +8,7 @@ mountinfo lines parsed here.
 
 from __future__ import annotations
 
-from estiba import errors
-from estiba.errors import InvalidArgument
+from estiba.errors import InvalidArgument, Unimplemented
 from estiba.oci.record import Record
 
 # The v1 controllers a container's cgroup is created in (runc's list); name=systemd is a
@@ -95,7 +94,7 @@ def clean_cgroups_path(cgroups_path: str) -> str:
     if not cgroups_path:
         raise InvalidArgument("cgroups path: empty")
     if not cgroups_path.startswith("/") and cgroups_path.count(":") == 2:
-        raise errors.Unimplemented(f"systemd cgroup paths are not supported: {cgroups_path}")
+        raise Unimplemented(f"systemd cgroup paths are not supported: {cgroups_path}")
     parts = [p for p in cgroups_path.split("/") if p not in ("", ".")]
     if ".." in parts:
         raise InvalidArgument(f"cgroups path {cgroups_path}: must not contain ..")

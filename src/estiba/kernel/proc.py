@@ -6,13 +6,21 @@ from __future__ import annotations
 class ProcessStat:
     """The fields of /proc/<pid>/stat the runtime needs."""
 
-    __slots__ = ("pid", "state", "ppid", "start_time")
+    __slots__ = ("pid", "state", "ppid", "flags", "start_time")
 
-    def __init__(self, pid: int, state: str, ppid: int, start_time: int) -> None:
+    def __init__(self, pid: int, state: str, ppid: int, flags: int, start_time: int) -> None:
         self.pid = pid
         self.state = state
         self.ppid = ppid
+        self.flags = flags
         self.start_time = start_time
+
+    @property
+    def exiting(self) -> bool:
+        """PF_EXITING: the process has begun to exit. A pid namespace's init stays in
+        this state, not yet a zombie, until every other process of its namespace has
+        been reaped — by parents that may be outside it."""
+        return bool(self.flags & 0x4)
 
 
 def stat(pid: int, proc: str = "/proc") -> ProcessStat | None:
@@ -24,13 +32,14 @@ def stat(pid: int, proc: str = "/proc") -> ProcessStat | None:
         return None
     # comm may hold spaces and parentheses: the fields start after the last ')'.
     rest = data[data.rindex(")") + 2:].split()
-    return ProcessStat(pid=pid, state=rest[0], ppid=int(rest[1]), start_time=int(rest[19]))
+    return ProcessStat(pid=pid, state=rest[0], ppid=int(rest[1]), flags=int(rest[6]),
+                       start_time=int(rest[19]))
 
 
 def alive(pid: int, start_time: int | None = None, proc: str = "/proc") -> bool:
-    """True when ``pid`` runs (not a zombie) and, if given, started at ``start_time``, so
-    that a recycled pid is not mistaken for the container's process."""
+    """True when ``pid`` runs (neither exiting nor a zombie) and, if given, started at
+    ``start_time``, so that a recycled pid is not mistaken for the container's process."""
     st = stat(pid, proc)
-    if st is None or st.state in ("Z", "X"):
+    if st is None or st.state in ("Z", "X") or st.exiting:
         return False
     return start_time is None or st.start_time == start_time

@@ -363,7 +363,9 @@ def _update(container: Container, args: Args) -> int:  # noqa: F821
         base = _read_json_source(args.resources, "resources")
         if not isinstance(base, dict):
             raise InvalidArgument("resources: expected an object")
-    flags = {name: getattr(args, name) for name in FLAGS}
+    # a flag not given parses as "": only the given ones override the JSON (containerd
+    # gives none, only --resources -)
+    flags = {name: getattr(args, name) or None for name in FLAGS}
     update(container, merge(base, flags))
     return 0
 

@@ -117,6 +117,8 @@ def _create(kernel: Linux, container: Container, bundle: str, data: dict, spec: 
 
     linux = spec.linux
     os.mkfifo(container.fifo, 0o622)
+    # Writable by anyone whatever the umask: the init opens it after switching user.
+    os.chmod(container.fifo, 0o622)
     cgroups_path = linux.cgroups_path or f"/estiba/{container.id}"
     cgroup = open_cgroup(cgroups_path)
     cgroup.create()
@@ -143,10 +145,16 @@ def _create(kernel: Linux, container: Container, bundle: str, data: dict, spec: 
         from estiba.runtime.init import InitContext, container_init
 
         runtime_side.close()
-        state_json = json_codec.dumps(creating.replace(pid=os.getpid()).to_json()).encode()
+        # The hooks run in the container see its pid as it does (runc's rule); the
+        # startContainer ones run once it is created.
+        in_container = creating.replace(pid=os.getpid())
+        state_json = json_codec.dumps(in_container.to_json()).encode()
+        start_state_json = json_codec.dumps(
+            in_container.replace(status=oci_state.CREATED).to_json()).encode()
         container_init(kernel, plan, InitContext(
             channel=child_side, fifo_fd=fifo_fd, console_fd=console_fd,
             keep_fds=3 + opts.preserve_fds, hooks=spec.hooks, state_json=state_json,
+            start_state_json=start_state_json,
             seccomp=seccomp,
         ))
         os._exit(1)  # not reached: container_init ends in exec or _exit

@@ -39,12 +39,9 @@ def delete(root: str, container_id: str, force: bool = False, warn=None) -> None
         _wait_gone(container)
     destroy(container)
     hooks = parse_config(container.config).hooks.poststop
-    if hooks:
-        try:
-            run_hooks("poststop", hooks, container.state().replace(status=oci_state.STOPPED))
-        except Internal as err:  # the spec: a failed poststop hook is only a warning
-            if warn is not None:
-                warn(str(err))
+    if hooks:  # the spec: a failed poststop hook is only a warning
+        run_hooks("poststop", hooks, container.state().replace(status=oci_state.STOPPED),
+                  warn=warn or (lambda message: None))
     container.remove_dir()
 
 

@@ -23,13 +23,21 @@ if TYPE_CHECKING:
 _SIGKILL = 9
 
 
-def run_hooks(kind: str, hooks: tuple[Hook, ...], state: State) -> None:
-    """Run each hook in order; the first failure raises ``Internal`` naming it."""
+def run_hooks(kind: str, hooks: tuple[Hook, ...], state: State, warn=None) -> None:  # noqa: ANN001
+    """Run each hook in order; the first failure raises ``Internal`` naming it. With
+    ``warn`` (poststart, poststop: the spec has their failures only logged, "the
+    remaining hooks and lifecycle continue") each failure goes to ``warn`` instead."""
     if not hooks:
         return
     payload = json_codec.dumps(state.to_json()).encode()
     for hook in hooks:
-        run_hook(kind, hook, payload)
+        if warn is None:
+            run_hook(kind, hook, payload)
+            continue
+        try:
+            run_hook(kind, hook, payload)
+        except Internal as err:
+            warn(str(err))
 
 
 def run_hook(kind: str, hook: Hook, payload: bytes) -> None:

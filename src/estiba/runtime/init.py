@@ -38,14 +38,15 @@ class InitContext:
 
     def __init__(self, channel: sync.Channel, fifo_fd: int, console_fd: int | None,
                  keep_fds: int, hooks: Hooks, state_json: bytes,
-                 seccomp: CompiledFilter | None = None) -> None:
+                 seccomp: CompiledFilter | None = None, start_state_json: bytes = b"") -> None:
         self.channel = channel
         self.seccomp = seccomp
         self.fifo_fd = fifo_fd
         self.console_fd = console_fd
         self.keep_fds = keep_fds
         self.hooks = hooks
-        self.state_json = state_json
+        self.state_json = state_json  # for createContainer hooks: "creating"
+        self.start_state_json = start_state_json or state_json  # startContainer: "created"
 
 
 def container_init(kernel: Linux, plan: InitPlan, ctx: InitContext) -> None:
@@ -95,7 +96,12 @@ def _fail(channel: sync.Channel, message: str) -> None:
     try:
         channel.error(message)
     except OSError:
-        pass
+        # The runtime is gone (the failure came after `start`): the container's stderr
+        # is the one place left where someone will read it.
+        try:
+            os.write(2, f"estiba-runtime: {message}\n".encode())
+        except OSError:
+            pass
     os._exit(1)
 
 
@@ -234,7 +240,9 @@ def _setup_console(kernel: Linux, plan: InitPlan, ctx: InitContext) -> None:
 
 
 def _run_hooks_in_container(kind: str, ctx: InitContext) -> None:
-    hooks = ctx.hooks.create_container if kind == "createContainer" else \
-        ctx.hooks.start_container
+    if kind == "createContainer":
+        hooks, payload = ctx.hooks.create_container, ctx.state_json
+    else:
+        hooks, payload = ctx.hooks.start_container, ctx.start_state_json
     for hook in hooks:
-        run_hook(kind, hook, ctx.state_json)
+        run_hook(kind, hook, payload)

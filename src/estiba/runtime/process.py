@@ -59,10 +59,11 @@ def resolve_executable(plan: ProcessPlan) -> str:
     if "/" in name:
         try:
             st = os.stat(found)
-        except OSError:
-            raise ExecNotFound(f"exec: {name}: no such file or directory") from None
+        except OSError as err:  # Go's exec.LookPath wording, as runc reports it
+            raise ExecNotFound(f'exec: "{name}": stat {name}: '
+                               f'{(err.strerror or "").lower()}') from None
         if (st.st_mode & 0o170000) == 0o040000 or not os.access(found, os.X_OK):
-            raise ExecDenied(f"exec: {name}: permission denied")
+            raise ExecDenied(f'exec: "{name}": permission denied')
     return found
 
 

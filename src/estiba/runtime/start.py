@@ -29,12 +29,8 @@ def start(container: Container, warn=None) -> None:  # noqa: ANN001
         raise FailedPrecondition(f"cannot start container {container.id}: it is {status}")
     release(container)
     hooks = parse_config(container.config).hooks.poststart
-    if hooks:
-        try:
-            run_hooks("poststart", hooks, container.state())
-        except Internal as err:  # the spec: a failed poststart hook is only a warning
-            if warn is not None:
-                warn(str(err))
+    if hooks:  # the spec: a failed poststart hook is only a warning
+        run_hooks("poststart", hooks, container.state(), warn=warn or (lambda message: None))
 
 
 def release(container: Container) -> None:
