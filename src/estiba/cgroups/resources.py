@@ -6,8 +6,9 @@ the conversion is unit tested without root. Sources: runtime-spec config-linux.m
 admin-guide/cgroup-v1/*.rst and admin-guide/cgroup-v2.rst.
 
 Conventions of the OCI config kept here: a field that is ``None`` is not written; as runc
-does, ``0`` means "unset" for cpu shares, quota and period and for blkio weights (Docker
-sends 0 for "not given"); ``-1`` means unlimited for memory values.
+does, ``0`` means "unset" for cpu shares, quota and period, for blkio weights and for the
+memory limit, swap and reservation (Docker sends 0 for "not given": ``docker update
+--pids-limit 5`` sends a memory limit of 0); ``-1`` means unlimited for memory values.
 """
 
 from __future__ import annotations
@@ -100,8 +101,15 @@ def _dev_number(n: int | None) -> str:
     return "*" if n is None or n < 0 else str(n)
 
 
+def _given(m: Memory) -> Memory:
+    """m with the limit, swap and reservation of 0 (not given) made None."""
+    zero = {name: None for name in ("limit", "swap", "reservation") if getattr(m, name) == 0}
+    return m.replace(**zero) if zero else m
+
+
 def _memory_v1(m: Memory) -> list[Write]:
     out: list[Write] = []
+    m = _given(m)
     swap = m.swap
     if m.limit == -1 and swap is None:
         # "unlimited memory" means unlimited memory+swap too, or the kernel refuses to
@@ -271,6 +279,7 @@ def _max(n: int) -> str:
 
 def _memory_v2(m: Memory) -> list[Write]:
     out: list[Write] = []
+    m = _given(m)
     if m.swappiness is not None:
         raise Unavailable("memory swappiness is not supported on cgroup v2")
     if m.disable_oom_killer:

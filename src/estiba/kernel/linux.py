@@ -145,6 +145,31 @@ class Linux:
         except OSError as err:
             raise from_oserror(f"chown {path}", err) from err
 
+    def give_stdio_to(self, uid: int) -> None:
+        """Make ``uid`` the owner of stdin, stdout and stderr (their group kept), as
+        runc's fixStdioPermissions does, so that a non-root process can open its
+        terminal (or /dev/stdout) again by name. /dev/null is left alone, and so is what
+        cannot be changed here (EINVAL, EPERM, EROFS: not ours to change)."""
+        import errno  # built in: importable after pivot_root
+
+        try:
+            null = os.stat("/dev/null").st_rdev
+        except OSError:
+            null = None
+        for fd in (0, 1, 2):
+            try:
+                st = os.fstat(fd)
+            except OSError:
+                continue  # closed
+            if st.st_uid == uid or (st.st_mode & 0o170000 == 0o020000 and st.st_rdev == null):
+                continue
+            try:
+                os.fchown(fd, uid, st.st_gid)
+            except OSError as err:
+                if err.errno in (errno.EPERM, errno.EINVAL, errno.EROFS):
+                    continue
+                raise from_oserror(f"chown stdio descriptor {fd} to {uid}", err) from err
+
     def write_file(self, path: str, data: str) -> None:
         """Write a kernel setting (sysctl, oom_score_adj) in one write(2)."""
         try:

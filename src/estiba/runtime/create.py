@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import time
 
-from estiba.errors import Internal, InvalidArgument, NotFound
+from estiba.errors import Internal, InvalidArgument, NotFound, from_oserror
 from estiba.kernel import consts as k
 from estiba.kernel import proc
 from estiba.oci import json_codec
@@ -237,7 +237,10 @@ def write_pid_file(path: str, pid: int) -> None:
     """Atomically: the caller may read the file as soon as it exists."""
     path = os.path.abspath(path)
     tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp")
-    with open(tmp, "w") as f:
-        f.write(str(pid))
-    os.rename(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            f.write(str(pid))
+        os.rename(tmp, path)
+    except OSError as err:
+        raise from_oserror(f"write pid file {path}", err) from err
 

@@ -76,7 +76,8 @@ def run_hook(kind: str, hook: Hook, payload: bytes) -> None:
                 if deadline is not None:
                     wait_ms = max(0, int((deadline - time.monotonic()) * 1000))
                 events = poller.poll(wait_ms)
-                if not events:
+                # past the deadline even when output keeps coming (a chatty hook)
+                if not events or (deadline is not None and time.monotonic() >= deadline):
                     os.kill(pid, _SIGKILL)
                     os.waitpid(pid, 0)
                     raise Internal(f"{kind} hook {hook.path}: timed out after "

@@ -287,6 +287,21 @@ def plan_process(process: Process | None, seccomp: Seccomp | None,
     )
 
 
+def with_home(env: tuple[str, ...], uid: int, passwd: str) -> tuple[str, ...]:
+    """runc's rule, which Docker users rely on: a process without a HOME gets the home
+    directory of its uid in the container's /etc/passwd (the first entry for it), or /
+    when there is none."""
+    if any(e.startswith("HOME=") and len(e) > 5 for e in env):
+        return env
+    home = "/"
+    for line in passwd.splitlines():
+        fields = line.split(":")
+        if len(fields) > 5 and fields[2].strip() == str(uid):
+            home = fields[5]
+            break
+    return tuple(e for e in env if e != "HOME=") + (f"HOME={home}",)
+
+
 def lookup_path(args0: str, env: tuple[str, ...], exists) -> str | None:  # noqa: ANN001
     """Where ``args0`` is found in the container's $PATH, like execvp; ``exists`` says
     whether a path names an executable file."""

@@ -16,7 +16,7 @@ import os
 
 from estiba.errors import EstibaError, Internal, NotFound, PermissionDenied
 from estiba.kernel import capabilities as caps
-from estiba.runtime.plan import lookup_path
+from estiba.runtime.plan import lookup_path, with_home
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -82,12 +82,15 @@ def finish_and_exec(
     for name, soft, hard in plan.rlimits:
         kernel.set_rlimit(name, soft, hard)
     executable = resolve_executable(plan)
+    env = with_home(plan.env, plan.uid, _read_passwd())
 
     cwd_pending = False
     try:
         os.chdir(plan.cwd)
     except OSError:
         cwd_pending = True  # maybe only the user can enter it: retry after the switch
+    if plan.uid != 0:  # while CAP_CHOWN is still held
+        kernel.give_stdio_to(plan.uid)
 
     last = caps.last_cap()
     if plan.caps is not None:
@@ -122,7 +125,24 @@ def finish_and_exec(
         wait_start()
     if seccomp is not None and not seccomp_early:
         kernel.load_seccomp(seccomp)
-    kernel.execve(executable, list(plan.args), list(plan.env))
+    kernel.execve(executable, list(plan.args), list(env))
+
+
+def _read_passwd() -> str:
+    """The container's /etc/passwd, read while still root as runc does; "" when it is
+    missing or not a regular file (a fifo there must not block the init)."""
+    try:
+        fd = os.open("/etc/passwd", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return ""
+    try:
+        if (os.fstat(fd).st_mode & 0o170000) != 0o100000:
+            return ""
+        return os.read(fd, 1 << 20).decode(errors="replace")
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
 
 
 def _set_oom_score_adj(kernel: Linux, value: int) -> None:

@@ -98,6 +98,17 @@ def test_v1_unlimited_memory_also_unlimits_memsw():
     assert files(plan) == [("memory.limit_in_bytes", "-1"), ("memory.memsw.limit_in_bytes", "-1")]
 
 
+def test_zero_memory_values_are_not_given():
+    # what containerd sends for `docker update --pids-limit 5`: a limit of 0 written to
+    # memory.limit_in_bytes would fail (EBUSY) or starve the container
+    memory = parse_resources({"memory": {"limit": 0, "reservation": 0, "kernel": 0},
+                              "pids": {"limit": 5}})
+    assert files(plan_v1(memory)) == [("pids.max", "5")]
+    assert files(plan_v2(memory)) == [("pids.max", "5")]
+    plan = plan_v1(Resources(memory=Memory(limit=100, swap=0, reservation=0)))
+    assert files(plan) == [("memory.limit_in_bytes", "100")]
+
+
 def test_v1_oom_killer_reenabled_on_update():
     assert files(plan_v1(Resources(memory=Memory(disable_oom_killer=False)))) == [
         ("memory.oom_control", "0")]

@@ -5,7 +5,7 @@ import pytest
 from estiba.errors import InvalidArgument
 from estiba.kernel import consts as k
 from estiba.oci.runtime_config import parse_config
-from estiba.runtime.plan import lookup_path, plan_init, plan_process
+from estiba.runtime.plan import lookup_path, plan_init, plan_process, with_home
 from estiba.runtime.spec import default_config
 
 V1_PATHS = {
@@ -117,3 +117,19 @@ def test_lookup_in_the_container_path():
     assert lookup_path("env", ("PATH=/bin:/usr/bin",), present.__contains__) == "/usr/bin/env"
     assert lookup_path("nope", ("PATH=/bin",), present.__contains__) is None
     assert lookup_path("/x/y", (), present.__contains__) == "/x/y"
+
+
+PASSWD = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
+
+
+@pytest.mark.parametrize(("env", "uid", "home"), [
+    ((), 0, "/root"),
+    ((), 65534, "/nonexistent"),
+    ((), 1000, "/"),  # no entry: runc's default
+    (("HOME=/x",), 0, "/x"),  # given: kept
+    (("HOME=",), 0, "/root"),  # empty counts as unset, as with runc's os.Getenv
+])
+def test_home_comes_from_passwd_unless_given(env, uid, home):
+    out = with_home(("PATH=/bin",) + env, uid, PASSWD)
+    assert [e for e in out if e.startswith("HOME")] == [f"HOME={home}"]
+    assert out[0] == "PATH=/bin"
