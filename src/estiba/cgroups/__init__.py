@@ -152,3 +152,38 @@ def cgroup_from_paths(
     from estiba.cgroups.v1 import CgroupV1
 
     return CgroupV1.from_paths(paths, fs=fs)  # type: ignore[return-value]
+
+
+def prime_migration(root: str = "/sys/fs/cgroup", own: str = "/proc/self/cgroup") -> None:
+    """Pay ahead of time the wait of the next cgroup migration; best effort, silent.
+
+    The first process moved between cgroups after a quiet spell makes the kernel wait
+    for an RCU grace period (the threadgroup lock switches to its slow mode), ~10 ms
+    here; moves in the next grace period are cheap. Moving this process into the cgroup
+    it is already in, from a thread started while the runtime still has work to do
+    before it moves the container's init, takes that wait off the init's path.
+    """
+    import os
+
+    try:
+        with open(own, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+        for line in lines:
+            _, controllers, path = line.split(":", 2)
+            if controllers == "":  # unified: at the root (v2) or beside v1 (hybrid)
+                base = root if os.path.exists(f"{root}/cgroup.controllers") \
+                    else f"{root}/unified"
+            elif controllers.startswith("name="):
+                continue
+            else:
+                base = f"{root}/{controllers}"
+            target = f"{base}{path.rstrip('/')}/cgroup.procs"
+            if os.path.exists(target):
+                fd = os.open(target, os.O_WRONLY | os.O_CLOEXEC)
+                try:
+                    os.write(fd, str(os.getpid()).encode())
+                finally:
+                    os.close(fd)
+                return
+    except (OSError, ValueError):
+        return

@@ -138,6 +138,16 @@ class Container:
     def annotations(self) -> dict[str, str]:
         return self.config.get("annotations") or {}
 
+    def hooks(self, kind: str) -> tuple:
+        """The config's hooks of one kind (``poststart``, ``poststop``), parsed only when
+        there are some: most containers have none, and the calls that run these hooks
+        should not pay for parsing the whole config."""
+        if not (self.config.get("hooks") or {}).get(kind):
+            return ()
+        from estiba.oci.runtime_config import parse_config
+
+        return getattr(parse_config(self.config).hooks, kind)
+
     def cgroup(self):  # noqa: ANN201 - a cgroups manager
         from estiba.cgroups import cgroup_from_paths
 

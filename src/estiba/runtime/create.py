@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import time
 
-from estiba.errors import Internal, InvalidArgument, NotFound, from_oserror
+from estiba.errors import EstibaError, Internal, InvalidArgument, NotFound, from_oserror
 from estiba.kernel import consts as k
 from estiba.kernel import proc
 from estiba.oci import json_codec
@@ -113,7 +113,7 @@ def create(kernel: Linux, root: str, container_id: str, opts: CreateOptions) -> 
 
 def _create(kernel: Linux, container: Container, bundle: str, data: dict, spec: Spec,
             rootfs: str, opts: CreateOptions, undo: list) -> Container:
-    from estiba.cgroups import open_cgroup
+    from estiba.cgroups import open_cgroup, prime_migration
 
     linux = spec.linux
     os.mkfifo(container.fifo, 0o622)
@@ -124,6 +124,11 @@ def _create(kernel: Linux, container: Container, bundle: str, data: dict, spec: 
     cgroup.create()
     undo.append(cgroup.destroy)
     cgroup.apply(with_default_devices(linux.resources))
+    # Overlaps the kernel's wait before the init's move into the cgroup with the
+    # planning and forking below (see prime_migration).
+    import _thread
+
+    _thread.start_new_thread(prime_migration, ())
     cgroup_paths = cgroup.paths()
 
     plan = plan_init(spec, rootfs, cgroup_paths, cgroups_path, no_pivot=opts.no_pivot)
@@ -164,8 +169,15 @@ def _create(kernel: Linux, container: Container, bundle: str, data: dict, spec: 
         os.close(console_fd)
     undo.append(lambda: _kill_and_reap(pid))
     try:
-        cgroup.join(pid)
-        runtime_side.send(sync.GO)
+        try:
+            cgroup.join(pid)
+            runtime_side.send(sync.GO)
+        except (EstibaError, OSError):
+            # The init may have failed on its own meanwhile (it sets up its mounts while
+            # we join it to the cgroup): its message says more than ours.
+            _kill_and_reap(pid)
+            runtime_side.receive()
+            raise
         runtime_side.expect(sync.HOOKS)
         with_pid = creating.replace(pid=pid)
         run_hooks("prestart", spec.hooks.prestart, with_pid)

@@ -10,9 +10,7 @@ import time
 
 from estiba.errors import FailedPrecondition, Internal, NotFound
 from estiba.oci import state as oci_state
-from estiba.oci.runtime_config import parse_config
 from estiba.runtime.container import Container
-from estiba.runtime.hooks import run_hooks
 from estiba.runtime.kill import signal_all
 
 _DEADLINE = 10.0
@@ -25,10 +23,14 @@ def delete(root: str, container_id: str, force: bool = False, warn=None) -> None
         if force:
             return
         raise
+    delete_container(container, force=force, warn=warn)
+
+
+def delete_container(container: Container, force: bool = False, warn=None) -> None:  # noqa: ANN001
     status = container.status()
     if status in (oci_state.RUNNING, oci_state.PAUSED) and not force:
         raise FailedPrecondition(
-            f"cannot delete container {container_id} that is not stopped: {status}")
+            f"cannot delete container {container.id} that is not stopped: {status}")
     if status != oci_state.STOPPED:
         try:
             os.kill(container.pid, 9)
@@ -38,8 +40,10 @@ def delete(root: str, container_id: str, force: bool = False, warn=None) -> None
             container.cgroup().thaw()
         _wait_gone(container)
     destroy(container)
-    hooks = parse_config(container.config).hooks.poststop
+    hooks = container.hooks("poststop")
     if hooks:  # the spec: a failed poststop hook is only a warning
+        from estiba.runtime.hooks import run_hooks
+
         run_hooks("poststop", hooks, container.state().replace(status=oci_state.STOPPED),
                   warn=warn or (lambda message: None))
     container.remove_dir()

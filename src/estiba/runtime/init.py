@@ -5,9 +5,9 @@ It runs in the child right after fork, single-threaded, and never returns: it en
 exec or in ``os._exit``. Every failure is sent to the runtime over the channel with the
 message of the step that failed.
 
-Order: wait until the runtime has put us in the cgroup → join/create namespaces (the
-cgroup namespace last, so it is rooted at our cgroup) → make the mount tree a slave of
-the host's and the rootfs a mount point → mounts, devices, /dev symlinks → the runtime
+Order: join/create namespaces but the cgroup one → make the mount tree a slave of the
+host's and the rootfs a mount point → mounts, devices, /dev symlinks, while the runtime
+moves us into our cgroup → the cgroup namespace, rooted at that cgroup → the runtime
 runs the prestart and createRuntime hooks → createContainer hooks → pivot_root → hostname,
 console, sysctl, read-only and masked paths, read-only root → process set-up → block on
 the exec fifo until ``start`` → exec.
@@ -27,6 +27,8 @@ from estiba.runtime.process import finish_and_exec
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from estiba.kernel.linux import Linux
     from estiba.kernel.seccomp import CompiledFilter
     from estiba.oci.runtime_config import Hooks
@@ -52,15 +54,32 @@ class InitContext:
 def container_init(kernel: Linux, plan: InitPlan, ctx: InitContext) -> None:
     """Never returns."""
     try:
-        ctx.channel.expect(sync.GO)
         kernel.preload()
         if plan.process.terminal:
             from estiba.runtime import console  # noqa: F401 - needed after pivot_root
         for flag, path in plan.join:
-            _join(kernel, flag, path)
-        if plan.unshare:
-            kernel.unshare(plan.unshare)
-        prepare_rootfs(kernel, plan)
+            if flag != k.CLONE_NEWCGROUP:
+                _join(kernel, flag, path)
+        if plan.unshare & ~k.CLONE_NEWCGROUP:
+            kernel.unshare(plan.unshare & ~k.CLONE_NEWCGROUP)
+        entered: list[bool] = []
+
+        def enter_cgroup() -> None:
+            # The runtime says GO once it has moved us into our cgroup (the first move
+            # of a process costs the kernel an RCU grace period, ~10 ms: the mounts are
+            # made meanwhile); only then is a cgroup namespace rooted there.
+            if entered:
+                return
+            ctx.channel.expect(sync.GO)
+            for flag, path in plan.join:
+                if flag == k.CLONE_NEWCGROUP:
+                    _join(kernel, flag, path)
+            if plan.unshare & k.CLONE_NEWCGROUP:
+                kernel.unshare(k.CLONE_NEWCGROUP)
+            entered.append(True)
+
+        prepare_rootfs(kernel, plan, before_cgroup2=enter_cgroup)
+        enter_cgroup()
         ctx.channel.send(sync.HOOKS)
         ctx.channel.expect(sync.GO)
         if ctx.hooks.create_container:
@@ -116,12 +135,17 @@ def _join(kernel: Linux, flag: int, path: str) -> None:
         os.close(fd)
 
 
-def prepare_rootfs(kernel: Linux, plan: InitPlan) -> None:
+def prepare_rootfs(kernel: Linux, plan: InitPlan,
+                   before_cgroup2: Callable[[], None] | None = None) -> None:
+    """Mounts, devices and /dev links. A cgroup2 mount shows the cgroup namespace of the
+    mounter, so ``before_cgroup2`` (entering it) runs before one."""
     root = plan.rootfs
     kernel.mount("", "/", "", plan.root_propagation, label="/")
     # pivot_root needs the new root to be a mount point; a bind of itself makes it one.
     kernel.mount(root, root, "", k.MS_BIND | k.MS_REC)
     for step in plan.mounts:
+        if step.fstype == "cgroup2" and before_cgroup2 is not None:
+            before_cgroup2()
         mount_step(kernel, root, step)
     for node in plan.devices:
         path = secure_join(root, node.path)

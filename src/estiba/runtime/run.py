@@ -4,7 +4,7 @@ delete it (unless ``--keep``), exiting with the container's status."""
 from __future__ import annotations
 
 from estiba.runtime.create import CreateOptions, create
-from estiba.runtime.delete import delete
+from estiba.runtime.delete import delete_container
 from estiba.runtime.start import start
 from estiba.runtime.wait import wait_forwarding
 
@@ -19,11 +19,11 @@ def run(kernel: Linux, root: str, container_id: str, opts: CreateOptions, *,
     try:
         start(container, warn=warn)
     except BaseException:
-        delete(root, container_id, force=True)
+        delete_container(container, force=True)
         raise
     if detach:
         return 0
     code = wait_forwarding(container.pid)
     if not keep:
-        delete(root, container_id, force=True, warn=warn)
+        delete_container(container, force=True, warn=warn)
     return code

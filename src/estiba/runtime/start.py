@@ -9,8 +9,6 @@ import time
 
 from estiba.errors import FailedPrecondition, Internal
 from estiba.oci import state as oci_state
-from estiba.oci.runtime_config import parse_config
-from estiba.runtime.hooks import run_hooks
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -28,8 +26,10 @@ def start(container: Container, warn=None) -> None:  # noqa: ANN001
     if status != oci_state.CREATED:
         raise FailedPrecondition(f"cannot start container {container.id}: it is {status}")
     release(container)
-    hooks = parse_config(container.config).hooks.poststart
+    hooks = container.hooks("poststart")
     if hooks:  # the spec: a failed poststart hook is only a warning
+        from estiba.runtime.hooks import run_hooks
+
         run_hooks("poststart", hooks, container.state(), warn=warn or (lambda message: None))
 
 
