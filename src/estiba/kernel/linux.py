@@ -15,6 +15,7 @@ from estiba.kernel import consts as k
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from estiba.kernel.libc import Libc
     from estiba.kernel.seccomp import CompiledFilter
     from estiba.oci.runtime_config import Seccomp
 
@@ -36,16 +37,11 @@ class Linux:
         self._libc = None
 
     @property
-    def libc(self):  # noqa: ANN201 - a ctypes CDLL
+    def libc(self) -> Libc:
         if self._libc is None:
-            import ctypes
+            from estiba.kernel.libc import Libc
 
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
-                                   ctypes.c_ulong, ctypes.c_char_p)
-            libc.umount2.argtypes = (ctypes.c_char_p, ctypes.c_int)
-            libc.syscall.restype = ctypes.c_long
-            self._libc = libc
+            self._libc = Libc()
         return self._libc
 
     def preload(self) -> None:
@@ -59,9 +55,7 @@ class Linux:
 
     def _check(self, result: int, what: str) -> int:
         if result < 0:
-            import ctypes
-
-            err = ctypes.get_errno()
+            err = self.libc.errno()
             raise from_oserror(what, OSError(err, os.strerror(err)))
         return result
 
@@ -202,10 +196,12 @@ class Linux:
             raise from_oserror(f"set user {uid}:{gid}", err) from err
 
     def capset(self, effective: int, permitted: int, inheritable: int) -> None:
-        import ctypes
+        import struct
 
-        header = (ctypes.c_uint32 * 2)(_CAP_V3, 0)
-        data = (ctypes.c_uint32 * 6)(
+        # struct __user_cap_header_struct, then two struct __user_cap_data_struct
+        header = struct.pack("=Ii", _CAP_V3, 0)
+        data = struct.pack(
+            "=6I",
             effective & 0xFFFFFFFF, permitted & 0xFFFFFFFF, inheritable & 0xFFFFFFFF,
             effective >> 32, permitted >> 32, inheritable >> 32,
         )
@@ -267,7 +263,7 @@ class Linux:
     def cloexec_from(self, first: int) -> None:
         """Mark every descriptor from ``first`` up close-on-exec, so none of the
         runtime's own descriptors reach the container's program."""
-        rc = self.libc.syscall(k.SYS_CLOSE_RANGE, first, 0xFFFFFFFF, k.CLOSE_RANGE_CLOEXEC)
+        rc = self.libc.syscall(k.SYS_CLOSE_RANGE, first, -1, k.CLOSE_RANGE_CLOEXEC)
         if rc < 0:  # kernels before 5.11: walk the table instead
             for name in os.listdir("/proc/self/fd"):
                 fd = int(name)
