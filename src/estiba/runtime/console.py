@@ -57,3 +57,73 @@ def setup_pty(kernel, console_fd: int, size: tuple[int, int] | None) -> str:  # 
     if slave > 2:
         os.close(slave)
     return slave_path
+
+
+def relay(master: int, pid: int) -> int:
+    """Copy the runtime's stdin to the pty and the pty to its stdout until the process
+    ``pid`` (our child) exits; the runtime's terminal, if it has one, is raw meanwhile
+    and its size follows ours (SIGWINCH). Returns the exit status like ``wait``."""
+    import _signal
+    import select
+    import termios
+    import tty
+
+    from estiba.runtime.wait import exit_code, forward_signals
+
+    stdin_tty = os.isatty(0)
+    saved = termios.tcgetattr(0) if stdin_tty else None
+
+    def resize(_signum: int = 0, _frame: object = None) -> None:
+        if stdin_tty:
+            import fcntl
+
+            size = fcntl.ioctl(0, termios.TIOCGWINSZ, b"\0" * 8)
+            fcntl.ioctl(master, termios.TIOCSWINSZ, size)
+
+    restore = forward_signals(pid, keep=(28,))
+    previous = _signal.signal(28, resize)  # SIGWINCH: our size, not the signal, matters
+    try:
+        if stdin_tty:
+            tty.setraw(0)
+            resize()
+        sources = [master, 0]
+        status = None
+        while status is None:
+            try:
+                ready, _, _ = select.select(sources, [], [], 0.1)
+            except InterruptedError:
+                continue
+            for fd in ready:
+                try:
+                    data = os.read(fd, 65536)
+                except OSError:  # EIO: every holder of the slave closed it
+                    data = b""
+                if fd == master:
+                    if data:
+                        os.write(1, data)
+                    else:
+                        sources.remove(master)
+                elif data:
+                    os.write(master, data)
+                else:
+                    sources.remove(0)  # stdin ended: the container keeps its terminal
+            done, raw = os.waitpid(pid, os.WNOHANG)
+            if done:
+                status = raw
+        # what the program wrote just before it exited
+        while True:
+            try:
+                data = os.read(master, 65536) if select.select([master], [], [], 0)[0] \
+                    else b""
+            except OSError:
+                data = b""
+            if not data:
+                break
+            os.write(1, data)
+    finally:
+        if saved is not None:
+            termios.tcsetattr(0, termios.TCSADRAIN, saved)
+        _signal.signal(28, previous)
+        restore()
+        os.close(master)
+    return exit_code(status)

@@ -85,10 +85,12 @@ def now_rfc3339() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{nanos:09d}Z"
 
 
-def create(kernel: Linux, root: str, container_id: str, opts: CreateOptions) -> Container:
-    """Create the container and return it; its init is waiting for ``start``."""
+def create(kernel: Linux, root: str, container_id: str, opts: CreateOptions,
+           loaded: tuple[dict, Spec] | None = None) -> Container:
+    """Create the container and return it; its init is waiting for ``start``.
+    ``loaded`` is the bundle's config when the caller has read it already."""
     bundle = os.path.abspath(opts.bundle)
-    data, spec = load_bundle(bundle)
+    data, spec = loaded or load_bundle(bundle)
     validate(spec, bundle)
     rootfs = bundle_rootfs(bundle, spec.root.path)
     if not os.path.isdir(rootfs):

@@ -20,6 +20,7 @@ import pytest
 
 from support.bundle import Bundle, set_args, set_user
 from support.leaks import CGROUP_ROOT
+from support.paths import runtime_binary
 
 pytestmark = pytest.mark.root
 
@@ -261,3 +262,42 @@ def test_exec_tty_without_console_socket(
     assert "console socket" in result.stderr
     assert _status(runtime, "plain") == "running"
     runtime("delete", "--force", "plain")
+
+
+def test_run_relays_its_own_terminal(
+    bundle: Bundle, runtime_root: Path,
+) -> None:
+    """`run` of a terminal container without --console-socket uses the runtime's own
+    terminal, as runc does: here a pty the test holds the master of."""
+    _terminal_bundle(bundle, "sh", "-c", REPORT)
+    master, slave = os.openpty()
+    try:
+        proc = subprocess.Popen(
+            [str(runtime_binary()), "--root", str(runtime_root), "run", "--bundle",
+             str(bundle.path), "relayed"],
+            stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+        )
+        os.close(slave)
+        slave = -1
+        output = _read_until(master, b"ready=yes")
+        os.write(master, b"typed here\r")
+        output += _read_until(master, b"got=")
+        output += _read_until(master, b"\n")
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if slave >= 0:
+            os.close(slave)
+        os.close(master)
+    values = _values(output)
+    assert values["tty"] == "/dev/pts/0"
+    assert values["got"].strip() == "typed here"
+
+
+def test_detached_run_needs_a_console_socket(
+    bundle: Bundle, runtime: Runtime, runtime_root: Path, tmp_path: Path,
+) -> None:
+    _terminal_bundle(bundle, "/bin/true")
+    result = runtime("run", "-d", "--bundle", bundle.path, "notty", check=False,
+                     output_dir=tmp_path / "io")
+    assert result.returncode == 1 and "console socket" in result.stderr
+    assert os.listdir(runtime_root) == []
