@@ -51,6 +51,7 @@ def run_hook(kind: str, hook: Hook, payload: bytes) -> None:
             os.dup2(in_r, 0)
             os.dup2(out_w, 1)
             os.dup2(out_w, 2)
+            os.closerange(3, 1 << 20)  # a hook gets stdio only, whatever the caller passed
             os.execve(hook.path, args, env)
         except OSError as err:
             os.write(2, f"exec {hook.path}: {err.strerror}".encode())

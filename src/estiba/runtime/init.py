@@ -234,6 +234,11 @@ def finish_rootfs(kernel: Linux, plan: InitPlan, ctx: InitContext) -> None:
             kernel.mount("tmpfs", path, "tmpfs", k.MS_RDONLY)
         else:
             kernel.mount("/dev/null", path, "", k.MS_BIND)
+    cwd = plan.process.cwd
+    if not os.path.lexists(cwd):
+        # As runc does: the working directory is made if the image lacks it (before a
+        # read-only root forbids it; the path is the container's own, after pivot_root).
+        os.makedirs(cwd, mode=0o755, exist_ok=True)
     if plan.readonly_root:
         kernel.mount("", "/", "", k.MS_BIND | k.MS_REMOUNT | k.MS_RDONLY | _locked_flags("/"),
                      label="/")

@@ -186,3 +186,15 @@ def test_keep_leaves_a_stopped_container(runtime, bundle):
     assert '"status": "stopped"' in runtime("state", "c1").stdout
     runtime("delete", "c1")
     assert runtime("state", "c1", check=False).returncode == 1
+
+
+def test_a_missing_cwd_is_made(runtime, bundle):
+    bundle.config["process"]["cwd"] = "/work/dir"
+    set_args(bundle.config, "pwd")
+    bundle.write()
+    try:
+        assert runtime("run", "--bundle", bundle.path, "c1").stdout == "/work/dir\n"
+    finally:
+        root = bundle.config["root"]["path"]
+        os.rmdir(f"{root}/work/dir")
+        os.rmdir(f"{root}/work")
