@@ -218,6 +218,13 @@ class Linux:
     def set_no_new_privs(self) -> None:
         self._check(self.libc.prctl(k.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
 
+    def join_session_keyring(self, name: str) -> None:
+        """A new session keyring of this name: the container does not share the
+        caller's keys. A kernel without keyrings (ENOSYS) is not an error."""
+        rc = self.libc.syscall(k.SYS_KEYCTL, k.KEYCTL_JOIN_SESSION_KEYRING, name.encode())
+        if rc < 0 and self.libc.errno() != 38:  # ENOSYS
+            self._check(rc, f"join session keyring {name}")
+
     def set_child_subreaper(self) -> None:
         self._check(self.libc.prctl(k.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0),
                     "child subreaper")

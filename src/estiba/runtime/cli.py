@@ -260,6 +260,7 @@ def _dispatch(args: Args, log: Log) -> int | None:
 
         opts = CreateOptions(bundle=args.bundle or ".", pid_file=args.pid_file,
                              console_socket=args.console_socket, no_pivot=args.no_pivot,
+                             no_new_keyring=args.no_new_keyring,
                              preserve_fds=args.preserve_fds)
         if cmd == "create":
             from estiba.runtime.create import create

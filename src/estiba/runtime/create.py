@@ -34,16 +34,18 @@ if TYPE_CHECKING:
 
 
 class CreateOptions:
-    __slots__ = ("bundle", "pid_file", "console_socket", "no_pivot", "preserve_fds",
-                 "console_fd")
+    __slots__ = ("bundle", "pid_file", "console_socket", "no_pivot", "no_new_keyring",
+                 "preserve_fds", "console_fd")
 
     def __init__(self, bundle: str, pid_file: str = "", console_socket: str = "",
-                 no_pivot: bool = False, preserve_fds: int = 0,
+                 no_pivot: bool = False, no_new_keyring: bool = False,
+                 preserve_fds: int = 0,
                  console_fd: int | None = None) -> None:
         self.bundle = bundle
         self.pid_file = pid_file
         self.console_socket = console_socket
         self.no_pivot = no_pivot
+        self.no_new_keyring = no_new_keyring
         self.preserve_fds = preserve_fds
         self.console_fd = console_fd  # an already connected console socket (run)
 
@@ -133,7 +135,8 @@ def _create(kernel: Linux, container: Container, bundle: str, data: dict, spec: 
     _thread.start_new_thread(prime_migration, ())
     cgroup_paths = cgroup.paths()
 
-    plan = plan_init(spec, rootfs, cgroup_paths, cgroups_path, no_pivot=opts.no_pivot)
+    plan = plan_init(spec, rootfs, cgroup_paths, cgroups_path, no_pivot=opts.no_pivot,
+                     session_keyring=None if opts.no_new_keyring else f"_ses.{container.id}")
     # Built here, before the fork: the init loads it after pivot_root, when libseccomp
     # is out of its reach. A bad profile fails here, before any process exists.
     seccomp = kernel.compile_seccomp(linux.seccomp) if linux.seccomp else None

@@ -62,6 +62,8 @@ def container_init(kernel: Linux, plan: InitPlan, ctx: InitContext) -> None:
                 _join(kernel, flag, path)
         if plan.unshare & ~k.CLONE_NEWCGROUP:
             kernel.unshare(plan.unshare & ~k.CLONE_NEWCGROUP)
+        if plan.session_keyring:
+            kernel.join_session_keyring(plan.session_keyring)
         entered: list[bool] = []
 
         def enter_cgroup() -> None:

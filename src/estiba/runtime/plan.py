@@ -70,6 +70,7 @@ class InitPlan(Record):
     devices: tuple[DeviceNode, ...]
     symlinks: tuple[tuple[str, str], ...]  # (target, link path)
     no_pivot: bool
+    session_keyring: str | None  # the name of a new session keyring, or None to keep ours
     hostname: str | None
     domainname: str | None
     sysctl: tuple[tuple[str, str], ...]
@@ -117,6 +118,7 @@ def plan_init(
     cgroup_paths: dict[str, str],
     cgroups_path: str,
     no_pivot: bool = False,
+    session_keyring: str | None = None,
 ) -> InitPlan:
     linux = spec.linux
     namespaces = {ns.type: ns.path for ns in linux.namespaces} if linux else {}
@@ -161,6 +163,7 @@ def plan_init(
         devices=_plan_devices(linux.devices if linux else ()),
         symlinks=DEFAULT_SYMLINKS,
         no_pivot=no_pivot,
+        session_keyring=session_keyring,
         hostname=spec.hostname if uts else None,
         domainname=spec.domainname if uts else None,
         sysctl=linux.sysctl if linux else (),

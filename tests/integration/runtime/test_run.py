@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -198,3 +200,43 @@ def test_a_missing_cwd_is_made(runtime, bundle):
         root = bundle.config["root"]["path"]
         os.rmdir(f"{root}/work/dir")
         os.rmdir(f"{root}/work")
+
+
+def test_a_new_session_keyring_unless_asked_not_to(runtime, bundle):
+    if not Path("/proc/keys").exists():
+        pytest.skip("no keyrings in this kernel")
+    bundle.config["linux"]["maskedPaths"] = []  # /proc/keys is masked by default
+    set_args(bundle.config, "cat", "/proc/keys")
+    bundle.write()
+    assert "_ses.c2" in runtime("run", "--bundle", bundle.path, "c2").stdout
+    keys = runtime("run", "--no-new-keyring", "--bundle", bundle.path, "c3").stdout
+    assert "_ses.c3" not in keys
+
+
+def test_joining_another_containers_namespaces(runtime, bundle, tmp_path, runtime_root):
+    set_args(bundle.config, "sleep", "60")
+    bundle.config["hostname"] = "first"
+    bundle.write()
+    runtime("create", "--bundle", bundle.path, "first", output_dir=tmp_path / "first")
+    runtime("start", "first")
+    pid = json.loads(runtime("state", "first").stdout)["pid"]
+    second = tmp_path / "second"
+    second.mkdir()
+    config = json.loads(bundle.config_path.read_text())
+    config["linux"]["cgroupsPath"] += "-second"
+    config["hostname"] = ""
+    config["process"]["args"] = ["/probe"]
+    config["linux"]["namespaces"] = [
+        {"type": "mount"},
+        {"type": "pid", "path": f"/proc/{pid}/ns/pid"},
+        {"type": "network", "path": f"/proc/{pid}/ns/net"},
+        {"type": "uts", "path": f"/proc/{pid}/ns/uts"},
+        {"type": "ipc", "path": f"/proc/{pid}/ns/ipc"},
+    ]
+    (second / "config.json").write_text(json.dumps(config))
+    report = parse_probe(runtime("run", "--bundle", second, "second").stdout)
+    for ns in ("pid", "net", "uts", "ipc"):
+        assert report.namespaces[ns] == os.readlink(f"/proc/{pid}/ns/{ns}"), ns
+    assert report.namespaces["mnt"] != os.readlink(f"/proc/{pid}/ns/mnt")
+    assert report.hostname == "first"
+    assert report.pid != 1  # the first container's init is pid 1 there
