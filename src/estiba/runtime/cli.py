@@ -254,6 +254,8 @@ def _dispatch(args: Args, log: Log) -> int | None:
     else:
         _need(args, 1, 1)
     container_id = args.positional[0] if args.positional else ""
+    if log.debug_enabled:
+        log.debug(f"{cmd} {' '.join(args.positional)} (root {root}, pid {os.getpid()})")
     if cmd in ("create", "run"):
         from estiba.kernel.linux import Linux
         from estiba.runtime.create import CreateOptions
@@ -265,7 +267,9 @@ def _dispatch(args: Args, log: Log) -> int | None:
         if cmd == "create":
             from estiba.runtime.create import create
 
-            create(Linux(), root, container_id, opts)
+            container = create(Linux(), root, container_id, opts)
+            log.debug(f"created {container_id}: init pid {container.pid}, cgroup "
+                      f"{container.data['cgroups_path']}")
             return 0
         from estiba.runtime.run import run
 
