@@ -48,6 +48,11 @@ class CgroupManager:
         raises Unavailable; a config that breaks the spec's rules, InvalidArgument."""
         raise NotImplementedError
 
+    def join_self(self) -> None:
+        """Move the calling single-threaded process into the cgroup; on v1 without the
+        kernel's threadgroup lock (see CgroupV1.join_self)."""
+        raise NotImplementedError
+
     def join(self, pid: int) -> None:
         """Move process ``pid`` (all its threads) into the cgroup."""
         raise NotImplementedError

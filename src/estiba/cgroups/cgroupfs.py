@@ -154,6 +154,14 @@ def join(fs: CgroupFS, directory: str, pid: int) -> None:
         raise from_oserror(what, err) from err
 
 
+def join_calling_thread(fs: CgroupFS, directory: str) -> None:
+    """Move the calling thread (pid 0 in v1's ``tasks`` file) into the cgroup."""
+    try:
+        fs.write(f"{directory}/tasks", "0")
+    except OSError as err:
+        raise from_oserror(f"join cgroup {directory}", err) from err
+
+
 def remove_tree(fs: CgroupFS, directory: str, deadline: float) -> None:
     """rmdir the cgroup and its descendants, deepest first.
 

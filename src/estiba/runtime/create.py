@@ -125,14 +125,21 @@ def _create(kernel: Linux, container: Container, bundle: str, data: dict, spec: 
     os.chmod(container.fifo, 0o622)
     cgroups_path = linux.cgroups_path or f"/estiba/{container.id}"
     cgroup = open_cgroup(cgroups_path)
+    if not linux.cgroups_path:  # undone after the cgroup itself (undo runs backwards)
+        from estiba.runtime.delete import remove_default_parent
+
+        undo.append(lambda: remove_default_parent(cgroup.paths()))
     cgroup.create()
     undo.append(cgroup.destroy)
     cgroup.apply(with_default_devices(linux.resources))
-    # Overlaps the kernel's wait before the init's move into the cgroup with the
-    # planning and forking below (see prime_migration).
-    import _thread
+    # On v1 the init moves itself into the cgroup, thread by thread, which costs the
+    # kernel no grace period (CgroupV1.join_self); on v2 the runtime moves it, and the
+    # kernel's wait before that first move overlaps the planning and forking below.
+    joins_itself = cgroup.version == 1
+    if not joins_itself:
+        import _thread
 
-    _thread.start_new_thread(prime_migration, ())
+        _thread.start_new_thread(prime_migration, ())
     cgroup_paths = cgroup.paths()
 
     plan = plan_init(spec, rootfs, cgroup_paths, cgroups_path, no_pivot=opts.no_pivot,
@@ -165,7 +172,7 @@ def _create(kernel: Linux, container: Container, bundle: str, data: dict, spec: 
             channel=child_side, fifo_fd=fifo_fd, console_fd=console_fd,
             keep_fds=3 + opts.preserve_fds, hooks=spec.hooks, state_json=state_json,
             start_state_json=start_state_json,
-            seccomp=seccomp,
+            seccomp=seccomp, cgroup=cgroup if joins_itself else None,
         ))
         os._exit(1)  # not reached: container_init ends in exec or _exit
     child_side.close()
@@ -175,7 +182,8 @@ def _create(kernel: Linux, container: Container, bundle: str, data: dict, spec: 
     undo.append(lambda: _kill_and_reap(pid))
     try:
         try:
-            cgroup.join(pid)
+            if not joins_itself:
+                cgroup.join(pid)
             runtime_side.send(sync.GO)
         except (EstibaError, OSError):
             # The init may have failed on its own meanwhile (it sets up its mounts while

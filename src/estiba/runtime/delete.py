@@ -61,13 +61,17 @@ def destroy(container: Container) -> None:
         time.sleep(0.005)
     cgroup.destroy()
     if container.data.get("default_cgroups_path"):
-        # The parent the runtime made for containers without a cgroupsPath goes with
-        # the last of them; it stays while another container is in it.
-        for path in container.data["cgroup_paths"].values():
-            try:
-                os.rmdir(os.path.dirname(path))
-            except OSError:
-                pass
+        remove_default_parent(container.data["cgroup_paths"])
+
+
+def remove_default_parent(cgroup_paths: dict[str, str]) -> None:
+    """The parent the runtime makes for containers without a cgroupsPath goes with the
+    last of them; it stays while another container is in it."""
+    for path in cgroup_paths.values():
+        try:
+            os.rmdir(os.path.dirname(path))
+        except OSError:
+            pass
 
 
 def _wait_gone(container: Container) -> None:

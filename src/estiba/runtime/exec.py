@@ -1,10 +1,10 @@
 """``exec``: start another process inside a running container.
 
-The runtime opens the init's namespaces, forks into the container's pid namespace,
-puts the child in the container's cgroup, and the child joins the other namespaces (the
-mount namespace last: after it, the host's /proc paths are gone) before the same process
-set-up an init gets. The runtime learns that the exec happened when the child's end of
-the channel closes on exec.
+The runtime opens the init's namespaces, forks into the container's pid namespace and
+puts the child in the container's cgroup (on v1 the child moves itself); the child joins
+the other namespaces (the mount namespace last: after it, the host's /proc paths are
+gone) before the same process set-up an init gets. The runtime learns that the exec
+happened when the child's end of the channel closes on exec.
 """
 
 from __future__ import annotations
@@ -66,11 +66,16 @@ def exec_process(
 
             console_fd = connect(console_socket)
         pid_ns = f"/proc/{container.pid}/ns/pid" if "pid" in types else "host"
+        cgroup = container.cgroup()
+        # v1: the child moves itself, which spares the kernel's grace period (see
+        # CgroupV1.join_self); v2: we move it.
+        self_join = cgroup if cgroup.version == 1 else None
         runtime_side, child_side = sync.Channel.pair()
         pid = fork_into_pid_namespace(kernel, pid_ns)
         if pid == 0:
             runtime_side.close()
-            _child(kernel, plan, child_side, ns_fds, console_fd, 3 + preserve_fds, seccomp)
+            _child(kernel, plan, child_side, ns_fds, console_fd, 3 + preserve_fds, seccomp,
+                   self_join)
         child_side.close()
         if console_fd is not None:
             os.close(console_fd)
@@ -78,7 +83,8 @@ def exec_process(
         for fd, _, _ in ns_fds:
             os.close(fd)
     try:
-        container.cgroup().join(pid)
+        if self_join is None:
+            cgroup.join(pid)
         runtime_side.send(sync.GO)
         runtime_side.receive()  # EOF once the program runs; raises what the child said
     except BaseException:
@@ -99,10 +105,12 @@ def exec_process(
 
 def _child(kernel: Linux, plan, channel: sync.Channel,  # noqa: ANN001
            ns_fds: list[tuple[int, int, str]], console_fd: int | None, keep_fds: int,
-           seccomp) -> None:  # noqa: ANN001
+           seccomp, cgroup) -> None:  # noqa: ANN001
     from estiba.errors import EstibaError
 
     try:
+        if cgroup is not None:
+            cgroup.join_self()
         channel.expect(sync.GO)
         kernel.preload()  # after setns into the mount namespace the host's files are gone
         for fd, flag, path in ns_fds:

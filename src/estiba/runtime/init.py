@@ -6,8 +6,9 @@ exec or in ``os._exit``. Every failure is sent to the runtime over the channel w
 message of the step that failed.
 
 Order: join/create namespaces but the cgroup one → make the mount tree a slave of the
-host's and the rootfs a mount point → mounts, devices, /dev symlinks, while the runtime
-moves us into our cgroup → the cgroup namespace, rooted at that cgroup → the runtime
+host's and the rootfs a mount point → mounts, devices, /dev symlinks → into our cgroup
+(by ourselves on v1; on v2 the runtime moves us meanwhile) → the cgroup namespace,
+rooted at that cgroup → the runtime
 runs the prestart and createRuntime hooks → createContainer hooks → pivot_root → hostname,
 console, sysctl, read-only and masked paths, read-only root → process set-up → block on
 the exec fifo until ``start`` → exec.
@@ -29,6 +30,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from estiba.cgroups import CgroupManager
     from estiba.kernel.linux import Linux
     from estiba.kernel.seccomp import CompiledFilter
     from estiba.oci.runtime_config import Hooks
@@ -40,8 +42,10 @@ class InitContext:
 
     def __init__(self, channel: sync.Channel, fifo_fd: int, console_fd: int | None,
                  keep_fds: int, hooks: Hooks, state_json: bytes,
-                 seccomp: CompiledFilter | None = None, start_state_json: bytes = b"") -> None:
+                 seccomp: CompiledFilter | None = None, start_state_json: bytes = b"",
+                 cgroup: CgroupManager | None = None) -> None:
         self.channel = channel
+        self.cgroup = cgroup  # set when the init moves itself into its cgroup (v1)
         self.seccomp = seccomp
         self.fifo_fd = fifo_fd
         self.console_fd = console_fd
@@ -67,11 +71,13 @@ def container_init(kernel: Linux, plan: InitPlan, ctx: InitContext) -> None:
         entered: list[bool] = []
 
         def enter_cgroup() -> None:
-            # The runtime says GO once it has moved us into our cgroup (the first move
-            # of a process costs the kernel an RCU grace period, ~10 ms: the mounts are
-            # made meanwhile); only then is a cgroup namespace rooted there.
+            # Into our cgroup — by ourselves on v1, else the runtime says GO once it has
+            # moved us (its first move may wait ~10 ms for the kernel: the mounts are made
+            # meanwhile) — and only then into a cgroup namespace, rooted there.
             if entered:
                 return
+            if ctx.cgroup is not None:
+                ctx.cgroup.join_self()
             ctx.channel.expect(sync.GO)
             for flag, path in plan.join:
                 if flag == k.CLONE_NEWCGROUP:

@@ -398,3 +398,35 @@ def test_destroy_with_a_process_inside_is_a_conflict(backend, spawn):
     probe.kill()
     cg.destroy()  # the kernel may take a moment to let go of the dead process
     assert not cg.exists()
+
+
+
+def test_join_self_moves_the_calling_process(backend):
+    """A forked child moves itself in (what a container's init does on v1); the manager
+    then lists it."""
+    if not backend.real:
+        pytest.skip("a fake cgroupfs cannot tell who writes")
+    cg = backend.open()
+    cg.create()
+    up_r, up_w = os.pipe()
+    down_r, down_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            cg.join_self()
+        except BaseException:  # noqa: BLE001 - the child reports through its status
+            code = 1
+        os.write(up_w, b"x")
+        os.read(down_r, 1)
+        os._exit(code)
+    try:
+        assert os.read(up_r, 1) == b"x"
+        listed = cg.pids()
+    finally:
+        os.write(down_w, b"y")
+        _, status = os.waitpid(pid, 0)
+        for fd in (up_r, up_w, down_r, down_w):
+            os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert pid in listed
