@@ -1,9 +1,9 @@
 """The only code that calls the kernel.
 
-Owns: the syscall wrappers (``linux.Linux``, through ctypes where Python's ``os`` lacks
-them), the constants they take (``consts``), capability names (``capabilities``),
-``/proc`` readers (``proc``), libseccomp (``seccomp``), and ``fake.RecordingKernel``,
-which records calls for unit tests. Operations are offered at the grain a caller needs
+Owns: the syscall wrappers (``linux.Linux``, through libc — ``libc`` — where Python's
+``os`` lacks them), the constants they take (``consts``), capability names
+(``capabilities``), ``/proc`` readers (``proc``), libseccomp (``seccomp``) and eBPF
+programs for cgroup v2 device rules (``bpf``). Operations are offered at the grain a caller needs
 (``pivot_root_into(path)`` does the whole open/pivot/detach sequence). Callers receive a
 kernel object in their constructor; nothing here is a module-level singleton.
 May import: ``estiba.oci`` and ``estiba.errors`` only. Man pages: mount(2), pivot_root(2),

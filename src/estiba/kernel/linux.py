@@ -128,8 +128,10 @@ class Linux:
     # --- files the kernel owns -------------------------------------------------------
 
     def mknod(self, path: str, mode: int, major: int, minor: int) -> None:
+        """The node with exactly ``mode``'s permission bits, whatever the umask."""
         try:
             os.mknod(path, mode, os.makedev(major, minor))
+            os.chmod(path, mode & 0o7777)
         except OSError as err:
             raise from_oserror(f"mknod {path}", err) from err
 

@@ -129,8 +129,8 @@ def _create(kernel: Linux, container: Container, bundle: str, data: dict, spec: 
         from estiba.runtime.delete import remove_default_parent
 
         undo.append(lambda: remove_default_parent(cgroup.paths()))
+    undo.append(cgroup.destroy)  # before create: a create that fails halfway is undone too
     cgroup.create()
-    undo.append(cgroup.destroy)
     cgroup.apply(with_default_devices(linux.resources))
     # On v1 the init moves itself into the cgroup, thread by thread, which costs the
     # kernel no grace period (CgroupV1.join_self); on v2 the runtime moves it, and the

@@ -165,7 +165,6 @@ def prepare_rootfs(kernel: Linux, plan: InitPlan,
                 raise
             continue  # the rootfs (or a bind of the host's /dev) has it already
         kernel.chown(path, node.uid, node.gid)
-        os.chmod(path, node.mode & 0o7777)
     for target, link in plan.symlinks:
         path = secure_join(root, link)
         if os.path.lexists(path):

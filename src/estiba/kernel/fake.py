@@ -1,0 +1,141 @@
+"""A kernel that records instead of acting, for unit tests.
+
+``RecordingKernel`` has every operation of ``linux.Linux`` with the same signature; each
+call is appended to ``calls`` as a ``Call`` and changes nothing on the host. Unit tests
+build the real executors (the init's mount steps, the process set-up) with it and assert
+on the calls they made, in order. ``execve`` ends the flow as a real one would, by not
+returning: it raises ``Executed``.
+"""
+
+from __future__ import annotations
+
+from estiba.oci.record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+
+class Call(Record):
+    name: str
+    args: tuple
+
+
+class Executed(Exception):  # noqa: N818 - it is not an error: the exec "happened"
+    """Raised by ``RecordingKernel.execve``: the program would run from here on."""
+
+    def __init__(self, path: str, args: list[str], env: Any) -> None:
+        super().__init__(path)
+        self.path = path
+        self.argv = args
+        self.env = env
+
+
+class CompiledFilterStandIn:
+    """What ``compile_seccomp`` returns: the profile it was given."""
+
+    def __init__(self, seccomp: Any) -> None:
+        self.seccomp = seccomp
+
+
+class RecordingKernel:
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+
+    def _record(self, name: str, *args: Any) -> None:
+        self.calls.append(Call(name=name, args=args))
+
+    def names(self) -> list[str]:
+        """The names of the calls made, in order."""
+        return [call.name for call in self.calls]
+
+    def called(self, name: str) -> list[tuple]:
+        """The arguments of every call of ``name``."""
+        return [call.args for call in self.calls if call.name == name]
+
+    def preload(self) -> None:
+        self._record("preload")
+
+    def mount(self, source: str, target: str, fstype: str, flags: int, data: str = "",
+              label: str | None = None) -> None:
+        self._record("mount", source, target, fstype, flags, data, label)
+
+    def umount(self, target: str, flags: int = 0) -> None:
+        self._record("umount", target, flags)
+
+    def pivot_root_into(self, rootfs: str) -> None:
+        self._record("pivot_root_into", rootfs)
+
+    def move_root_into(self, rootfs: str) -> None:
+        self._record("move_root_into", rootfs)
+
+    def unshare(self, flags: int) -> None:
+        self._record("unshare", flags)
+
+    def setns(self, fd: int, nstype: int, label: str = "") -> None:
+        self._record("setns", label or fd, nstype)
+
+    def sethostname(self, name: str) -> None:
+        self._record("sethostname", name)
+
+    def setdomainname(self, name: str) -> None:
+        self._record("setdomainname", name)
+
+    def mknod(self, path: str, mode: int, major: int, minor: int) -> None:
+        self._record("mknod", path, mode, major, minor)
+
+    def chown(self, path: str, uid: int, gid: int) -> None:
+        self._record("chown", path, uid, gid)
+
+    def give_stdio_to(self, uid: int) -> None:
+        self._record("give_stdio_to", uid)
+
+    def write_file(self, path: str, data: str) -> None:
+        self._record("write_file", path, data)
+
+    def drop_bounding(self, keep: int, last: int) -> None:
+        self._record("drop_bounding", keep, last)
+
+    def set_keepcaps(self, keep: bool) -> None:
+        self._record("set_keepcaps", keep)
+
+    def set_ids(self, uid: int, gid: int, groups: tuple[int, ...] | list[int]) -> None:
+        self._record("set_ids", uid, gid, tuple(groups))
+
+    def capset(self, effective: int, permitted: int, inheritable: int) -> None:
+        self._record("capset", effective, permitted, inheritable)
+
+    def raise_ambient(self, caps: int, last: int) -> None:
+        self._record("raise_ambient", caps, last)
+
+    def set_no_new_privs(self) -> None:
+        self._record("set_no_new_privs")
+
+    def join_session_keyring(self, name: str) -> None:
+        self._record("join_session_keyring", name)
+
+    def set_child_subreaper(self) -> None:
+        self._record("set_child_subreaper")
+
+    def set_rlimit(self, name: str, soft: int, hard: int) -> None:
+        self._record("set_rlimit", name, soft, hard)
+
+    def compile_seccomp(self, seccomp: Any) -> CompiledFilterStandIn:
+        self._record("compile_seccomp", seccomp)
+        return CompiledFilterStandIn(seccomp)
+
+    def load_seccomp(self, compiled: Any) -> None:
+        self._record("load_seccomp", compiled)
+
+    def set_controlling_tty(self, fd: int) -> None:
+        self._record("set_controlling_tty", fd)
+
+    def set_window_size(self, fd: int, rows: int, cols: int) -> None:
+        self._record("set_window_size", fd, rows, cols)
+
+    def cloexec_from(self, first: int) -> None:
+        self._record("cloexec_from", first)
+
+    def execve(self, path: str, args: list[str], env: Any) -> None:
+        self._record("execve", path, tuple(args))
+        raise Executed(path, args, env)
