@@ -16,6 +16,7 @@ from estiba.runtime.log import Log
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from estiba.oci.runtime_config import Process
     from estiba.runtime.container import Container
 
 DEFAULT_ROOT = "/run/estiba-runtime"
@@ -335,7 +336,7 @@ def _dispatch(args: Args, log: Log) -> int | None:
     return 0
 
 
-def _state_json(container: Container) -> dict:  # noqa: F821
+def _state_json(container: Container) -> dict:
     out = container.state().to_json()
     out["rootfs"] = container.data.get("rootfs", "")
     out["created"] = container.data.get("created", "")
@@ -360,7 +361,7 @@ def _read_json_source(source: str, what: str) -> object:
         raise InvalidArgument(f"{what}: malformed json: {err}") from None
 
 
-def _update(container: Container, args: Args) -> int:  # noqa: F821
+def _update(container: Container, args: Args) -> int:
     from estiba.runtime.update import FLAGS, merge, update
 
     base: object = {}
@@ -375,7 +376,7 @@ def _update(container: Container, args: Args) -> int:  # noqa: F821
     return 0
 
 
-def _exec(container: Container, args: Args) -> int:  # noqa: F821
+def _exec(container: Container, args: Args) -> int:
     from estiba.kernel.linux import Linux
     from estiba.oci.runtime_config import parse_process
     from estiba.runtime.exec import exec_process
@@ -394,7 +395,7 @@ def _exec(container: Container, args: Args) -> int:  # noqa: F821
                         preserve_fds=args.preserve_fds)
 
 
-def _process_from_flags(container, args, command: list[str]):  # noqa: ANN001, ANN202
+def _process_from_flags(container: Container, args: Args, command: list[str]) -> Process:
     """runc's rule: start from the container's own process and apply the flags."""
     from estiba.oci.runtime_config import parse_process
 

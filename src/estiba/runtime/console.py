@@ -8,6 +8,10 @@ import socket
 
 from estiba.errors import from_oserror
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from estiba.kernel.linux import Linux
+
 
 def connect(path: str) -> int:
     """A connected descriptor on the console socket at ``path`` (in the host's view)."""
@@ -40,7 +44,7 @@ def receive_master(sock_fd: int) -> int:
     return fds[0]
 
 
-def setup_pty(kernel, console_fd: int, size: tuple[int, int] | None) -> str:  # noqa: ANN001
+def setup_pty(kernel: Linux, console_fd: int, size: tuple[int, int] | None) -> str:
     """Make a pty in the devpts the process sees, hand its master to the console socket
     and make its slave the process's stdio and controlling terminal. Returns the slave's
     path (for /dev/console)."""

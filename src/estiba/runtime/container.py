@@ -29,6 +29,10 @@ STATE_FILE = "state.json"
 FIFO = "exec.fifo"
 FORMAT_VERSION = 1
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from estiba.cgroups import CgroupManager
+
 
 def check_id(container_id: str) -> None:
     """Ids become directory names: refuse anything that is not a plain name."""
@@ -148,7 +152,7 @@ class Container:
 
         return getattr(parse_config(self.config).hooks, kind)
 
-    def cgroup(self):  # noqa: ANN201 - a cgroups manager
+    def cgroup(self) -> CgroupManager:
         from estiba.cgroups import cgroup_from_paths
 
         return cgroup_from_paths(self.data["cgroup_paths"])

@@ -15,8 +15,13 @@ from estiba.runtime.kill import signal_all
 
 _DEADLINE = 10.0
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
-def delete(root: str, container_id: str, force: bool = False, warn=None) -> None:  # noqa: ANN001
+
+def delete(root: str, container_id: str, force: bool = False,
+           warn: Callable[[str], None] | None = None) -> None:
     try:
         container = Container.load(root, container_id)
     except NotFound:
@@ -26,7 +31,8 @@ def delete(root: str, container_id: str, force: bool = False, warn=None) -> None
     delete_container(container, force=force, warn=warn)
 
 
-def delete_container(container: Container, force: bool = False, warn=None) -> None:  # noqa: ANN001
+def delete_container(container: Container, force: bool = False,
+                     warn: Callable[[str], None] | None = None) -> None:
     status = container.status()
     if status in (oci_state.RUNNING, oci_state.PAUSED) and not force:
         raise FailedPrecondition(

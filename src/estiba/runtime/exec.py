@@ -24,9 +24,12 @@ from estiba.runtime.wait import wait_forwarding
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from estiba.cgroups import CgroupManager
     from estiba.kernel.linux import Linux
+    from estiba.kernel.seccomp import CompiledFilter
     from estiba.oci.runtime_config import Process
     from estiba.runtime.container import Container
+    from estiba.runtime.plan import ProcessPlan
 
 # Joined in this order; mount last (see above).
 _ORDER = ("ipc", "uts", "network", "cgroup", "mount")
@@ -103,9 +106,9 @@ def exec_process(
     return wait_forwarding(pid)
 
 
-def _child(kernel: Linux, plan, channel: sync.Channel,  # noqa: ANN001
+def _child(kernel: Linux, plan: ProcessPlan, channel: sync.Channel,
            ns_fds: list[tuple[int, int, str]], console_fd: int | None, keep_fds: int,
-           seccomp, cgroup) -> None:  # noqa: ANN001
+           seccomp: CompiledFilter | None, cgroup: CgroupManager | None) -> None:
     from estiba.errors import EstibaError
 
     try:

@@ -17,13 +17,16 @@ from estiba.oci import json_codec
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from estiba.oci.runtime_config import Hook
     from estiba.oci.state import State
 
 _SIGKILL = 9
 
 
-def run_hooks(kind: str, hooks: tuple[Hook, ...], state: State, warn=None) -> None:  # noqa: ANN001
+def run_hooks(kind: str, hooks: tuple[Hook, ...], state: State,
+              warn: Callable[[str], None] | None = None) -> None:
     """Run each hook in order; the first failure raises ``Internal`` naming it. With
     ``warn`` (poststart, poststop: the spec has their failures only logged, "the
     remaining hooks and lifecycle continue") each failure goes to ``warn`` instead."""

@@ -18,6 +18,8 @@ from estiba.runtime.mounts import parse_options
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from estiba.oci.runtime_config import Device, Mount, Process, Seccomp, Spec
 
 
@@ -305,7 +307,7 @@ def with_home(env: tuple[str, ...], uid: int, passwd: str) -> tuple[str, ...]:
     return tuple(e for e in env if e != "HOME=") + (f"HOME={home}",)
 
 
-def lookup_path(args0: str, env: tuple[str, ...], exists) -> str | None:  # noqa: ANN001
+def lookup_path(args0: str, env: tuple[str, ...], exists: Callable[[str], bool]) -> str | None:
     """Where ``args0`` is found in the container's $PATH, like execvp; ``exists`` says
     whether a path names an executable file."""
     if "/" in args0:

@@ -17,11 +17,13 @@ from estiba.runtime.wait import wait_forwarding
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from estiba.kernel.linux import Linux
 
 
 def run(kernel: Linux, root: str, container_id: str, opts: CreateOptions, *,
-        detach: bool = False, keep: bool = False, warn=None) -> int:  # noqa: ANN001
+        detach: bool = False, keep: bool = False, warn: Callable[[str], None] | None = None) -> int:
     loaded = load_bundle(os.path.abspath(opts.bundle))
     own_console = None
     if loaded[1].process and loaded[1].process.terminal and not opts.console_socket:

@@ -12,6 +12,8 @@ from estiba.oci import state as oci_state
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from estiba.runtime.container import Container
 
 # The init is blocked opening the fifo before `start` can ever run, so the byte comes
@@ -19,7 +21,7 @@ if TYPE_CHECKING:
 _DEADLINE = 10.0
 
 
-def start(container: Container, warn=None) -> None:  # noqa: ANN001
+def start(container: Container, warn: Callable[[str], None] | None = None) -> None:
     status = container.status()
     if status == oci_state.STOPPED:
         raise FailedPrecondition(f"cannot start container {container.id}: it has stopped")
