@@ -77,3 +77,18 @@ def test_exec_into_a_stopped_container_is_refused(runtime, running):
         time.sleep(0.01)
     result = runtime("exec", "c1", "true", check=False)
     assert result.returncode == 1 and "stopped" in result.stderr
+
+
+def test_exec_flags_add_capabilities_and_no_new_privs(runtime, bundle, tmp_path):
+    set_args(bundle.config, "sleep", "60")
+    bundle.config["process"]["noNewPrivileges"] = False
+    bundle.write()
+    runtime("create", "--bundle", bundle.path, "c2", output_dir=tmp_path / "out2")
+    runtime("start", "c2")
+    plain = parse_probe(runtime("exec", "c2", "/probe").stdout)
+    assert plain.no_new_privs == 0
+    assert "CAP_SYS_TIME" not in plain.caps("CapEff")
+    more = parse_probe(runtime("exec", "--cap", "CAP_SYS_TIME", "--no-new-privs", "c2",
+                               "/probe").stdout)
+    assert more.no_new_privs == 1
+    assert "CAP_SYS_TIME" in more.caps("CapEff") and "CAP_SYS_TIME" in more.caps("CapBnd")

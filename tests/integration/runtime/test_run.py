@@ -240,3 +240,21 @@ def test_joining_another_containers_namespaces(runtime, bundle, tmp_path, runtim
     assert report.namespaces["mnt"] != os.readlink(f"/proc/{pid}/ns/mnt")
     assert report.hostname == "first"
     assert report.pid != 1  # the first container's init is pid 1 there
+
+
+def test_no_pivot_moves_the_root_instead(runtime, bundle):
+    report = run_probe(runtime, bundle, "c1", "--no-pivot")
+    assert report.pid == 1
+    assert report.mount("/proc").fstype == "proc"
+    assert report.namespaces["mnt"] != os.readlink("/proc/self/ns/mnt")
+
+
+def test_detached_run_returns_with_the_container_running(runtime, bundle, tmp_path):
+    set_args(bundle.config, "sleep", "60")
+    bundle.write()
+    runtime("run", "--detach", "--bundle", bundle.path, "c1", output_dir=tmp_path / "out")
+    state = json.loads(runtime("state", "c1").stdout)
+    assert state["status"] == "running"
+    runtime("kill", "c1", "KILL")
+    wait_for(lambda: json.loads(runtime("state", "c1").stdout)["status"] == "stopped")
+    runtime("delete", "c1")
