@@ -4,6 +4,7 @@ errors (containerd's shim reads them from the runtime's ``--log`` file)."""
 
 from __future__ import annotations
 
+import secrets
 import time
 
 import pytest
@@ -91,14 +92,28 @@ def test_it_reads_what_is_typed(dockerd):
     assert "typed-42" in output
 
 
+def _running_in(dockerd, name: str, command: str, timeout: float = 30.0) -> None:
+    """Wait until ``docker top`` lists ``command`` in the container."""
+    deadline = time.monotonic() + timeout
+    while True:
+        top = dockerd.docker("top", name).stdout.splitlines()
+        if any(line.endswith(command) for line in top[1:]):
+            return
+        assert time.monotonic() < deadline, f"{command!r} did not start:\n" + "\n".join(top)
+        time.sleep(0.05)
+
+
 def test_it_ctrl_c_interrupts_the_foreground_program(dockerd):
     # the pty must be the shell's controlling terminal for ^C to become a SIGINT
-    with dockerd.docker_pty("run", "--runtime", "estiba", "--rm", "-it", "busybox",
-                            "sh") as session:
+    name = f"es-ctrl-c-{secrets.token_hex(4)}"
+    with dockerd.docker_pty("run", "--runtime", "estiba", "--rm", "-it", "--name", name,
+                            "busybox", "sh") as session:
         session.expect("# ")
         session.send(b"sleep 300; echo not-interrupted\n")
-        session.expect("sleep 300")
-        time.sleep(0.3)  # the echo comes before sleep starts: give it a moment
+        session.expect("sleep 300")  # the terminal's echo: sleep need not run yet
+        # The shell's child takes the terminal's foreground before it execs sleep: once
+        # sleep shows, ^C is a SIGINT to sleep, not to a shell still reading the line.
+        _running_in(dockerd, name, "sleep 300")
         session.send(b"\x03")
         session.expect("# ")
         session.send(b"echo status-$?; exit 0\n")

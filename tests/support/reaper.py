@@ -11,30 +11,62 @@ subprocesses (a dockerd, say) are never touched.
 from __future__ import annotations
 
 import os
+import time
 
 from estiba.kernel.linux import Linux
+
+_PF_EXITING = 0x4  # in the flags of /proc/<pid>/stat
 
 
 def become_subreaper() -> None:
     Linux().set_child_subreaper()
 
 
-def reap_containers() -> list[int]:
+def reap_containers(timeout: float = 10.0) -> list[int]:
+    """Reap this session's zombie children that live in another pid namespace; return
+    their pids.
+
+    Reaping one may make another: a pid namespace's init stays exiting, not yet a
+    zombie, until every other process of its namespace has been reaped, and those that
+    a runtime call started (an exec'd process) are this session's children too. So it
+    goes on while a child in another pid namespace is exiting, for up to ``timeout``
+    seconds; children that run (a container still up) are left alone.
+    """
+    reaped: list[int] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        zombies, exiting = _children_elsewhere()
+        for pid in zombies:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                continue
+            reaped.append(pid)
+        if not exiting or time.monotonic() >= deadline:
+            return reaped
+        if not zombies:
+            time.sleep(0.005)
+
+
+def _children_elsewhere() -> tuple[list[int], list[int]]:
+    """This session's children in other pid namespaces: (zombies, exiting ones)."""
     me = os.getpid()
     own_ns = os.readlink("/proc/self/ns/pid")
-    reaped = []
+    zombies, exiting = [], []
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
         try:
             with open(f"/proc/{name}/stat", "rb") as f:
                 fields = f.read().rsplit(b")", 1)[1].split()
-            if fields[0] != b"Z" or int(fields[1]) != me:
+            if int(fields[1]) != me:
                 continue
             if os.readlink(f"/proc/{name}/ns/pid") == own_ns:
                 continue
-            os.waitpid(int(name), os.WNOHANG)
-            reaped.append(int(name))
+            if fields[0] == b"Z":
+                zombies.append(int(name))
+            elif int(fields[6]) & _PF_EXITING:
+                exiting.append(int(name))
         except (OSError, IndexError, ValueError):
             continue
-    return reaped
+    return zombies, exiting

@@ -100,10 +100,11 @@ def container_init(kernel: Linux, plan: InitPlan, ctx: InitContext) -> None:
 
         def wait_start() -> None:
             ctx.channel.send(sync.READY)
-            # Blocks until `start` opens the fifo for reading.
+            # Blocks until `start` opens the fifo for reading. The descriptor stays open
+            # (close-on-exec) until the exec: `start` waits for its end of file, so it
+            # returns, and runs the poststart hooks, only once the program runs.
             fd = os.open(f"/proc/self/fd/{ctx.fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
             os.write(fd, b"0")
-            os.close(fd)
             if ctx.hooks.start_container:
                 _run_hooks_in_container("startContainer", ctx)
 

@@ -36,6 +36,14 @@ def start(container: Container, warn: Callable[[str], None] | None = None) -> No
 
 
 def release(container: Container) -> None:
+    """Let the init go on, and return once it has exec'd the user program (or died).
+
+    The init writes one byte into the fifo when ``start`` opens it, then runs the
+    startContainer hooks and execs, holding its end of the fifo open (close-on-exec)
+    until then: the end of file says the program runs, as runc's ``start`` reads it.
+    Only then may the poststart hooks run (the spec: "after the user-specified process
+    is executed"), and may the caller find the program in place of the init.
+    """
     fd = os.open(container.fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         poller = select.poll()
@@ -49,6 +57,12 @@ def release(container: Container) -> None:
                                          "its init exited")
             if time.monotonic() > deadline:
                 raise Internal(f"start container {container.id}: the init did not answer")
+        # Started: from here the container is running, whatever comes next.
+        os.unlink(container.fifo)
+        # No deadline here: the startContainer hooks take what their own timeouts allow.
+        # The init's end closes when it execs or dies, and a dead init is seen anyway.
+        while container.alive():
+            if poller.poll(100) and not os.read(fd, 1):
+                break  # end of file: the program runs
     finally:
         os.close(fd)
-    os.unlink(container.fifo)

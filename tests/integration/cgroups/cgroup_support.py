@@ -122,6 +122,27 @@ class Probe:
                 stream.close()
 
 
+def ticks_advance(probe: Probe, timeout: float = 10.0) -> bool:
+    """Whether the probe gets CPU time: its utime + stime grow within ``timeout`` seconds.
+    Polled, so a loaded machine makes it slower, not false."""
+    _, before = probe.stat()
+    deadline = time.monotonic() + timeout
+    while probe.stat()[1] <= before:
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def ticks_stay_put(probe: Probe, seconds: float = 0.3) -> bool:
+    """Whether the probe gets no CPU time for ``seconds``: a frozen process must not,
+    and there is no event to poll for, so this one watches a fixed time."""
+    _, before = probe.stat()
+    time.sleep(seconds)
+    _, after = probe.stat()
+    return after == before
+
+
 def thaw_cgroups_of(pid: int) -> None:
     v1, v2 = mounts()
     try:

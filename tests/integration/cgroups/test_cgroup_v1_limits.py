@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from cgroup_support import mounts, new_parent, real_v1_reason, remove_cgroup_tree
+from cgroup_support import (
+    mounts,
+    new_parent,
+    real_v1_reason,
+    remove_cgroup_tree,
+    ticks_advance,
+    ticks_stay_put,
+)
 
 from estiba.cgroups import open_cgroup
 from estiba.oci.runtime_config import Cpu, DeviceRule, Memory, Pids, Resources
@@ -32,13 +37,6 @@ def read(cg, controller: str, name: str) -> str:
         return f.read().strip()
 
 
-def cpu_ticks_advance(probe, seconds: float = 0.3) -> bool:
-    _, before = probe.stat()
-    time.sleep(seconds)
-    _, after = probe.stat()
-    return after > before
-
-
 def test_limits_read_back_and_freeze_stops_the_process(cgroup, spawn):
     cg = cgroup()
     cg.create()
@@ -54,20 +52,17 @@ def test_limits_read_back_and_freeze_stops_the_process(cgroup, spawn):
     assert stats["pids"] == {"current": 1, "limit": 10}
 
     probe.send("spin")
-    deadline = time.monotonic() + 5
-    while probe.stat()[0] != "R" and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert cpu_ticks_advance(probe)
+    assert ticks_advance(probe)
 
     cg.freeze()
     try:
         assert cg.frozen()
         state, _ = probe.stat()
         assert state != "R"
-        assert not cpu_ticks_advance(probe)
+        assert ticks_stay_put(probe)
     finally:
         cg.thaw()
-    assert cpu_ticks_advance(probe)
+    assert ticks_advance(probe)
     probe.kill()
     cg.destroy()
     assert not cg.exists()

@@ -7,10 +7,16 @@ On a hybrid host that mount has no resource controller, but the device programs
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
-from cgroup_support import mounts, new_parent, real_v2_reason, remove_cgroup_tree
+from cgroup_support import (
+    mounts,
+    new_parent,
+    real_v2_reason,
+    remove_cgroup_tree,
+    ticks_advance,
+    ticks_stay_put,
+)
 
 from estiba.cgroups import devicefilter, open_cgroup
 from estiba.oci.runtime_config import DeviceRule, Resources
@@ -107,18 +113,11 @@ def test_freeze_stops_the_process(cgroup, spawn):
     probe = spawn()
     cg.join(probe.pid)
     probe.send("spin")
-    time.sleep(0.2)
-    _, before = probe.stat()
+    assert ticks_advance(probe)
     cg.freeze()
     try:
         assert cg.frozen()
-        _, t1 = probe.stat()
-        time.sleep(0.3)
-        _, t2 = probe.stat()
-        assert t1 == t2 and t1 >= before
+        assert ticks_stay_put(probe)
     finally:
         cg.thaw()
-    _, t3 = probe.stat()
-    time.sleep(0.3)
-    _, t4 = probe.stat()
-    assert t4 > t3
+    assert ticks_advance(probe)

@@ -28,6 +28,15 @@ def wait_for(check, timeout=10.0):
         time.sleep(0.01)
 
 
+def alive(pid):
+    """Whether the process runs: neither gone nor a zombie (whose cmdline is empty). It
+    may end between any two reads of its /proc directory."""
+    try:
+        return bool(Path(f"/proc/{pid}/cmdline").read_bytes())
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
 def state(runtime, cid):
     return json.loads(runtime("state", cid).stdout)
 
@@ -107,8 +116,7 @@ def test_kill_all_signals_every_process(runtime, bundle, tmp_path):
     pids = wait_for(lambda: (lambda p: p if len(p) == 3 else None)(
         json.loads(runtime("ps", "--format", "json", "c1").stdout)))
     runtime("kill", "--all", "c1", "KILL")
-    wait_for(lambda: not any(Path(f"/proc/{p}/cmdline").exists()
-                             and Path(f"/proc/{p}/cmdline").read_bytes() for p in pids))
+    wait_for(lambda: not any(alive(p) for p in pids))
 
 
 def test_pause_and_resume(runtime, bundle, tmp_path):
@@ -153,8 +161,7 @@ def test_delete_of_a_created_container_kills_its_init(runtime, bundle, tmp_path)
     create(runtime, bundle, tmp_path)
     pid = state(runtime, "c1")["pid"]
     runtime("delete", "c1")
-    wait_for(lambda: not Path(f"/proc/{pid}/cmdline").exists()
-             or not Path(f"/proc/{pid}/cmdline").read_bytes())
+    wait_for(lambda: not alive(pid))
 
 
 def test_ps_lists_the_containers_processes(runtime, bundle, tmp_path):
