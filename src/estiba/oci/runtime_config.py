@@ -10,6 +10,7 @@ validation, which knows what this host supports.
 from __future__ import annotations
 
 from estiba.errors import InvalidArgument
+from estiba.oci.json_fields import Fields, kind
 from estiba.oci.record import Record
 
 TYPE_CHECKING = False
@@ -234,124 +235,10 @@ class Spec(Record):
 
 # --- parsing -------------------------------------------------------------------------
 
-_UINT64_MAX = (1 << 64) - 1
-
-
-class _Fields:
-    """Typed access to one JSON object, naming the path of whatever is wrong."""
-
-    __slots__ = ("data", "path")
-
-    def __init__(self, data: Any, path: str) -> None:
-        if not isinstance(data, dict):
-            raise InvalidArgument(f"{path or 'config'}: expected an object, got {_kind(data)}")
-        self.data = data
-        self.path = path
-
-    def at(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
-
-    def has(self, key: str) -> bool:
-        return self.data.get(key) is not None
-
-    def obj(self, key: str) -> _Fields | None:
-        value = self.data.get(key)
-        return None if value is None else _Fields(value, self.at(key))
-
-    def required(self, key: str) -> Any:
-        if key not in self.data or self.data[key] is None:
-            raise InvalidArgument(f"{self.at(key)}: required")
-        return self.data[key]
-
-    def str(self, key: str, default: str = "", required: bool = False) -> str:
-        value = self.required(key) if required else self.data.get(key, default)
-        if value is None:
-            return default
-        if not isinstance(value, str):
-            raise InvalidArgument(f"{self.at(key)}: expected a string, got {_kind(value)}")
-        return value
-
-    def bool(self, key: str, default: bool = False) -> bool:
-        value = self.data.get(key, default)
-        if value is None:
-            return default
-        if not isinstance(value, bool):
-            raise InvalidArgument(f"{self.at(key)}: expected a boolean, got {_kind(value)}")
-        return value
-
-    def int(
-        self, key: str, default: int | None = None, required: bool = False,
-        low: int = -(1 << 63), high: int = _UINT64_MAX,
-    ) -> Any:
-        value = self.required(key) if required else self.data.get(key, default)
-        if value is None:
-            return default
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise InvalidArgument(f"{self.at(key)}: expected an integer, got {_kind(value)}")
-        if not low <= value <= high:
-            raise InvalidArgument(f"{self.at(key)}: {value} is out of range")
-        return value
-
-    def strings(self, key: str) -> tuple[str, ...]:
-        value = self.data.get(key)
-        if value is None:
-            return ()
-        if not isinstance(value, list):
-            raise InvalidArgument(f"{self.at(key)}: expected an array, got {_kind(value)}")
-        for i, item in enumerate(value):
-            if not isinstance(item, str):
-                raise InvalidArgument(f"{self.at(key)}[{i}]: expected a string, got {_kind(item)}")
-        return tuple(value)
-
-    def ints(self, key: str) -> tuple[int, ...]:
-        value = self.data.get(key)
-        if value is None:
-            return ()
-        if not isinstance(value, list):
-            raise InvalidArgument(f"{self.at(key)}: expected an array, got {_kind(value)}")
-        for i, item in enumerate(value):
-            if not isinstance(item, int) or isinstance(item, bool) or item < 0:
-                raise InvalidArgument(f"{self.at(key)}[{i}]: expected an unsigned integer")
-        return tuple(value)
-
-    def items(self, key: str) -> list[_Fields]:
-        value = self.data.get(key)
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            raise InvalidArgument(f"{self.at(key)}: expected an array, got {_kind(value)}")
-        return [_Fields(item, f"{self.at(key)}[{i}]") for i, item in enumerate(value)]
-
-    def string_map(self, key: str) -> tuple[tuple[str, str], ...]:
-        value = self.data.get(key)
-        if value is None:
-            return ()
-        if not isinstance(value, dict):
-            raise InvalidArgument(f"{self.at(key)}: expected an object, got {_kind(value)}")
-        for k, v in value.items():
-            if not isinstance(v, str):
-                raise InvalidArgument(f"{self.at(key)}.{k}: expected a string, got {_kind(v)}")
-        return tuple(value.items())
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
-
-
 def parse_config(data: Any) -> Spec:
     """Parse a decoded config.json into a ``Spec``; raise ``InvalidArgument`` naming the
     JSON path of the first problem."""
-    f = _Fields(data, "")
+    f = Fields(data, "")
     hooks = f.obj("hooks")
     root = f.obj("root")
     process = f.obj("process")
@@ -372,15 +259,15 @@ def parse_config(data: Any) -> Spec:
 
 def parse_process(data: Any, path: str = "process") -> Process:
     """Parse a process object, as ``exec --process`` receives it."""
-    return _process(_Fields(data, path))
+    return _process(Fields(data, path))
 
 
 def parse_resources(data: Any, path: str = "resources") -> Resources:
     """Parse a LinuxResources object, as ``update --resources`` receives it."""
-    return _resources(_Fields(data, path))
+    return _resources(Fields(data, path))
 
 
-def _process(f: _Fields) -> Process:
+def _process(f: Fields) -> Process:
     user = f.obj("user")
     caps = f.obj("capabilities")
     size = f.obj("consoleSize")
@@ -422,7 +309,7 @@ def _process(f: _Fields) -> Process:
     )
 
 
-def _mount(f: _Fields) -> Mount:
+def _mount(f: Fields) -> Mount:
     return Mount(
         destination=f.str("destination", required=True),
         type=f.str("type"),
@@ -431,7 +318,7 @@ def _mount(f: _Fields) -> Mount:
     )
 
 
-def _hook_list(f: _Fields, key: str) -> tuple[Hook, ...]:
+def _hook_list(f: Fields, key: str) -> tuple[Hook, ...]:
     return tuple(
         Hook(
             path=h.str("path", required=True),
@@ -443,7 +330,7 @@ def _hook_list(f: _Fields, key: str) -> tuple[Hook, ...]:
     )
 
 
-def _hooks(f: _Fields) -> Hooks:
+def _hooks(f: Fields) -> Hooks:
     return Hooks(
         prestart=_hook_list(f, "prestart"),
         create_runtime=_hook_list(f, "createRuntime"),
@@ -454,7 +341,7 @@ def _hooks(f: _Fields) -> Hooks:
     )
 
 
-def _id_mappings(f: _Fields, key: str) -> tuple[IDMapping, ...]:
+def _id_mappings(f: Fields, key: str) -> tuple[IDMapping, ...]:
     return tuple(
         IDMapping(
             container_id=m.int("containerID", required=True, low=0, high=0xFFFFFFFF),
@@ -465,7 +352,7 @@ def _id_mappings(f: _Fields, key: str) -> tuple[IDMapping, ...]:
     )
 
 
-def _linux(f: _Fields) -> Linux:
+def _linux(f: Fields) -> Linux:
     resources = f.obj("resources")
     seccomp = f.obj("seccomp")
     personality = f.obj("personality")
@@ -501,7 +388,7 @@ def _linux(f: _Fields) -> Linux:
     )
 
 
-def _resources(f: _Fields) -> Resources:
+def _resources(f: Fields) -> Resources:
     memory = f.obj("memory")
     cpu = f.obj("cpu")
     pids = f.obj("pids")
@@ -564,7 +451,7 @@ def _resources(f: _Fields) -> Resources:
     )
 
 
-def _throttle(f: _Fields, key: str) -> tuple[ThrottleDevice, ...]:
+def _throttle(f: Fields, key: str) -> tuple[ThrottleDevice, ...]:
     return tuple(
         ThrottleDevice(
             major=t.int("major", required=True),
@@ -575,14 +462,14 @@ def _throttle(f: _Fields, key: str) -> tuple[ThrottleDevice, ...]:
     )
 
 
-def _required_bool(f: _Fields, key: str) -> bool:
+def _required_bool(f: Fields, key: str) -> bool:
     value = f.required(key)
     if not isinstance(value, bool):
-        raise InvalidArgument(f"{f.at(key)}: expected a boolean, got {_kind(value)}")
+        raise InvalidArgument(f"{f.at(key)}: expected a boolean, got {kind(value)}")
     return value
 
 
-def _seccomp(f: _Fields) -> Seccomp:
+def _seccomp(f: Fields) -> Seccomp:
     return Seccomp(
         default_action=f.str("defaultAction", required=True),
         default_errno_ret=f.int("defaultErrnoRet", None, low=0),
@@ -609,5 +496,5 @@ def _seccomp(f: _Fields) -> Seccomp:
     )
 
 
-def _missing_names(f: _Fields) -> tuple[str, ...]:
+def _missing_names(f: Fields) -> tuple[str, ...]:
     raise InvalidArgument(f"{f.at('names')}: required, with at least one syscall")
