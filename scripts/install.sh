@@ -14,7 +14,7 @@ repo=$(pwd)
 # libseccomp2: seccomp filters; iproute2: network setup and leak checks; docker.io,
 # containerd, runc: end-to-end tests and the reference runtime; hyperfine: the bench.
 packages=(python3 python3-venv busybox-static libseccomp2 gcc libc6-dev iproute2
-          docker.io containerd runc hyperfine)
+          docker.io containerd runc hyperfine zstd)
 
 installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${packages[@]}" 2>/dev/null \
             | awk '$NF == "installed" {print $1}' || true)
