@@ -12,7 +12,8 @@ repo=$(pwd)
 
 # busybox-static: container root filesystems; gcc, libc6-dev: the static test probe;
 # libseccomp2: seccomp filters; iproute2: network setup and leak checks; docker.io,
-# containerd, runc: end-to-end tests and the reference runtime; hyperfine: the bench.
+# containerd, runc: end-to-end tests and the reference runtime; hyperfine: the bench;
+# zstd: zstd-compressed layers.
 packages=(python3 python3-venv busybox-static libseccomp2 gcc libc6-dev iproute2
           docker.io containerd runc hyperfine zstd)
 
