@@ -1,10 +1,13 @@
-"""Image layers on disk: applying a layer tar onto a directory (and, later, the diff
-direction, an overlay upper dir back to a layer tar), unpacking images, OCI layouts.
+"""Images on disk: layers applied and diffed, base images built offline, OCI layouts.
 
 Owns: the whiteout name rules (``whiteouts``), the layer applier with its safe
-extraction (``layer``).
-May import: ``estiba.errors``, ``estiba.oci``, ``estiba.kernel`` (and ``estiba.content``).
-Spec: OCI image spec, ``layer.md`` (changesets, whiteouts, opaque whiteouts).
+extraction (``layer``), compression detection (``compression``), the diff direction —
+an overlay upper directory back to a layer tar, ``docker diff``'s changes, a tree's
+export — (``diff``), ``busybox:latest`` built from the host's busybox-static (``base``),
+and the OCI image layout (``layout``).
+May import: ``estiba.errors``, ``estiba.oci``, ``estiba.kernel``, ``estiba.content``.
+Spec: OCI image spec, ``layer.md`` (changesets, whiteouts, opaque whiteouts) and
+``image-layout.md``.
 """
 
 from estiba.images.layer import ApplyResult, apply_layer
