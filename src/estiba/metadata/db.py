@@ -8,6 +8,8 @@ Schema (version 1):
     lease_resources(namespace, lease, type, id,         -- type: content | snapshot | ...
                     PRIMARY KEY(namespace, lease, type, id))
 
+Version 2 adds ``snapshots`` (see ``metadata/snapshots.py``, which draws it).
+
 ``MIGRATIONS[n]`` takes a database at version n to n + 1; opening a database applies what
 is missing, in one transaction each, and refuses a database newer than this code knows
 (an older Estiba must not write into a newer schema).
@@ -44,6 +46,22 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (namespace, lease, type, id),
         FOREIGN KEY (namespace, lease) REFERENCES leases(namespace, id) ON DELETE CASCADE
     );
+    """,
+    # 1 -> 2: snapshots (estiba.metadata.snapshots); id names snapshots/<id>/ on disk and
+    # is never reused (AUTOINCREMENT), so a stale directory is never mistaken for a new one
+    """
+    CREATE TABLE snapshots (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        namespace TEXT NOT NULL REFERENCES namespaces(name),
+        key TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('view', 'active', 'committed')),
+        parent INTEGER REFERENCES snapshots(id),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        labels TEXT NOT NULL DEFAULT '{}',
+        UNIQUE (namespace, key)
+    );
+    CREATE INDEX snapshots_parent ON snapshots(parent);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

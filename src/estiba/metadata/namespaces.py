@@ -77,9 +77,10 @@ class Namespaces:
         with self.db.transaction() as conn:
             if not conn.execute("SELECT 1 FROM namespaces WHERE name = ?", (name,)).fetchone():
                 raise NotFound(f"namespace {name} does not exist")
-            if conn.execute("SELECT 1 FROM leases WHERE namespace = ? LIMIT 1",
-                            (name,)).fetchone():
-                raise FailedPrecondition(f"namespace {name} is not empty: it holds leases")
+            for table in ("leases", "snapshots"):
+                if conn.execute(f"SELECT 1 FROM {table} WHERE namespace = ? LIMIT 1",
+                                (name,)).fetchone():
+                    raise FailedPrecondition(f"namespace {name} is not empty: it holds {table}")
             conn.execute("DELETE FROM namespaces WHERE name = ?", (name,))
 
 

@@ -79,3 +79,16 @@ def test_a_namespace_with_leases_cannot_be_deleted(db):
                      "VALUES ('k8s.io', 'pull-1', 'now')")
     with pytest.raises(FailedPrecondition, match="not empty"):
         spaces.delete("k8s.io")
+
+
+def test_a_namespace_with_snapshots_cannot_be_deleted(db):
+    from estiba.metadata.snapshots import SnapshotRecords
+
+    Namespaces(db).create("docker")
+    records = SnapshotRecords(db, "docker")
+    assert records.list() == []
+    with db.transaction() as conn:
+        conn.execute("INSERT INTO snapshots (namespace, key, kind, created_at, updated_at) "
+                     "VALUES ('docker', 'layer-1', 'committed', 'now', 'now')")
+    with pytest.raises(FailedPrecondition, match="holds snapshots"):
+        Namespaces(db).delete("docker")
