@@ -98,28 +98,22 @@ class Fields:
         return [Fields(item, f"{self.at(key)}[{i}]") for i, item in enumerate(value)]
 
     def string_map(self, key: str) -> tuple[tuple[str, str], ...]:
-        value = self.data.get(key)
-        if value is None:
-            return ()
-        if not isinstance(value, dict):
-            raise InvalidArgument(f"{self.at(key)}: expected an object, got {kind(value)}")
-        for k, v in value.items():
-            if not isinstance(v, str):
-                raise InvalidArgument(f"{self.at(key)}.{k}: expected a string, got {kind(v)}")
-        return tuple(value.items())
-
+        return tuple(self._map(key, str, "a string").items())
 
     def keys(self, key: str) -> tuple[str, ...]:
         """The keys of a map of empty objects (``ExposedPorts``, ``Volumes``)."""
+        return tuple(self._map(key, dict, "an object"))
+
+    def _map(self, key: str, value_type: type, expected: str) -> dict[str, Any]:
         value = self.data.get(key)
         if value is None:
-            return ()
+            return {}
         if not isinstance(value, dict):
             raise InvalidArgument(f"{self.at(key)}: expected an object, got {kind(value)}")
         for k, v in value.items():
-            if not isinstance(v, dict):
-                raise InvalidArgument(f"{self.at(key)}.{k}: expected an object, got {kind(v)}")
-        return tuple(value)
+            if not isinstance(v, value_type):
+                raise InvalidArgument(f"{self.at(key)}.{k}: expected {expected}, got {kind(v)}")
+        return value
 
 
 def kind(value: Any) -> str:
