@@ -121,8 +121,8 @@ def pytest_terminal_summary(
                                  sep="!", red=True, bold=True)
         for line in found:
             terminalreporter.line(line, red=True)
-        terminalreporter.line("the session fails: clean them up (shared/tools/leaks lists "
-                              "them too) and find the test that left them", red=True)
+        terminalreporter.line("the session fails: clean them up and find the test that "
+                              "left them", red=True)
 
 
 # --- reaping -------------------------------------------------------------------------

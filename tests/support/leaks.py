@@ -1,6 +1,6 @@
-"""What containers and tests leave behind in the kernel, the Python form of
-shared/tools/leaks: a snapshot of the kernel objects a container engine creates, taken
-before the tests, compared with one taken after.
+"""What containers and tests leave behind in the kernel: a snapshot of the kernel
+objects a container engine creates, taken before the tests, compared with one taken
+after.
 
 Watched: mounts of type overlay, under /run/estiba* or under the tests' temporary roots;
 cgroup directories with "estiba" in their path (or docker's /docker/<id>); links named
