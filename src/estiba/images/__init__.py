@@ -4,8 +4,10 @@ Owns: the whiteout name rules (``whiteouts``), the layer applier with its safe
 extraction (``layer``), compression detection (``compression``), the diff direction —
 an overlay upper directory back to a layer tar, ``docker diff``'s changes, a tree's
 export — (``diff``), ``busybox:latest`` built from the host's busybox-static (``base``),
-and the OCI image layout (``layout``).
-May import: ``estiba.errors``, ``estiba.oci``, ``estiba.kernel``, ``estiba.content``.
+the OCI image layout (``layout``), ``docker save`` archives (``archive``), and the
+unpacking of an image into snapshots by chain ID (``unpack``).
+May import: ``estiba.errors``, ``estiba.oci``, ``estiba.kernel``, ``estiba.content``,
+``estiba.metadata``, ``estiba.snapshots``.
 Spec: OCI image spec, ``layer.md`` (changesets, whiteouts, opaque whiteouts) and
 ``image-layout.md``.
 """

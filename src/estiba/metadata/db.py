@@ -8,7 +8,8 @@ Schema (version 1):
     lease_resources(namespace, lease, type, id,         -- type: content | snapshot | ...
                     PRIMARY KEY(namespace, lease, type, id))
 
-Version 2 adds ``snapshots`` (see ``metadata/snapshots.py``, which draws it).
+Version 2 adds ``snapshots`` (see ``metadata/snapshots.py``, which draws it), version 3
+``images`` (``metadata/images.py``).
 
 ``MIGRATIONS[n]`` takes a database at version n to n + 1; opening a database applies what
 is missing, in one transaction each, and refuses a database newer than this code knows
@@ -62,6 +63,20 @@ MIGRATIONS: tuple[str, ...] = (
         UNIQUE (namespace, key)
     );
     CREATE INDEX snapshots_parent ON snapshots(parent);
+    """,
+    # 2 -> 3: images (estiba.metadata.images): a name pointing at a target descriptor
+    """
+    CREATE TABLE images (
+        namespace TEXT NOT NULL REFERENCES namespaces(name),
+        name TEXT NOT NULL,
+        target_digest TEXT NOT NULL,
+        target_media_type TEXT NOT NULL,
+        target_size INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        labels TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (namespace, name)
+    );
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
