@@ -422,6 +422,28 @@ class Writer:
 # -- files ------------------------------------------------------------------------
 
 
+def commit_together(store: ContentStore, staged: list[tuple[str, Writer]]) -> None:
+    """Commit the staged ingests (digest, writer) as a group: each is verified against its
+    digest, one already published by someone else counts as done, and when any fails
+    the ones not committed yet are aborted, so a group is never left half-ingested."""
+    try:
+        for digest, writer in staged:
+            try:
+                writer.commit(expected=digest)
+            except AlreadyExists:
+                pass  # published meanwhile by another writer: the same bytes
+    finally:
+        abort_staged(store, staged)
+
+
+def abort_staged(store: ContentStore, staged: list[tuple[str, Writer]]) -> None:
+    """Abort the ingests of a group that are not committed (committed ones are closed)."""
+    for _, writer in staged:
+        if not writer.closed:
+            writer.close()
+            store.abort(writer.ref)
+
+
 class _Lock:
     """An exclusive flock(2) on ``<ingest>/lock``, held until ``close``."""
 

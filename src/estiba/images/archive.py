@@ -35,7 +35,8 @@ from __future__ import annotations
 
 import os
 
-from estiba.errors import AlreadyExists, InvalidArgument, NotFound, Unimplemented, from_oserror
+from estiba.content.store import abort_staged, commit_together
+from estiba.errors import InvalidArgument, NotFound, Unimplemented, from_oserror
 from estiba.oci.image import (
     DOCKER_CONFIG,
     DOCKER_LAYER,
@@ -318,16 +319,10 @@ def _load_image(
         for n, (name, diff_id) in enumerate(zip(layer_names, diff_ids, strict=True)):
             layers.append(_stage_layer(store, tree, name, diff_id, f"layer {n} of {image}", staged))
         _stage_bytes(store, raw_config, config_digest, staged)
-        for digest, writer in staged:
-            try:
-                writer.commit(expected=digest)
-            except AlreadyExists:
-                pass  # committed meanwhile by someone else
-    finally:
-        for _, writer in staged:
-            if not writer.closed:
-                writer.close()
-                store.abort(writer.ref)
+    except BaseException:
+        abort_staged(store, staged)
+        raise
+    commit_together(store, staged)
     manifest = _json({
         "schemaVersion": 2,
         "mediaType": DOCKER_MANIFEST,

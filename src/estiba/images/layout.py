@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import os
 
+from estiba.content.store import abort_staged, commit_together
 from estiba.errors import (
-    AlreadyExists,
     InvalidArgument,
     NotFound,
     Unimplemented,
@@ -232,16 +232,10 @@ def _import_image(store: ContentStore, in_dir: str, manifest: Descriptor) -> Non
             writer = store.writer(ref, total=blob.size)
             staged.append((digest, writer))
             _copy_verified(in_dir, blob, writer)
-        for digest, writer in staged:
-            try:
-                writer.commit(expected=digest)
-            except AlreadyExists:
-                pass  # committed meanwhile by someone else
-    finally:
-        for _, writer in staged:
-            if not writer.closed:
-                writer.close()
-                store.abort(writer.ref)
+    except BaseException:
+        abort_staged(store, staged)
+        raise
+    commit_together(store, staged)
 
 
 def _copy_verified(in_dir: str, blob: Descriptor, writer: Writer) -> None:
