@@ -6,6 +6,8 @@ runc's ``paused``, which the tools that drive runc expect to read.
 
 from __future__ import annotations
 
+import time
+
 from estiba.oci.record import Record
 
 OCI_VERSION = "1.2.0"
@@ -15,6 +17,12 @@ CREATED = "created"
 RUNNING = "running"
 PAUSED = "paused"
 STOPPED = "stopped"
+
+
+def timestamp() -> str:
+    """Now, in RFC 3339 with nanoseconds in UTC, as runc writes ``created``."""
+    secs, nanos = divmod(time.time_ns(), 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{nanos:09d}Z"
 
 
 class State(Record):

@@ -13,7 +13,6 @@ later step fails, so a failed ``create`` leaves nothing behind.
 from __future__ import annotations
 
 import os
-import time
 
 from estiba.errors import EstibaError, Internal, InvalidArgument, NotFound, from_oserror
 from estiba.kernel import consts as k
@@ -79,12 +78,6 @@ def with_default_devices(resources: Resources | None) -> Resources:
     if not resources.devices:  # no device policy asked: keep the host's (runc's default)
         return resources
     return resources.replace(devices=resources.devices + extra)
-
-
-def now_rfc3339() -> str:
-    t = time.time_ns()
-    secs, nanos = divmod(t, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{nanos:09d}Z"
 
 
 def create(kernel: Linux, root: str, container_id: str, opts: CreateOptions,
@@ -179,7 +172,7 @@ def _create(kernel: Linux, container: Container, bundle: str, data: dict, spec: 
     os.close(fifo_fd)
     if console_fd is not None:
         os.close(console_fd)
-    undo.append(lambda: _kill_and_reap(pid))
+    undo.append(lambda: kill_and_reap(pid))
     try:
         try:
             if not joins_itself:
@@ -188,7 +181,7 @@ def _create(kernel: Linux, container: Container, bundle: str, data: dict, spec: 
         except (EstibaError, OSError):
             # The init may have failed on its own meanwhile (it sets up its mounts while
             # we join it to the cgroup): its message says more than ours.
-            _kill_and_reap(pid)
+            kill_and_reap(pid)
             runtime_side.receive()
             raise
         runtime_side.expect(sync.HOOKS)
@@ -212,7 +205,7 @@ def _create(kernel: Linux, container: Container, bundle: str, data: dict, spec: 
         "rootfs": rootfs,
         "pid": pid,
         "start_time": st.start_time,
-        "created": now_rfc3339(),
+        "created": oci_state.timestamp(),
         "owner": "",
         "cgroups_path": cgroups_path,
         "default_cgroups_path": not linux.cgroups_path,
@@ -247,7 +240,8 @@ def fork_into_pid_namespace(kernel: Linux, pid_namespace: str) -> int:
         os.close(own)
 
 
-def _kill_and_reap(pid: int) -> None:
+def kill_and_reap(pid: int) -> None:
+    """SIGKILL a child of ours and reap it; one already gone is fine."""
     try:
         os.kill(pid, 9)
     except ProcessLookupError:

@@ -16,7 +16,7 @@ from estiba.kernel import consts as k
 from estiba.oci import state as oci_state
 from estiba.oci.runtime_config import parse_config
 from estiba.runtime import sync
-from estiba.runtime.create import fork_into_pid_namespace, write_pid_file
+from estiba.runtime.create import fork_into_pid_namespace, kill_and_reap, write_pid_file
 from estiba.runtime.plan import plan_process
 from estiba.runtime.process import finish_and_exec
 from estiba.runtime.validate import validate_process
@@ -91,11 +91,7 @@ def exec_process(
         runtime_side.send(sync.GO)
         runtime_side.receive()  # EOF once the program runs; raises what the child said
     except BaseException:
-        try:
-            os.kill(pid, 9)
-            os.waitpid(pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
+        kill_and_reap(pid)
         raise
     finally:
         runtime_side.close()
@@ -109,8 +105,6 @@ def exec_process(
 def _child(kernel: Linux, plan: ProcessPlan, channel: sync.Channel,
            ns_fds: list[tuple[int, int, str]], console_fd: int | None, keep_fds: int,
            seccomp: CompiledFilter | None, cgroup: CgroupManager | None) -> None:
-    from estiba.errors import EstibaError
-
     try:
         if cgroup is not None:
             cgroup.join_self()
@@ -123,10 +117,6 @@ def _child(kernel: Linux, plan: ProcessPlan, channel: sync.Channel,
 
             setup_pty(kernel, console_fd, plan.console_size)
         finish_and_exec(kernel, plan, keep_fds=keep_fds, seccomp=seccomp)
-    except EstibaError as err:
-        channel.error(str(err))
-    except OSError as err:
-        channel.error(f"{(err.strerror or str(err)).lower()}")
     except BaseException as err:  # noqa: BLE001 - never return into the runtime's code
-        channel.error(f"{type(err).__name__}: {err}")
+        channel.error(sync.failure_message(err))
     os._exit(1)

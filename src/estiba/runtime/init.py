@@ -110,13 +110,8 @@ def container_init(kernel: Linux, plan: InitPlan, ctx: InitContext) -> None:
 
         finish_and_exec(kernel, plan.process, keep_fds=ctx.keep_fds, wait_start=wait_start,
                         seccomp=ctx.seccomp)
-    except EstibaError as err:
-        _fail(ctx.channel, str(err))
-    except OSError as err:
-        _fail(ctx.channel, f"{err.strerror or err}".lower()
-              + (f": {err.filename}" if err.filename else ""))
     except BaseException as err:  # noqa: BLE001 - the child must never return to the caller
-        _fail(ctx.channel, f"{type(err).__name__}: {err}")
+        _fail(ctx.channel, sync.failure_message(err))
     os._exit(1)
 
 

@@ -9,13 +9,8 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 
-
-def _timestamp() -> str:
-    t = time.time_ns()
-    secs, nanos = divmod(t, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{nanos:09d}Z"
+from estiba.oci.state import timestamp
 
 
 class Log:
@@ -30,10 +25,10 @@ class Log:
         if self.fmt == "json":
             import json
 
-            line = json.dumps({"level": level, "msg": message, "time": _timestamp()})
+            line = json.dumps({"level": level, "msg": message, "time": timestamp()})
         else:
             escaped = message.replace("\\", "\\\\").replace('"', '\\"')
-            line = f'time="{_timestamp()}" level={level} msg="{escaped}"'
+            line = f'time="{timestamp()}" level={level} msg="{escaped}"'
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
             try:

@@ -10,12 +10,22 @@ from __future__ import annotations
 
 import os
 
-from estiba.errors import Internal
+from estiba.errors import EstibaError, Internal
 
 GO = "go"
 HOOKS = "hooks"
 READY = "ready"
 ERROR = "error"
+
+
+def failure_message(err: BaseException) -> str:
+    """What a forked child reports when a step fails: the taxonomy's own message, an
+    OSError's reason (and file), or the exception's type and text."""
+    if isinstance(err, EstibaError):
+        return str(err)
+    if isinstance(err, OSError):
+        return f"{err.strerror or err}".lower() + (f": {err.filename}" if err.filename else "")
+    return f"{type(err).__name__}: {err}"
 
 
 class ChildFailed(Internal):

@@ -7,21 +7,11 @@ import pytest
 from estiba.errors import AlreadyExists, InvalidArgument, NotFound
 from estiba.metadata.db import Database
 from estiba.metadata.images import Image, Images
-from estiba.metadata.namespaces import Namespaces
 
 INDEX = "application/vnd.oci.image.index.v1+json"
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 ONE = "sha256:" + "ab" * 32
 TWO = "sha256:" + "cd" * 32
-
-
-@pytest.fixture
-def db(tmp_path):
-    database = Database(str(tmp_path / "metadata.db"))
-    Namespaces(database).create("docker")
-    Namespaces(database).create("other")
-    yield database
-    database.close()
 
 
 def test_create_then_get_returns_the_record(db):

@@ -7,20 +7,9 @@ import time
 import pytest
 
 from estiba.errors import AlreadyExists, InvalidArgument, NotFound
-from estiba.metadata.db import Database
 from estiba.metadata.leases import Leases, protected
-from estiba.metadata.namespaces import Namespaces
 
 BLOB = "sha256:" + "ab" * 32
-
-
-@pytest.fixture
-def db(tmp_path):
-    database = Database(str(tmp_path / "metadata.db"))
-    Namespaces(database).create("docker")
-    Namespaces(database).create("other")
-    yield database
-    database.close()
 
 
 def test_a_lease_protects_its_resources_until_deleted(db):
