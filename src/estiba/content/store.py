@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
 _HEX = frozenset("0123456789abcdef")
 _CHUNK = 1 << 20
+_COPY_CHUNK = 4 << 20
 
 
 def check_digest(digest: str) -> str:
@@ -345,6 +346,31 @@ class Writer:
         self.offset += len(data)
         return len(data)
 
+    def copy_from(self, fd: int, offset: int, length: int) -> int:
+        """Append ``length`` bytes of the file ``fd`` from ``offset``, hashing them: the
+        kernel copies (copy_file_range, else sendfile) and the hash reads the source's
+        page cache, so the bytes never go through a Python write. Returns ``length``."""
+        from estiba.kernel.files import copy_range
+
+        self._check_open()
+        buf = bytearray(min(length, _COPY_CHUNK))
+        view = memoryview(buf)
+        end = offset + length
+        out = self._data.fileno()
+        try:
+            while offset < end:
+                got = os.preadv(fd, [view[: min(len(buf), end - offset)]], offset)
+                if got == 0:
+                    raise InvalidArgument(
+                        f"write ingest {self.ref}: source ended {end - offset} bytes early")
+                self._hash.update(view[:got])
+                copy_range(fd, out, offset, got)
+                offset += got
+                self.offset += got
+        except OSError as err:
+            raise from_oserror(f"write ingest {self.ref}", err) from err
+        return length
+
     def commit(self, size: int | None = None, expected: str | None = None) -> str:
         """Verify size and digest, publish the blob, remove the ingest; return the digest.
 
@@ -524,19 +550,24 @@ def _reconcile(path: str, ref: str, name: str, given: str | int | None) -> str |
 
 
 def _read_text(path: str) -> str | None:
+    """The file's text; None when it is missing or empty (an unsynced file a crash cut)."""
     try:
         with open(path, encoding="utf-8") as f:
-            return f.read()
+            return f.read() or None
     except FileNotFoundError:
         return None
 
 
 def _write_atomic(path: str, text: str) -> None:
+    """Replace a small ingest file by rename, without fsync. An ingest is not durable
+    state: after a crash an empty or missing file makes it start afresh (see
+    ``_read_text``). An fsync here would also wait for the writeback of every blob
+    written before it (ext4 orders data before the journal commit), which made it the
+    costliest call of an import."""
     tmp = path + ".tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
         os.write(fd, text.encode())
-        os.fsync(fd)
     finally:
         os.close(fd)
     os.rename(tmp, path)

@@ -17,13 +17,13 @@ OCI (Docker 25+): the tar is also an OCI image layout (``oci-layout``, ``index.j
 name files under ``blobs/``. Such an archive is imported as a layout; names come from
 the ``io.containerd.image.name`` annotations and from manifest.json's RepoTags.
 
-Trust on load: nothing of the archive is believed. Members are extracted by hand into a
-private temporary directory: names that are absolute or hold ``..`` are refused, links
-are never made on disk (they are resolved inside the archive's name space, and refused
-when they point outside it). A config is checked against the hex its file name gives,
-each layer's sha256 against the config's ``rootfs.diff_ids``; an image's blobs are
-committed, then its manifest stored, only when all of them matched, so a failed image
-stores no manifest (images before it in manifest.json stay loaded).
+Trust on load: nothing of the archive is believed. It is read in place, as byte ranges
+of its file (``images/sources.py``): names that are absolute or hold ``..`` are refused,
+links are resolved inside the archive's name space and refused when they point outside
+it; nothing of the archive is ever extracted. A config is checked against the hex its
+file name gives, each layer's sha256 against the config's ``rootfs.diff_ids``; an
+image's blobs are committed, then its manifest stored, only when all of them matched,
+so a failed image stores no manifest (images before it in manifest.json stay loaded).
 
 Save writes the OCI form (which Docker 20.10 and later load as the classic one): layers
 uncompressed (gzip or zstd blobs are decompressed on the way), a manifest referencing
@@ -57,10 +57,10 @@ if TYPE_CHECKING:
     from typing import BinaryIO
 
     from estiba.content.store import ContentStore, Writer
+    from estiba.images.sources import Span, TarIndex
 
 _CHUNK = 1 << 20
 _MAX_DOCUMENT = 4 << 20  # manifest.json or a config bigger than this is refused
-_MAX_LINKS = 16
 _LAYER_BY_COMPRESSION = {"none": DOCKER_LAYER, "gzip": DOCKER_LAYER_GZIP, "zstd": DOCKER_LAYER_ZSTD}
 
 
@@ -76,15 +76,13 @@ class LoadedImage(Record):
 def load_archive(
     store: ContentStore, stream: str | os.PathLike[str] | BinaryIO, tmp_dir: str | None = None
 ) -> list[LoadedImage]:
-    """Load every image of the archive ``stream`` (a path or a binary file object, read
-    once from start to end; gzip-compressed archives too) into ``store``; return them
-    in archive order. ``tmp_dir`` is where the private extraction directory is made."""
-    import shutil
-    import tempfile
+    """Load every image of the archive ``stream`` (a path or a binary file object;
+    gzip-compressed archives too) into ``store``; return them in archive order.
+    ``tmp_dir`` holds the temporary copy of an archive that is not a plain file."""
+    from estiba.images.sources import open_tar
 
-    root = tempfile.mkdtemp(prefix="estiba-load-", dir=tmp_dir)
-    try:
-        tree = _extract(stream, root)
+    f, tree = open_tar(stream, "load archive", tmp_dir)
+    with f:
         if tree.has("index.json") and tree.has("oci-layout"):
             return _load_layout(store, tree)
         if tree.has("manifest.json"):
@@ -92,127 +90,28 @@ def load_archive(
         if tree.has("repositories"):
             raise Unimplemented("load archive: pre-1.10 archive without manifest.json")
         raise InvalidArgument("load archive: neither manifest.json nor index.json found")
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
-class _Tree:
-    """The archive's files, extracted under ``root``; links kept as names, not on disk."""
+def _read(tree: TarIndex, name: str) -> bytes:
+    from estiba.images.sources import read
 
-    def __init__(self, root: str) -> None:
-        self.root = root
-        self.files: set[str] = set()
-        self.links: dict[str, str] = {}  # member name -> target member name
-
-    def has(self, name: str) -> bool:
-        return self._resolve(name) in self.files
-
-    def path(self, name: str) -> str:
-        resolved = self._resolve(name)
-        if resolved not in self.files:
-            raise InvalidArgument(f"load archive: {name}: no such file in the archive")
-        return os.path.join(self.root, resolved)
-
-    def read(self, name: str) -> bytes:
-        path = self.path(name)
-        try:
-            with open(path, "rb") as f:
-                data = f.read(_MAX_DOCUMENT + 1)
-        except OSError as err:
-            raise from_oserror(f"load archive: read {name}", err) from err
-        if len(data) > _MAX_DOCUMENT:
-            raise InvalidArgument(f"load archive: {name}: more than {_MAX_DOCUMENT} bytes")
-        return data
-
-    def _resolve(self, name: str) -> str:
-        name = _member_name(name)
-        for _ in range(_MAX_LINKS):
-            if name not in self.links:
-                return name
-            name = self.links[name]
-        raise InvalidArgument(f"load archive: {name}: too many levels of links")
+    return read(tree, name, _MAX_DOCUMENT)
 
 
-def _member_name(name: str) -> str:
-    """A member name made canonical; absolute names and ``..`` components refused."""
-    import posixpath
-
-    if name.startswith("/") or "\0" in name:
-        raise InvalidArgument(f"load archive: member {name!r}: absolute path refused")
-    if ".." in name.split("/"):
-        raise InvalidArgument(f"load archive: member {name!r}: '..' in path refused")
-    return posixpath.normpath(name)
-
-
-def _extract(stream: str | os.PathLike[str] | BinaryIO, root: str) -> _Tree:
-    import tarfile
-
-    try:
-        if isinstance(stream, (str, os.PathLike)):
-            with open(stream, "rb") as f, tarfile.open(fileobj=f, mode="r|*") as tar:
-                return _extract_members(tar, root)
-        with tarfile.open(fileobj=stream, mode="r|*") as tar:
-            return _extract_members(tar, root)
-    except tarfile.TarError as err:
-        raise InvalidArgument(f"load archive: not a valid tar: {err}") from err
-    except OSError as err:
-        raise from_oserror("load archive: read", err) from err
-
-
-def _extract_members(tar: tarfile.TarFile, root: str) -> _Tree:
-    import posixpath
-
-    tree = _Tree(root)
-    for member in tar:
-        name = _member_name(member.name)
-        if name == ".":
-            continue
-        target = os.path.join(root, name)  # no "..", no links on disk: stays in root
-        if member.isdir():
-            _makedirs(target, name)
-        elif member.isfile():
-            _makedirs(os.path.dirname(target), name)
-            source = tar.extractfile(member)
-            assert source is not None
-            try:
-                with open(target, "wb") as out:
-                    while chunk := source.read(_CHUNK):
-                        out.write(chunk)
-            except OSError as err:
-                raise InvalidArgument(f"load archive: extract {name}: {err.strerror}") from err
-            tree.files.add(name)
-            tree.links.pop(name, None)
-        elif member.issym() or member.islnk():
-            link = member.linkname
-            if member.issym() and not link.startswith("/"):
-                link = posixpath.join(posixpath.dirname(name), link)
-            tree.links[name] = _member_name(posixpath.normpath(link))
-            tree.files.discard(name)
-        # devices and fifos have no place in an image archive: skipped
-    return tree
-
-
-def _makedirs(path: str, name: str) -> None:
-    try:
-        os.makedirs(path, mode=0o700, exist_ok=True)
-    except OSError as err:
-        raise InvalidArgument(f"load archive: extract {name}: {err.strerror}") from err
-
-
-def _load_layout(store: ContentStore, tree: _Tree) -> list[LoadedImage]:
+def _load_layout(store: ContentStore, tree: TarIndex) -> list[LoadedImage]:
     from estiba.images.layout import IMAGE_NAME, import_layout
     from estiba.oci.image import parse_index, parse_manifest
 
     full_names = [
         dict(entry.annotations).get(IMAGE_NAME, "")
-        for entry in parse_index(tree.read("index.json")).manifests
+        for entry in parse_index(_read(tree, "index.json")).manifests
     ]
     repo_tags: dict[str, list[str]] = {}  # config digest -> RepoTags of manifest.json
     if tree.has("manifest.json"):
         for i, entry in enumerate(_manifest_json(tree)):
             config_digest = "sha256:" + _config_hex(entry["Config"], i)
             repo_tags.setdefault(config_digest, []).extend(entry["RepoTags"])
-    imported = import_layout(store, tree.root)
+    imported = import_layout(store, tree)
     loaded: list[LoadedImage] = []
     for image, full_name in zip(imported, full_names, strict=True):
         config_digest = str(parse_manifest(store.read(image.manifest_digest)).config.digest)
@@ -225,12 +124,12 @@ def _load_layout(store: ContentStore, tree: _Tree) -> list[LoadedImage]:
     return loaded
 
 
-def _manifest_json(tree: _Tree) -> list[dict[str, object]]:
+def _manifest_json(tree: TarIndex) -> list[dict[str, object]]:
     """manifest.json, its shape checked: entries with Config, RepoTags and Layers."""
     import json
 
     try:
-        value = json.loads(tree.read("manifest.json"))
+        value = json.loads(_read(tree, "manifest.json"))
     except (ValueError, UnicodeDecodeError) as err:
         raise InvalidArgument(f"load archive: manifest.json: not valid json: {err}") from err
     if not isinstance(value, list):
@@ -281,7 +180,7 @@ def _normalise(names: list[str], what: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _load_classic(store: ContentStore, tree: _Tree) -> list[LoadedImage]:
+def _load_classic(store: ContentStore, tree: TarIndex) -> list[LoadedImage]:
     loaded = []
     for i, entry in enumerate(_manifest_json(tree)):
         loaded.append(_load_image(store, tree, i, entry))
@@ -289,7 +188,7 @@ def _load_classic(store: ContentStore, tree: _Tree) -> list[LoadedImage]:
 
 
 def _load_image(
-    store: ContentStore, tree: _Tree, i: int, entry: dict[str, object]
+    store: ContentStore, tree: TarIndex, i: int, entry: dict[str, object]
 ) -> LoadedImage:
     from estiba.oci.digest import of_bytes
     from estiba.oci.image import parse_image_config
@@ -298,7 +197,7 @@ def _load_image(
     layer_names: list[str] = entry["Layers"]  # type: ignore[assignment]
     tags: list[str] = entry["RepoTags"]  # type: ignore[assignment]
     image = tags[0] if tags else f"manifest.json[{i}]"
-    raw_config = tree.read(config_name)
+    raw_config = _read(tree, config_name)
     config_digest = str(of_bytes(raw_config))
     if config_digest != "sha256:" + _config_hex(config_name, i):
         raise InvalidArgument(
@@ -333,6 +232,26 @@ def _load_image(
     return LoadedImage(names=names, manifest_digest=manifest_digest, config_digest=config_digest)
 
 
+def _diff_id_of(span: Span, compression: str, name: str) -> str:
+    """The sha256 of a compressed layer's decompressed bytes."""
+    import hashlib
+
+    from estiba.images.compression import open_decompressed
+    from estiba.images.sources import SpanReader
+
+    hasher = hashlib.sha256()
+    try:
+        _, reader = open_decompressed(SpanReader(span), compression)
+        try:
+            while chunk := reader.read(_CHUNK):
+                hasher.update(chunk)
+        finally:
+            reader.close()
+    except OSError as err:
+        raise from_oserror(f"load archive: read {name}", err) from err
+    return "sha256:" + hasher.hexdigest()
+
+
 def _open_ingest(store: ContentStore, digest_hint: str) -> Writer:
     ref = f"load-archive-{digest_hint}-{os.urandom(8).hex()}"
     return store.writer(ref)
@@ -350,41 +269,27 @@ def _stage_bytes(
 
 def _stage_layer(
     store: ContentStore,
-    tree: _Tree,
+    tree: TarIndex,
     name: str,
     diff_id: str,
     what: str,
     staged: list[tuple[str, Writer]],
 ) -> dict[str, object]:
     """Copy a layer file into an ingest, check its diff_id; return its descriptor."""
-    from estiba.images.compression import detect, open_decompressed
+    from estiba.images.compression import detect
 
-    path = tree.path(name)
+    span = tree.span(name)
     writer = _open_ingest(store, diff_id)
     staged.append(("", writer))
     try:
-        with open(path, "rb") as f:
-            head = f.read(4)
-            f.seek(0)
-            while chunk := f.read(_CHUNK):
-                writer.write(chunk)
-        digest, size = writer.digest(), writer.offset
-        compression = detect(head)
-        got = digest
-        if compression != "none":  # docker load takes compressed layer files too
-            import hashlib
-
-            hasher = hashlib.sha256()
-            with open(path, "rb") as f:
-                _, reader = open_decompressed(f, compression)
-                try:
-                    while chunk := reader.read(_CHUNK):
-                        hasher.update(chunk)
-                finally:
-                    reader.close()
-            got = "sha256:" + hasher.hexdigest()
+        compression = detect(os.pread(span.fd, 6, span.offset))
     except OSError as err:
         raise from_oserror(f"load archive: read {name}", err) from err
+    writer.copy_from(span.fd, span.offset, span.size)
+    digest, size = writer.digest(), writer.offset
+    got = digest
+    if compression != "none":  # docker load takes compressed layer files too
+        got = _diff_id_of(span, compression, name)
     if got != diff_id:
         raise InvalidArgument(
             f"load archive: {what}: diff_id mismatch: the config says {diff_id}, "

@@ -41,6 +41,7 @@ from estiba.oci.record import Record
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from estiba.content.store import ContentStore, Writer
+    from estiba.images.sources import FileSource
     from estiba.oci.image import Descriptor
 
 LAYOUT_VERSION = "1.0.0"
@@ -139,36 +140,53 @@ def _write_file(out_dir: str, name: str, data: bytes) -> None:
 
 
 def import_layout(
-    store: ContentStore, in_dir: str, os_name: str = "linux", architecture: str = "amd64"
+    store: ContentStore, layout: str | FileSource, os_name: str = "linux",
+    architecture: str = "amd64",
 ) -> list[ImportedImage]:
-    """Import every image that ``in_dir``'s index.json names, for the platform
-    ``os_name/architecture`` where an entry is an index; return them in index order."""
+    """Import every image that the layout's index.json names, for the platform
+    ``os_name/architecture`` where an entry is an index; return them in index order.
+    ``layout`` is a directory, or the files of an archive (``images.sources``)."""
+    from estiba.images.sources import DirectorySource
+
+    if isinstance(layout, str):
+        source = DirectorySource(layout)
+        try:
+            return _import_all(store, source, os_name, architecture)
+        finally:
+            source.close()
+    return _import_all(store, layout, os_name, architecture)
+
+
+def _import_all(
+    store: ContentStore, source: FileSource, os_name: str, architecture: str
+) -> list[ImportedImage]:
     import json
 
+    from estiba.images.sources import read
     from estiba.oci.image import parse_index
 
-    header = _read_layout_file(in_dir, "oci-layout")
+    header = read(source, "oci-layout", _MAX_DOCUMENT)
     try:
         version = json.loads(header).get("imageLayoutVersion")
     except (ValueError, AttributeError) as err:
-        raise InvalidArgument(f"{in_dir}/oci-layout: not a json object") from err
+        raise InvalidArgument(f"{source.label}/oci-layout: not a json object") from err
     if version != LAYOUT_VERSION:
         raise Unimplemented(
-            f"{in_dir}/oci-layout: image layout version {version!r} is not supported"
+            f"{source.label}/oci-layout: image layout version {version!r} is not supported"
         )
-    index = parse_index(_read_layout_file(in_dir, "index.json"))
+    index = parse_index(read(source, "index.json", _MAX_DOCUMENT))
     imported = []
     for entry in index.manifests:
         annotations = dict(entry.annotations)
         name = annotations.get(IMAGE_NAME) or annotations.get(REF_NAME, "")
-        manifest = _resolve(in_dir, entry, os_name, architecture, 0)
-        _import_image(store, in_dir, manifest)
+        manifest = _resolve(source, entry, os_name, architecture, 0)
+        _import_image(store, source, manifest)
         imported.append(ImportedImage(name=name, manifest_digest=str(manifest.digest)))
     return imported
 
 
 def _resolve(
-    in_dir: str, entry: Descriptor, os_name: str, architecture: str, depth: int
+    source: FileSource, entry: Descriptor, os_name: str, architecture: str, depth: int
 ) -> Descriptor:
     """Follow indexes down to one manifest's descriptor."""
     from estiba.oci.image import parse_index, select_platform
@@ -177,44 +195,42 @@ def _resolve(
         return entry
     if entry.media_type not in INDEX_MEDIA_TYPES:
         raise InvalidArgument(
-            f"{in_dir}: index entry {entry.digest}: media type {entry.media_type!r} "
+            f"{source.label}: index entry {entry.digest}: media type {entry.media_type!r} "
             "is neither a manifest nor an index"
         )
     if depth >= _MAX_DEPTH:
-        raise InvalidArgument(f"{in_dir}: indexes nested deeper than {_MAX_DEPTH}")
-    raw = _read_blob(in_dir, entry)
+        raise InvalidArgument(f"{source.label}: indexes nested deeper than {_MAX_DEPTH}")
+    raw = _read_blob(source, entry)
     chosen = select_platform(parse_index(raw), os=os_name, architecture=architecture)
-    return _resolve(in_dir, chosen, os_name, architecture, depth + 1)
+    return _resolve(source, chosen, os_name, architecture, depth + 1)
 
 
-def _read_blob(in_dir: str, descriptor: Descriptor) -> bytes:
+def _read_blob(source: FileSource, descriptor: Descriptor) -> bytes:
     """A small blob of the layout (an index or manifest), checked against its
     descriptor."""
+    from estiba.images.sources import read
     from estiba.oci.digest import of_bytes
 
-    path = _blob_path(in_dir, descriptor)
+    name = _blob_name(descriptor)
     if descriptor.size > _MAX_DOCUMENT:
-        raise InvalidArgument(f"{path}: {descriptor.size} bytes is too big for a manifest")
-    try:
-        with open(path, "rb") as f:
-            data = f.read(descriptor.size + 1)
-    except OSError as err:
-        raise from_oserror(f"read {path}", err) from err
+        raise InvalidArgument(
+            f"{source.label}/{name}: {descriptor.size} bytes is too big for a manifest")
+    data = read(source, name, _MAX_DOCUMENT)
     got = of_bytes(data, descriptor.digest.algorithm)
     if len(data) != descriptor.size or got != descriptor.digest:
         raise InvalidArgument(
-            f"{path}: digest mismatch: expected {descriptor.digest} "
+            f"{source.label}/{name}: digest mismatch: expected {descriptor.digest} "
             f"({descriptor.size} bytes), got {got} ({len(data)} bytes)"
         )
     return data
 
 
-def _import_image(store: ContentStore, in_dir: str, manifest: Descriptor) -> None:
+def _import_image(store: ContentStore, source: FileSource, manifest: Descriptor) -> None:
     """Stage the manifest, its config and its layers in ingests, verified; commit them
     (layers first, manifest last) only when all matched."""
     from estiba.oci.image import parse_manifest
 
-    raw = _read_blob(in_dir, manifest)
+    raw = _read_blob(source, manifest)
     parsed = parse_manifest(raw)
     blobs: dict[str, Descriptor] = {}
     for blob in (*parsed.layers, parsed.config, manifest):
@@ -231,45 +247,34 @@ def _import_image(store: ContentStore, in_dir: str, manifest: Descriptor) -> Non
                 pass
             writer = store.writer(ref, total=blob.size)
             staged.append((digest, writer))
-            _copy_verified(in_dir, blob, writer)
+            _copy_verified(source, blob, writer)
     except BaseException:
         abort_staged(store, staged)
         raise
     commit_together(store, staged)
 
 
-def _copy_verified(in_dir: str, blob: Descriptor, writer: Writer) -> None:
+def _copy_verified(source: FileSource, blob: Descriptor, writer: Writer) -> None:
     if blob.digest.algorithm != "sha256":
         raise Unimplemented(f"blob {blob.digest}: only sha256 digests are supported")
-    path = _blob_path(in_dir, blob)
-    try:
-        with open(path, "rb") as f:
-            while chunk := f.read(min(_CHUNK, blob.size - writer.offset + 1)):
-                writer.write(chunk)
-                if writer.offset > blob.size:
-                    break
-    except OSError as err:
-        raise from_oserror(f"read {path}", err) from err
-    got = writer.digest()
-    if writer.offset != blob.size or got != str(blob.digest):
+    name = _blob_name(blob)
+    span = source.span(name)
+    if span.size != blob.size:
         raise InvalidArgument(
-            f"{path}: digest mismatch: expected {blob.digest} ({blob.size} bytes), "
-            f"got {got} ({writer.offset} bytes)"
+            f"{source.label}/{name}: size mismatch: expected {blob.size} bytes "
+            f"({blob.digest}), got {span.size}"
+        )
+    writer.copy_from(span.fd, span.offset, span.size)
+    got = writer.digest()
+    if got != str(blob.digest):
+        raise InvalidArgument(
+            f"{source.label}/{name}: digest mismatch: expected {blob.digest}, got {got}"
         )
 
 
-def _blob_path(in_dir: str, descriptor: Descriptor) -> str:
+def _blob_name(descriptor: Descriptor) -> str:
     # the digest was validated by the parser: algorithm and hex hold no "/" or ".."
-    return os.path.join(in_dir, "blobs", descriptor.digest.algorithm, descriptor.digest.hex)
-
-
-def _read_layout_file(in_dir: str, name: str) -> bytes:
-    path = os.path.join(in_dir, name)
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError as err:
-        raise from_oserror(f"read {path}", err) from err
+    return f"blobs/{descriptor.digest.algorithm}/{descriptor.digest.hex}"
 
 
 def _media_type(raw: bytes, what: str) -> str:

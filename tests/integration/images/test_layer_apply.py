@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import os
 import shutil
 import stat
@@ -17,7 +16,7 @@ import pytest
 from layer_tars import MTIME, dev, dir_, fifo, hard, reg, sym, tar_bytes
 
 from estiba.errors import InvalidArgument
-from estiba.images import ApplyResult, apply_layer
+from estiba.images import ApplyResult
 
 pytestmark = pytest.mark.root
 
@@ -25,8 +24,6 @@ pytestmark = pytest.mark.root
 CAPABILITY = struct.pack("<IIIII", 0x02000001, 1 << 10, 0, 0, 0)
 
 
-def apply(data: bytes, dest: os.PathLike[str], **kwargs: str) -> ApplyResult:
-    return apply_layer(io.BytesIO(data), dest, **kwargs)
 
 
 def test_entry_types_and_metadata(work) -> None:
@@ -47,7 +44,7 @@ def test_entry_types_and_metadata(work) -> None:
         fifo("run/fifo"),
         reg("dev/.keep", b""),
     )
-    result = apply(layer, work.dest)
+    result = work.apply(layer)
     assert result == ApplyResult(diff_id="sha256:" + hashlib.sha256(layer).hexdigest(),
                                  size=len(layer))
     d = work.dest
@@ -108,8 +105,8 @@ def test_two_layers_with_whiteout_and_opaque_dir(work) -> None:
         reg("missing/.wh..wh..opq"),
         reg("missing2/.wh.x"),
     )
-    apply(lower, work.dest)
-    apply(upper, work.dest)
+    work.apply(lower)
+    work.apply(upper)
     d = work.dest
     assert sorted(os.listdir(d / "etc")) == ["keep"]
     assert sorted(os.listdir(d / "opq")) == ["after", "before", "kept"]
@@ -121,17 +118,17 @@ def test_two_layers_with_whiteout_and_opaque_dir(work) -> None:
 
 
 def test_replacing_file_dir_and_symlink(work) -> None:
-    apply(tar_bytes(
+    work.apply(tar_bytes(
         reg("a", b"file"), dir_("b"), reg("b/inner", b"x"), sym("c", "b"),
         dir_("d"), reg("e", b"e"),
-    ), work.dest)
-    apply(tar_bytes(
+    ))
+    work.apply(tar_bytes(
         dir_("a"), reg("a/now", b"dir"),  # file -> directory
         reg("b", b"now a file"),          # directory -> file
         dir_("c"),                        # symlink -> directory, not followed
         sym("d", "e"),                    # directory -> symlink
         hard("f", "e"), reg("e", b"new e"),  # a link, then the target replaced
-    ), work.dest)
+    ))
     d = work.dest
     assert (d / "a/now").read_bytes() == b"dir"
     assert (d / "b").read_bytes() == b"now a file"
@@ -141,8 +138,8 @@ def test_replacing_file_dir_and_symlink(work) -> None:
 
 
 def test_existing_directory_keeps_contents_and_takes_metadata(work) -> None:
-    apply(tar_bytes(dir_("x", mode=0o700), reg("x/f", b"f")), work.dest)
-    apply(tar_bytes(dir_("x", mode=0o751, uid=7, gid=8)), work.dest)
+    work.apply(tar_bytes(dir_("x", mode=0o700), reg("x/f", b"f")))
+    work.apply(tar_bytes(dir_("x", mode=0o751, uid=7, gid=8)))
     st = (work.dest / "x").lstat()
     assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o751, 7, 8)
     assert (work.dest / "x/f").read_bytes() == b"f"
@@ -153,7 +150,7 @@ LAYER = tar_bytes(dir_("d"), reg("d/f", b"payload" * 1000), sym("d/l", "f"))
 
 @pytest.mark.parametrize("compression", ["auto", "gzip"])
 def test_gzip(work, compression: str) -> None:
-    result = apply(gzip.compress(LAYER), work.dest, compression=compression)
+    result = work.apply(gzip.compress(LAYER), compression=compression)
     assert result.diff_id == "sha256:" + hashlib.sha256(LAYER).hexdigest()
     assert result.size == len(LAYER)
     assert (work.dest / "d/f").read_bytes() == b"payload" * 1000
@@ -161,13 +158,13 @@ def test_gzip(work, compression: str) -> None:
 
 @pytest.mark.parametrize("compression", ["auto", "none"])
 def test_uncompressed(work, compression: str) -> None:
-    result = apply(LAYER, work.dest, compression=compression)
+    result = work.apply(LAYER, compression=compression)
     assert result.diff_id == "sha256:" + hashlib.sha256(LAYER).hexdigest()
 
 
 def test_diff_id_covers_trailing_padding(work) -> None:
     padded = LAYER + b"\0" * 10240
-    result = apply(padded, work.dest)
+    result = work.apply(padded)
     assert result.diff_id == "sha256:" + hashlib.sha256(padded).hexdigest()
     assert result.size == len(padded)
 
@@ -177,13 +174,13 @@ def test_diff_id_covers_trailing_padding(work) -> None:
 def test_zstd(work, compression: str) -> None:
     blob = subprocess.run(["zstd", "-c", "-q"], input=LAYER, capture_output=True,
                           check=True).stdout
-    result = apply(blob, work.dest, compression=compression)
+    result = work.apply(blob, compression=compression)
     assert result.diff_id == "sha256:" + hashlib.sha256(LAYER).hexdigest()
     assert os.readlink(work.dest / "d/l") == "f"
 
 
 def test_garbage_is_invalid_argument(work) -> None:
     with pytest.raises(InvalidArgument, match="layer"):
-        apply(b"this is not a tar archive" * 100, work.dest)
+        work.apply(b"this is not a tar archive" * 100)
     with pytest.raises(InvalidArgument, match="decompress gzip layer"):
-        apply(gzip.compress(LAYER)[:-40], work.dest)
+        work.apply(gzip.compress(LAYER)[:-40])

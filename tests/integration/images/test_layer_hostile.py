@@ -8,22 +8,17 @@ would see them, so an attack through them lands inside dest."""
 
 from __future__ import annotations
 
-import io
 import os
 import secrets
-from pathlib import Path
 
 import pytest
 from layer_tars import dir_, hard, reg, sym, tar_bytes, tree
 
 from estiba.errors import InvalidArgument
-from estiba.images import apply_layer
 
 pytestmark = pytest.mark.root
 
 
-def apply(data: bytes, dest: Path) -> None:
-    apply_layer(io.BytesIO(data), dest)
 
 
 @pytest.fixture
@@ -46,7 +41,7 @@ def guarded(work):
 )
 def test_dotdot_escape_is_refused(guarded, name: str) -> None:
     with pytest.raises(InvalidArgument, match="escapes the destination"):
-        apply(tar_bytes(reg(name, b"pwned")), guarded.dest)
+        guarded.apply(tar_bytes(reg(name, b"pwned")))
     assert os.listdir(guarded.dest) == []
 
 
@@ -54,38 +49,36 @@ def test_dotdot_escape_of_a_directory_and_symlink_is_refused(guarded) -> None:
     for entry in (dir_("../outside/newdir"), sym("../outside/link", "/"),
                   reg("../outside/.wh.file"), reg("../outside/.wh..wh..opq")):
         with pytest.raises(InvalidArgument, match="escapes the destination"):
-            apply(tar_bytes(entry), guarded.dest)
+            guarded.apply(tar_bytes(entry))
 
 
 def test_absolute_path_lands_inside_dest(guarded) -> None:
     name = f"estiba-test-{secrets.token_hex(4)}"
-    apply(tar_bytes(reg(f"/etc/{name}", b"inside"), reg("/etc/passwd", b"inside too")),
-          guarded.dest)
+    guarded.apply(tar_bytes(reg(f"/etc/{name}", b"inside"), reg("/etc/passwd", b"inside too")))
     assert (guarded.dest / "etc" / name).read_bytes() == b"inside"
     assert (guarded.dest / "etc/passwd").read_bytes() == b"inside too"
     assert not os.path.lexists(f"/etc/{name}")
 
 
 def test_write_through_symlink_to_absolute_dir_stays_inside(guarded) -> None:
-    apply(tar_bytes(sym("a", "/etc"), reg("a/passwd", b"pwned"),
-                    sym("o", str(guarded.outside)), reg("o/file", b"pwned")), guarded.dest)
+    guarded.apply(tar_bytes(sym("a", "/etc"), reg("a/passwd", b"pwned"),
+                    sym("o", str(guarded.outside)), reg("o/file", b"pwned")))
     assert (guarded.dest / "etc/passwd").read_bytes() == b"pwned"
     assert (guarded.dest / str(guarded.outside).lstrip("/") / "file").read_bytes() == b"pwned"
     assert os.readlink(guarded.dest / "a") == "/etc"
 
 
 def test_write_through_relative_symlink_climbing_out_stays_inside(guarded) -> None:
-    apply(tar_bytes(sym("up", "../../../../.."), reg("up/outside/file", b"pwned"),
-                    dir_("d"), sym("d/up", "../../outside"), reg("d/up/new", b"pwned")),
-          guarded.dest)
+    guarded.apply(tar_bytes(sym("up", "../../../../.."), reg("up/outside/file", b"pwned"),
+                    dir_("d"), sym("d/up", "../../outside"), reg("d/up/new", b"pwned")))
     assert (guarded.dest / "outside/file").read_bytes() == b"pwned"
     assert (guarded.dest / "outside/new").read_bytes() == b"pwned"
 
 
 def test_write_through_symlink_chain_stays_inside(guarded) -> None:
-    apply(tar_bytes(sym("l1", "l2"), sym("l2", "d/l3"), dir_("d"),
+    guarded.apply(tar_bytes(sym("l1", "l2"), sym("l2", "d/l3"), dir_("d"),
                     sym("d/l3", f"../{'../' * 5}{guarded.outside}"),
-                    reg("l1/file", b"pwned"), reg("l1/sub/deep", b"pwned")), guarded.dest)
+                    reg("l1/file", b"pwned"), reg("l1/sub/deep", b"pwned")))
     landed = guarded.dest / str(guarded.outside).lstrip("/")
     assert (landed / "file").read_bytes() == b"pwned"
     assert (landed / "sub/deep").read_bytes() == b"pwned"
@@ -93,33 +86,33 @@ def test_write_through_symlink_chain_stays_inside(guarded) -> None:
 
 def test_symlink_loop_is_refused(guarded) -> None:
     with pytest.raises(InvalidArgument, match="too many levels of symbolic links"):
-        apply(tar_bytes(sym("l1", "l2"), sym("l2", "l1"), reg("l1/x", b"x")), guarded.dest)
+        guarded.apply(tar_bytes(sym("l1", "l2"), sym("l2", "l1"), reg("l1/x", b"x")))
 
 
 def test_symlink_planted_by_a_lower_layer(guarded) -> None:
     os.symlink(guarded.outside, guarded.dest / "planted")
     os.symlink(guarded.outside / "file", guarded.dest / "planted-file")
-    apply(tar_bytes(reg("planted/file", b"pwned"), reg("planted/sub/deep", b"pwned"),
+    guarded.apply(tar_bytes(reg("planted/file", b"pwned"), reg("planted/sub/deep", b"pwned"),
                     reg("planted/.wh.link"), reg("planted/sub/.wh..wh..opq"),
-                    reg("planted-file", b"replaces the link")), guarded.dest)
+                    reg("planted-file", b"replaces the link")))
     assert not (guarded.dest / "planted-file").is_symlink()
     assert (guarded.dest / "planted-file").read_bytes() == b"replaces the link"
 
 
 def test_symlinked_dir_replaced_by_file_and_dir(guarded) -> None:
-    apply(tar_bytes(sym("d", str(guarded.outside)), sym("e", str(guarded.outside / "sub")),
-                    sym("f", str(guarded.outside / "file"))), guarded.dest)
-    apply(tar_bytes(reg("d", b"file now"), dir_("e", mode=0o700), reg("e/deep", b"pwned"),
-                    reg("f", b"pwned")), guarded.dest)
+    guarded.apply(tar_bytes(sym("d", str(guarded.outside)), sym("e", str(guarded.outside / "sub")),
+                    sym("f", str(guarded.outside / "file"))))
+    guarded.apply(tar_bytes(reg("d", b"file now"), dir_("e", mode=0o700), reg("e/deep", b"pwned"),
+                    reg("f", b"pwned")))
     assert (guarded.dest / "d").read_bytes() == b"file now"
     assert (guarded.dest / "e/deep").read_bytes() == b"pwned"
     assert (guarded.dest / "f").read_bytes() == b"pwned"
 
 
 def test_whiteouts_through_symlinks_stay_inside(guarded) -> None:
-    apply(tar_bytes(sym("o", str(guarded.outside)), sym("r", "../outside")), guarded.dest)
-    apply(tar_bytes(reg("o/.wh.file"), reg("o/.wh.sub"), reg("o/.wh..wh..opq"),
-                    reg("r/.wh.file"), reg("r/.wh..wh..opq"), reg(".wh.o")), guarded.dest)
+    guarded.apply(tar_bytes(sym("o", str(guarded.outside)), sym("r", "../outside")))
+    guarded.apply(tar_bytes(reg("o/.wh.file"), reg("o/.wh.sub"), reg("o/.wh..wh..opq"),
+                    reg("r/.wh.file"), reg("r/.wh..wh..opq"), reg(".wh.o")))
     assert not os.path.lexists(guarded.dest / "o")
 
 
@@ -128,32 +121,32 @@ def test_whiteouts_through_symlinks_stay_inside(guarded) -> None:
 def test_hard_link_outside_is_refused(guarded, target: str) -> None:
     os.symlink(guarded.outside, guarded.dest / "o")
     with pytest.raises(InvalidArgument, match="layer entry 'h'"):
-        apply(tar_bytes(hard("h", target)), guarded.dest)
+        guarded.apply(tar_bytes(hard("h", target)))
     assert not os.path.lexists(guarded.dest / "h")
 
 
 def test_hard_link_to_a_symlink_links_the_symlink(guarded) -> None:
-    apply(tar_bytes(sym("s", "/etc/passwd"), hard("h", "s"), reg("x", b"x"),
-                    hard("d/h2", "x")), guarded.dest)
+    guarded.apply(tar_bytes(sym("s", "/etc/passwd"), hard("h", "s"), reg("x", b"x"),
+                    hard("d/h2", "x")))
     assert os.readlink(guarded.dest / "h") == "/etc/passwd"
     assert (guarded.dest / "s").lstat().st_ino == (guarded.dest / "h").lstat().st_ino
     assert (guarded.dest / "d/h2").read_bytes() == b"x"
 
 
 def test_hard_link_through_a_symlink_parent_resolves_inside(guarded) -> None:
-    apply(tar_bytes(dir_("real"), reg("real/f", b"f"), sym("via", "/real"),
-                    hard("h", "via/f")), guarded.dest)
+    guarded.apply(tar_bytes(dir_("real"), reg("real/f", b"f"), sym("via", "/real"),
+                    hard("h", "via/f")))
     assert (guarded.dest / "h").lstat().st_ino == (guarded.dest / "real/f").lstat().st_ino
 
 
 def test_file_under_a_file_is_refused(guarded) -> None:
     with pytest.raises(InvalidArgument, match="is not a directory"):
-        apply(tar_bytes(reg("f", b"f"), reg("f/x", b"x")), guarded.dest)
+        guarded.apply(tar_bytes(reg("f", b"f"), reg("f/x", b"x")))
 
 
 def test_whiteout_of_dotdot_is_refused(guarded) -> None:
     with pytest.raises(InvalidArgument, match="whiteout"):
-        apply(tar_bytes(dir_("d"), reg("d/.wh..."), reg("d/.wh.")), guarded.dest)
+        guarded.apply(tar_bytes(dir_("d"), reg("d/.wh..."), reg("d/.wh.")))
     assert (guarded.dest / "d").is_dir()
 
 

@@ -280,3 +280,34 @@ def test_check_digest_accepts():
 def test_nothing_is_written_before_use(tmp_path):
     ContentStore(str(tmp_path / "c"))
     assert not (tmp_path / "c").exists()
+
+
+def test_copy_from_appends_a_byte_range_of_a_file_and_hashes_it(store, tmp_path):
+    source = tmp_path / "source"
+    data = os.urandom(5 << 20) + b"tail"  # more than one copy chunk
+    source.write_bytes(b"head" + data + b"trailer")
+    fd = os.open(source, os.O_RDONLY)
+    try:
+        w = store.writer("copied", expected=sha(b"x" + data))
+        w.write(b"x")
+        assert w.copy_from(fd, 4, len(data)) == len(data)
+        assert w.offset == 1 + len(data)
+        assert w.commit() == sha(b"x" + data)
+    finally:
+        os.close(fd)
+    assert store.read(sha(b"x" + data)) == b"x" + data
+
+
+def test_copy_from_past_the_end_of_the_source_fails_and_publishes_nothing(store, tmp_path):
+    source = tmp_path / "source"
+    source.write_bytes(b"short")
+    fd = os.open(source, os.O_RDONLY)
+    try:
+        w = store.writer("short")
+        with pytest.raises(InvalidArgument, match="source ended 5 bytes early"):
+            w.copy_from(fd, 0, 10)
+        w.close()
+        store.abort("short")
+    finally:
+        os.close(fd)
+    assert store.list() == []
