@@ -15,10 +15,14 @@ depth first, names sorted bytewise within each directory (a parent always before
 children); the format is PAX; user and group names are empty; times are whole seconds of
 the mtime only (no atime or ctime, as Docker does); xattrs are written in name order as
 ``SCHILY.xattr.*`` (``trusted.overlay.*`` is overlay bookkeeping and is left out);
-gzip carries no file name and a zero time. The layer root itself is not an entry.
+gzip carries no file name and a zero time; zstd's level and thread count are fixed.
+The layer root itself is not an entry.
 
-Both digests are computed while writing: ``diff_id`` over the uncompressed tar,
-``digest`` over the bytes handed to ``out``; nothing is read back.
+Compression (``compression.open_compressed``): none, gzip (level 6, as Docker) or zstd
+(the ``zstd`` program, level 3). Both digests are computed while writing: ``diff_id``
+over the uncompressed tar, ``digest`` over the bytes handed to ``out``; nothing is read
+back. With zstd the compressed bytes reach ``out`` from a thread of the compressor, so
+``out`` is not written from the calling thread until ``write_layer`` returns.
 
 On failure ``out`` holds part of a blob: the caller discards it (an ingest it aborts).
 
@@ -29,7 +33,6 @@ entries are not self-contained); they raise Unimplemented. Sockets are skipped.
 from __future__ import annotations
 
 import errno
-import gzip
 import hashlib
 import os
 import stat
@@ -39,14 +42,14 @@ from typing import BinaryIO
 
 from estiba.errors import InvalidArgument, Unimplemented, from_oserror
 from estiba.images import whiteouts
+from estiba.images.compression import Sink, open_compressed
 from estiba.oci.record import Record
 
-_GZIP_LEVEL = 6  # what Docker writes (Go's DefaultCompression)
 _XATTR_PAX = "SCHILY.xattr."
 _OVERLAY_XATTR = "trusted.overlay."
 _OPAQUE_XATTR = "trusted.overlay.opaque"
 _UNSUPPORTED_XATTRS = ("trusted.overlay.redirect", "trusted.overlay.metacopy")
-COMPRESSIONS = ("none", "gzip")
+COMPRESSIONS = ("none", "gzip", "zstd")
 
 
 class LayerResult(Record):
@@ -205,7 +208,7 @@ def _names_below(lowers: list[str], parts: list[str], markers: Markers) -> list[
 class _HashingWriter:
     """Passes bytes through to ``sink``, hashing and counting them."""
 
-    def __init__(self, sink: BinaryIO | _HashingWriter | gzip.GzipFile) -> None:
+    def __init__(self, sink: Sink) -> None:
         self._sink = sink
         self._hash = hashlib.sha256()
         self.size = 0
@@ -252,24 +255,20 @@ def _write(
     if not os.path.isdir(root):
         raise InvalidArgument(f"write layer of {root}: not a directory")
     blob = _HashingWriter(out)
-    gz = None
-    if compression == "gzip":
-        # level fixed here so the blob's bytes do not follow a change of Python's default
-        gz = gzip.GzipFile(  # type: ignore[call-overload]
-            filename="", mode="wb", fileobj=blob, mtime=0, compresslevel=_GZIP_LEVEL,
-        )
-        tar_sink = _HashingWriter(gz)
-    else:
-        tar_sink = _HashingWriter(blob)
+    compressor = None if compression == "none" else open_compressed(blob, compression)
+    tar_sink = _HashingWriter(blob if compressor is None else compressor)
     try:
         with tarfile.open(  # type: ignore[call-overload]
             fileobj=tar_sink, mode="w|", format=tarfile.PAX_FORMAT, encoding="utf-8",
             errors="surrogateescape",
         ) as tar:
             _add_entries(tar, root, markers, lowers)
-    finally:
-        if gz is not None:
-            gz.close()
+    except BaseException:
+        if compressor is not None:
+            compressor.abort()
+        raise
+    if compressor is not None:
+        compressor.close()  # the last bytes reach ``out`` (through ``blob``) here
     return LayerResult(diff_id=tar_sink.digest, digest=blob.digest, size=blob.size)
 
 

@@ -1,5 +1,5 @@
 """The diff direction on a real overlay, as root: changes made through the merged dir
-are written from the upper dir as a layer, applied onto a copy of the lower with
+are written from the upper dir as a layer (gzip or zstd), applied onto a copy of the lower with
 ``apply_layer``, and the result equals the merged view."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from estiba.images import apply_layer
+from estiba.images.compression import detect
 from estiba.images.diff import Change, changes, export_tree, write_layer
 
 pytestmark = pytest.mark.root
@@ -118,7 +119,14 @@ def change_through(merged: Path) -> None:
     os.chown(merged / "srv/data", 33, 34)
 
 
-def test_layer_from_upper_applies_to_the_merged_view(overlay: Overlay, tmp_path: Path) -> None:
+@pytest.mark.parametrize("compression", [
+    "gzip",
+    pytest.param("zstd", marks=pytest.mark.skipif(shutil.which("zstd") is None,
+                                                  reason="needs the zstd program")),
+])
+def test_layer_from_upper_applies_to_the_merged_view(
+    overlay: Overlay, tmp_path: Path, compression: str,
+) -> None:
     lay_out_lower(overlay.lower)
     overlay.mount()
     change_through(overlay.merged)
@@ -155,19 +163,21 @@ def test_layer_from_upper_applies_to_the_merged_view(overlay: Overlay, tmp_path:
     ]
 
     blob = io.BytesIO()
-    written = write_layer(upper, blob, compression="gzip", lower_dirs=[str(overlay.lower)])
+    written = write_layer(upper, blob, compression=compression,
+                          lower_dirs=[str(overlay.lower)])
     assert written.size == len(blob.getvalue())
     assert written.digest == "sha256:" + hashlib.sha256(blob.getvalue()).hexdigest()
+    assert detect(blob.getvalue()[:4]) == compression
 
     dest = tmp_path / "dest"
     subprocess.run(["cp", "-a", str(overlay.lower), str(dest)], check=True)
-    applied = apply_layer(io.BytesIO(blob.getvalue()), dest, compression="gzip")
+    applied = apply_layer(io.BytesIO(blob.getvalue()), dest)  # compression detected
 
     assert applied.diff_id == written.diff_id
     assert listing(dest) == merged_view
 
     again = io.BytesIO()
-    assert write_layer(upper, again, compression="gzip",
+    assert write_layer(upper, again, compression=compression,
                        lower_dirs=[str(overlay.lower)]) == written
     assert again.getvalue() == blob.getvalue()
 
