@@ -9,10 +9,14 @@ returning: it raises ``Executed``.
 
 from __future__ import annotations
 
+import os
+
+from estiba.errors import from_oserror
 from estiba.oci.record import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 
@@ -39,11 +43,28 @@ class CompiledFilterStandIn:
 
 
 class RecordingKernel:
+    """``fail(name, errno, when)`` makes later calls of ``name`` whose recorded
+    arguments satisfy ``when`` raise as the real kernel would (after being recorded).
+    Calls that make descriptors (fsopen, fsmount, open_tree, open_path) return fresh
+    numbers from 1000 up, which are not open in this process."""
+
     def __init__(self) -> None:
         self.calls: list[Call] = []
+        self._failures: list[tuple[str, int, Callable[..., bool]]] = []
+        self._next_fd = 1000
+
+    def fail(self, name: str, errno: int, when: Callable[..., bool] | None = None) -> None:
+        self._failures.append((name, errno, when or (lambda *args: True)))
 
     def _record(self, name: str, *args: Any) -> None:
         self.calls.append(Call(name=name, args=args))
+        for failing, errno, when in self._failures:
+            if failing == name and when(*args):
+                raise from_oserror(name, OSError(errno, os.strerror(errno)))
+
+    def _fd(self) -> int:
+        self._next_fd += 1
+        return self._next_fd
 
     def names(self) -> list[str]:
         """The names of the calls made, in order."""
@@ -62,6 +83,40 @@ class RecordingKernel:
 
     def umount(self, target: str, flags: int = 0) -> None:
         self._record("umount", target, flags)
+
+    def fsopen(self, fstype: str) -> int:
+        self._record("fsopen", fstype)
+        return self._fd()
+
+    def fsconfig(self, fd: int, cmd: int, key: str | None = None,
+                 value: str | None = None, aux: int = 0, label: str = "") -> None:
+        self._record("fsconfig", fd, cmd, key, value, aux)
+
+    def fsmount(self, fd: int, attr_flags: int = 0, label: str = "") -> int:
+        self._record("fsmount", fd, attr_flags)
+        return self._fd()
+
+    def move_mount(self, fd: int, target: str, label: str = "") -> None:
+        self._record("move_mount", fd, target)
+
+    def open_tree(self, path: str, recursive: bool = True) -> int:
+        self._record("open_tree", path, recursive)
+        return self._fd()
+
+    def mount_setattr(self, fd: int, attr_set: int, attr_clr: int = 0,
+                      recursive: bool = True, label: str = "") -> None:
+        self._record("mount_setattr", fd, attr_set, attr_clr, recursive)
+
+    def mount_in(self, cwd: str, source: str, target: str, fstype: str, flags: int,
+                 data: str = "") -> None:
+        self._record("mount_in", cwd, source, target, fstype, flags, data)
+
+    def open_path(self, path: str) -> int:
+        self._record("open_path", path)
+        return self._fd()
+
+    def close(self, fd: int) -> None:
+        self._record("close", fd)
 
     def pivot_root_into(self, rootfs: str) -> None:
         self._record("pivot_root_into", rootfs)

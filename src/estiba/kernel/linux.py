@@ -76,6 +76,111 @@ class Linux:
     def umount(self, target: str, flags: int = 0) -> None:
         self._check(self.libc.umount2(target.encode(), flags), f"umount {target}")
 
+    # --- the new mount API (fsopen, fsconfig, fsmount, move_mount, open_tree) ---------
+    #
+    # A filesystem context is configured one parameter per call, so no option string and
+    # no one-page limit; fsmount makes a *detached* mount, reachable only through its fd
+    # (``/proc/self/fd/N`` is a path to its root) and in no mount table; closing the last
+    # fd unmounts it. move_mount attaches it somewhere. All fds are close-on-exec.
+
+    def fsopen(self, fstype: str) -> int:
+        """A filesystem context for ``fstype``. ENOSYS before Linux 5.2."""
+        return self._check(self.libc.syscall(k.SYS_FSOPEN, fstype.encode(),
+                                             k.FSOPEN_CLOEXEC), f"fsopen {fstype}")
+
+    def fsconfig(self, fd: int, cmd: int, key: str | None = None,
+                 value: str | None = None, aux: int = 0, label: str = "") -> None:
+        """One fsconfig(2) call on context ``fd``. A failure names ``label`` (what was
+        being set) and adds the messages the filesystem logged into the context."""
+        rc = self.libc.syscall(
+            k.SYS_FSCONFIG, fd, cmd, key.encode() if key is not None else None,
+            value.encode() if value is not None else None, aux,
+        )
+        if rc < 0:
+            err = self.libc.errno()
+            log = _context_log(fd)
+            what = f"fsconfig {label or key or cmd}" + (f" ({log})" if log else "")
+            raise from_oserror(what, OSError(err, os.strerror(err)))
+
+    def fsmount(self, fd: int, attr_flags: int = 0, label: str = "") -> int:
+        """The detached mount of created context ``fd``, with ``MOUNT_ATTR_*`` flags."""
+        return self._check(
+            self.libc.syscall(k.SYS_FSMOUNT, fd, k.FSMOUNT_CLOEXEC, attr_flags),
+            f"fsmount {label or fd}")
+
+    def move_mount(self, fd: int, target: str, label: str = "") -> None:
+        """Attach detached (or cloned) mount ``fd`` at ``target``."""
+        self._check(
+            self.libc.syscall(k.SYS_MOVE_MOUNT, fd, b"", k.AT_FDCWD, target.encode(),
+                              k.MOVE_MOUNT_F_EMPTY_PATH),
+            f"move mount {label or fd} to {target}")
+
+    def open_tree(self, path: str, recursive: bool = True) -> int:
+        """A detached copy of the mount tree at ``path`` (a bind mount not yet placed)."""
+        flags = k.OPEN_TREE_CLONE | k.OPEN_TREE_CLOEXEC
+        if recursive:
+            flags |= k.AT_RECURSIVE
+        return self._check(
+            self.libc.syscall(k.SYS_OPEN_TREE, k.AT_FDCWD, path.encode(), flags),
+            f"open tree {path}")
+
+    def mount_setattr(self, fd: int, attr_set: int, attr_clr: int = 0,
+                      recursive: bool = True, label: str = "") -> None:
+        """Change the ``MOUNT_ATTR_*`` flags of mount ``fd`` (and its children)."""
+        import struct
+
+        attr = struct.pack("=QQQQ", attr_set, attr_clr, 0, 0)  # struct mount_attr
+        flags = k.AT_EMPTY_PATH | (k.AT_RECURSIVE if recursive else 0)
+        self._check(
+            self.libc.syscall(k.SYS_MOUNT_SETATTR, fd, b"", flags, attr, len(attr)),
+            f"set mount attributes of {label or fd}")
+
+    def mount_in(self, cwd: str, source: str, target: str, fstype: str, flags: int,
+                 data: str = "") -> None:
+        """mount(2) from working directory ``cwd`` (the data then names paths relative
+        to it), made in a forked child, so this process's working directory, shared by
+        all its threads, never changes. The child runs no Python past the call."""
+        import warnings
+
+        self.libc.mount  # noqa: B018 - bound before the fork, not in the child
+        with warnings.catch_warnings():
+            # fork() in a threaded process: the child only chdirs, mounts and exits
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            code = 0
+            try:
+                os.chdir(cwd)
+                if self.libc.mount(source.encode() if source else None, target.encode(),
+                                   fstype.encode() if fstype else None, flags,
+                                   data.encode() if data else None) < 0:
+                    code = self.libc.errno()
+            except OSError as err:
+                code = err.errno or 1
+            finally:
+                os._exit(min(code, 255))
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            what = f"mount {source or fstype or 'none'} on {target} from {cwd}"
+            err = OSError(code, os.strerror(code)) if code > 0 else OSError(
+                0, f"child killed by signal {-code}")
+            raise from_oserror(what, err)
+
+    def open_path(self, path: str) -> int:
+        """An ``O_PATH`` descriptor of directory ``path``: a handle to pass to fsconfig
+        (FSCONFIG_SET_FD), whatever the length of the path."""
+        try:
+            return os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as err:
+            raise from_oserror(f"open {path}", err) from err
+
+    def close(self, fd: int) -> None:
+        try:
+            os.close(fd)
+        except OSError as err:
+            raise from_oserror(f"close descriptor {fd}", err) from err
+
     def pivot_root_into(self, rootfs: str) -> None:
         """Make ``rootfs`` the root: pivot_root(".", ".") stacks the old root under the
         new one, which is then made a slave (so the detach does not propagate to the
@@ -289,3 +394,18 @@ class Linux:
             os.execve(path, args, env)
         except OSError as err:
             raise from_oserror(f"exec {path}", err) from err
+
+
+def _context_log(fd: int) -> str:
+    """What the filesystem logged into context ``fd`` ("e overlayfs: ..." lines, read
+    until ENODATA), joined for an error message; "" when nothing or unreadable."""
+    lines = []
+    for _ in range(32):
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        lines.append(data.decode(errors="replace").strip())
+    return "; ".join(lines)
