@@ -347,29 +347,48 @@ class Writer:
         return len(data)
 
     def copy_from(self, fd: int, offset: int, length: int) -> int:
-        """Append ``length`` bytes of the file ``fd`` from ``offset``, hashing them: the
-        kernel copies (copy_file_range, else sendfile) and the hash reads the source's
-        page cache, so the bytes never go through a Python write. Returns ``length``."""
+        """Append ``length`` bytes of the file ``fd`` from ``offset``, hashing them.
+
+        The kernel copies (copy_file_range, else sendfile) while a second thread hashes
+        the same range from the source's page cache (pread and hashlib release the
+        GIL), so the bytes never pass through a Python write and the hash costs no
+        extra time. On failure (a source shorter than ``length`` included) the ingest
+        is put back as it was before the call. Returns ``length``."""
+        import threading
+
         from estiba.kernel.files import copy_range
 
         self._check_open()
-        buf = bytearray(min(length, _COPY_CHUNK))
-        view = memoryview(buf)
-        end = offset + length
+        before = self._hash.copy()
+        hashed: list[int | OSError] = []
+        hasher = threading.Thread(target=_hash_range, args=(self._hash, fd, offset, length,
+                                                            hashed), name="ingest-hash")
+        hasher.start()
         out = self._data.fileno()
+        copied: OSError | None = None
         try:
-            while offset < end:
-                got = os.preadv(fd, [view[: min(len(buf), end - offset)]], offset)
-                if got == 0:
-                    raise InvalidArgument(
-                        f"write ingest {self.ref}: source ended {end - offset} bytes early")
-                self._hash.update(view[:got])
-                copy_range(fd, out, offset, got)
-                offset += got
-                self.offset += got
+            copy_range(fd, out, offset, length)
         except OSError as err:
+            copied = err
+        finally:
+            hasher.join()
+        result = hashed[0]
+        if copied is None and result == length:
+            self.offset += length
+            return length
+        try:  # back to the state before the call
+            os.ftruncate(out, self.offset)
+            os.lseek(out, self.offset, os.SEEK_SET)
+        except OSError as err:
+            self._hash = before
             raise from_oserror(f"write ingest {self.ref}", err) from err
-        return length
+        self._hash = before
+        if isinstance(result, int) and result < length:
+            raise InvalidArgument(
+                f"write ingest {self.ref}: source ended {length - result} bytes early")
+        error = result if isinstance(result, OSError) else copied
+        assert error is not None
+        raise from_oserror(f"write ingest {self.ref}", error)
 
     def commit(self, size: int | None = None, expected: str | None = None) -> str:
         """Verify size and digest, publish the blob, remove the ingest; return the digest.
@@ -446,6 +465,26 @@ class Writer:
 
 
 # -- files ------------------------------------------------------------------------
+
+
+def _hash_range(hasher: hashlib._Hash, fd: int, offset: int, length: int,
+                out: list[int | OSError]) -> None:
+    """Feed ``length`` bytes of ``fd`` from ``offset`` to ``hasher``; append the count
+    hashed (less at end of file) or the error to ``out``."""
+    buf = bytearray(min(length, _COPY_CHUNK) or 1)
+    view = memoryview(buf)
+    done = 0
+    try:
+        while done < length:
+            got = os.preadv(fd, [view[: min(len(buf), length - done)]], offset + done)
+            if got == 0:
+                break
+            hasher.update(view[:got])
+            done += got
+    except OSError as err:
+        out.append(err)
+        return
+    out.append(done)
 
 
 def commit_together(store: ContentStore, staged: list[tuple[str, Writer]]) -> None:
