@@ -9,7 +9,8 @@ Schema (version 1):
                     PRIMARY KEY(namespace, lease, type, id))
 
 Version 2 adds ``snapshots`` (see ``metadata/snapshots.py``, which draws it), version 3
-``images`` (``metadata/images.py``).
+``images`` (``metadata/images.py``), version 4 ``content_labels``
+(``metadata/content.py``).
 
 ``MIGRATIONS[n]`` takes a database at version n to n + 1; opening a database applies what
 is missing, in one transaction each, and refuses a database newer than this code knows
@@ -77,6 +78,18 @@ MIGRATIONS: tuple[str, ...] = (
         labels TEXT NOT NULL DEFAULT '{}',
         PRIMARY KEY (namespace, name)
     );
+    """,
+    # 3 -> 4: content labels (estiba.metadata.content): a namespace's labels on a blob,
+    # the gc.ref.* ones among them being what the garbage collector follows
+    """
+    CREATE TABLE content_labels (
+        namespace TEXT NOT NULL REFERENCES namespaces(name),
+        digest TEXT NOT NULL,
+        labels TEXT NOT NULL DEFAULT '{}',
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (namespace, digest)
+    );
+    CREATE INDEX content_labels_digest ON content_labels(digest);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

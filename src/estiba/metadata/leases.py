@@ -101,3 +101,29 @@ def protected(db: Database, kind: str, now: float | None = None) -> set[str]:
         "WHERE r.type = ? AND (l.expires_at IS NULL OR CAST(l.expires_at AS REAL) > ?)",
         (kind, now)).fetchall()
     return {r[0] for r in rows}
+
+
+def held(db: Database, now: float | None = None) -> list[tuple[str, str, str]]:
+    """(namespace, type, id) of every resource an unexpired lease holds: the roots the
+    garbage collector takes from leases."""
+    now = time.time() if now is None else now
+    rows = db.conn.execute(
+        "SELECT r.namespace, r.type, r.id FROM lease_resources r JOIN leases l "
+        "ON l.namespace = r.namespace AND l.id = r.lease "
+        "WHERE l.expires_at IS NULL OR CAST(l.expires_at AS REAL) > ? "
+        "ORDER BY r.namespace, r.type, r.id", (now,)).fetchall()
+    return [tuple(r) for r in rows]
+
+
+def delete_expired(db: Database, now: float | None = None) -> list[tuple[str, str]]:
+    """Delete every lease (of any namespace) expired at ``now``, its resources with it;
+    return their (namespace, id)."""
+    now = time.time() if now is None else now
+    with db.transaction() as conn:
+        rows = conn.execute(
+            "SELECT namespace, id FROM leases WHERE expires_at IS NOT NULL "
+            "AND CAST(expires_at AS REAL) <= ? ORDER BY namespace, id", (now,)).fetchall()
+        for namespace, lease_id in rows:
+            conn.execute("DELETE FROM leases WHERE namespace = ? AND id = ?",
+                         (namespace, lease_id))
+    return [tuple(r) for r in rows]
