@@ -11,46 +11,121 @@ half-applied layer is ever committed or left behind.
 
 Making the filesystem visible: a bind record (a copy snapshot, or an overlay snapshot
 without parent) names a plain directory, applied into directly; an overlay record is
-mounted on a private temporary directory (through the kernel boundary) and applied
-through, so a whiteout becomes a real overlay whiteout in the upper directory, and is
-unmounted before the commit.
+mounted *detached* (``estiba.mounts``: in no mount table, seen by no other process, no
+``chdir`` for short layer names) and applied through, so a whiteout becomes a real
+overlay whiteout in the upper directory; it is unmounted before the commit.
+
+What is unpacked: a manifest, or an index, of which the manifest for the platform asked
+(linux/amd64 by default) is taken (``select_platform``; nested indexes are followed).
+
+Garbage collection: given the metadata database, unpack works under a lease of the
+snapshotter's namespace (the caller's ``lease``, or a temporary one deleted at the end),
+to which every snapshot key is added *before* the snapshot is made, and the blobs it
+reads: a collection running meanwhile keeps them all. At the end the documents' content
+references are labelled (``images.references``) and the image config gets
+``containerd.io/gc.ref.snapshot.<snapshotter>`` = the top chain id, so the snapshots
+live as long as an image record reaches the config. A caller that records the image
+only afterwards passes its own ``lease`` and deletes it once the record exists.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable
 
-from estiba.errors import AlreadyExists, InvalidArgument, NotFound, from_oserror
+from estiba import mounts as mounting
+from estiba.errors import AlreadyExists, InvalidArgument, NotFound
 from estiba.images.layer import apply_layer
-from estiba.kernel import consts
+from estiba.images.references import label_references, parse_document, snapshot_label
+from estiba.metadata.content import ContentLabels
+from estiba.metadata.leases import Leases
 from estiba.oci.digest import chain_ids
-from estiba.oci.image import parse_image_config, parse_manifest
+from estiba.oci.image import Index, Manifest, parse_image_config, select_platform
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from estiba.content.store import ContentStore
     from estiba.kernel.linux import Linux
+    from estiba.metadata.db import Database
     from estiba.oci.image import Descriptor
-    from estiba.snapshots import Mount, Snapshotter
+    from estiba.snapshots import Snapshotter
 
-# mount options that are flags, not data (overlay records carry none today)
-_FLAG_OPTIONS = {"rw": 0, "ro": consts.MS_RDONLY}
+# containerd's name for the overlay snapshotter: what gc.ref.snapshot labels carry
+DEFAULT_SNAPSHOTTER = "overlayfs"
+# a temporary lease outlives a crashed unpack by this much, then the collector frees it
+LEASE_EXPIRY = 24 * 3600.0
+_MAX_INDEX_DEPTH = 4
 
 
-def unpack(store: ContentStore, snapshotter: Snapshotter, manifest_digest: str, *,
-           kernel: Linux | None = None) -> str:
-    """Unpack the image whose manifest is ``manifest_digest`` in ``store`` into
+def unpack(store: ContentStore, snapshotter: Snapshotter, digest: str, *,
+           kernel: Linux | None = None, db: Database | None = None, namespace: str = "",
+           snapshotter_name: str = DEFAULT_SNAPSHOTTER, lease: str = "",
+           platform: tuple[str, str, str] = ("linux", "amd64", "")) -> str:
+    """Unpack the image whose manifest or index is ``digest`` in ``store`` into
     ``snapshotter``; return the chain ID of its top layer (the parent for a container's
-    snapshot). ``kernel`` mounts overlays and applies layers (a ``Linux()`` by default)."""
+    snapshot). ``kernel`` mounts overlays and applies layers (a ``Linux()`` by default).
+
+    With ``db``, the work is leased and the result labelled (see the module docstring)
+    in ``namespace``, which must be the snapshotter's; ``snapshotter_name`` is the name
+    the config's gc.ref.snapshot label carries; ``lease`` is an existing lease to hold
+    the resources in (kept afterwards) instead of a temporary one. ``platform`` is
+    (os, architecture, variant) chosen from an index."""
     if kernel is None:
         from estiba.kernel.linux import Linux
 
         kernel = Linux()
-    manifest = parse_manifest(store.read(manifest_digest))
+    if db is not None and not namespace:
+        raise InvalidArgument(f"unpack {digest}: a namespace is needed with a database")
+    leases = Leases(db, namespace) if db is not None else None
+    temporary = ""
+    if leases is not None and not lease:
+        temporary = lease = f"unpack-{secrets.token_hex(8)}"
+        leases.create(lease, expires_in=LEASE_EXPIRY,
+                      labels={"estiba.unpack": digest})
+
+    def hold(kind: str, ident: str) -> None:
+        if leases is not None:
+            leases.add_resource(lease, kind, ident)
+
+    try:
+        hold("content", digest)
+        manifest, manifest_digest = _resolve(store, digest, platform, hold)
+        config_digest = str(manifest.config.digest)
+        hold("content", config_digest)
+        top = _unpack_layers(store, snapshotter, manifest, manifest_digest, kernel, hold)
+        if db is not None:
+            label_references(store, db, namespace, digest)
+            ContentLabels(db, namespace).update(
+                config_digest, {snapshot_label(snapshotter_name): top})
+        return top
+    finally:
+        if leases is not None and temporary:
+            with contextlib.suppress(NotFound):
+                leases.delete(temporary)
+
+
+def _resolve(store: ContentStore, digest: str, platform: tuple[str, str, str],
+             hold: Callable[[str, str], None]) -> tuple[Manifest, str]:
+    """The manifest ``digest`` names, through indexes for ``platform``."""
+    current = digest
+    for _ in range(_MAX_INDEX_DEPTH):
+        document = parse_document(store.read(current))
+        if not isinstance(document, Index):
+            return document, current
+        try:
+            chosen = select_platform(document, *platform)
+        except NotFound as err:
+            raise NotFound(f"unpack {digest}: {err}") from err
+        current = str(chosen.digest)
+        hold("content", current)
+    raise InvalidArgument(
+        f"unpack {digest}: indexes nested deeper than {_MAX_INDEX_DEPTH} levels")
+
+
+def _unpack_layers(store: ContentStore, snapshotter: Snapshotter, manifest: Manifest,
+                   manifest_digest: str, kernel: Linux,
+                   hold: Callable[[str, str], None]) -> str:
     config = parse_image_config(store.read(str(manifest.config.digest)))
     diff_ids = config.rootfs.diff_ids
     if len(diff_ids) != len(manifest.layers):
@@ -59,12 +134,19 @@ def unpack(store: ContentStore, snapshotter: Snapshotter, manifest_digest: str, 
             f"{len(diff_ids)} diff ids in config {manifest.config.digest}")
     if not diff_ids:
         raise InvalidArgument(f"unpack {manifest_digest}: the image has no layers")
+    chains = [str(chain) for chain in chain_ids(diff_ids)]
+    # all held before the first layer is unpacked, snapshots before they are made: a
+    # collection meanwhile keeps every one
+    for layer, name in zip(manifest.layers, chains, strict=True):
+        hold("content", str(layer.digest))
+        hold("snapshot", name)
     parent = ""
-    for layer, diff_id, chain in zip(manifest.layers, diff_ids, chain_ids(diff_ids),
-                                     strict=True):
-        name = str(chain)
+    for layer, diff_id, name in zip(manifest.layers, diff_ids, chains, strict=True):
         if not _committed(snapshotter, name):
-            _unpack_layer(store, snapshotter, layer, str(diff_id), name, parent, kernel)
+            key = f"extract-{secrets.token_hex(8)}-{name}"
+            hold("snapshot", key)
+            _unpack_layer(store, snapshotter, layer, str(diff_id), name, parent, kernel,
+                          key)
         parent = name
     return parent
 
@@ -78,11 +160,11 @@ def _committed(snapshotter: Snapshotter, name: str) -> bool:
 
 
 def _unpack_layer(store: ContentStore, snapshotter: Snapshotter, layer: Descriptor,
-                  diff_id: str, chain: str, parent: str, kernel: Linux) -> None:
-    key = f"extract-{secrets.token_hex(8)}-{chain}"
+                  diff_id: str, chain: str, parent: str, kernel: Linux, key: str) -> None:
     mounts = snapshotter.prepare(key, parent=parent)
     try:
-        with _mounted(mounts, kernel) as dest, store.reader(str(layer.digest)) as blob:
+        with mounting.detached(mounts, kernel) as dest, \
+                store.reader(str(layer.digest)) as blob:
             result = apply_layer(blob, dest, kernel=kernel)
         if result.diff_id != diff_id:
             raise InvalidArgument(
@@ -97,62 +179,3 @@ def _unpack_layer(store: ContentStore, snapshotter: Snapshotter, layer: Descript
         with contextlib.suppress(NotFound):
             snapshotter.remove(key)
         raise
-
-
-@contextlib.contextmanager
-def _mounted(mounts: list[Mount], kernel: Linux) -> Iterator[str]:
-    """A directory showing the filesystem of ``mounts`` (one record) while in the block."""
-    if len(mounts) != 1:
-        raise InvalidArgument(f"unpack: expected one mount, got {len(mounts)}")
-    mount = mounts[0]
-    if mount.type == "bind":
-        yield mount.source
-        return
-    if mount.type != "overlay":
-        raise InvalidArgument(f"unpack: cannot apply a layer through a {mount.type} mount")
-    flags, data = split_options(mount.options)
-    target = tempfile.mkdtemp(prefix="estiba-unpack-")  # mode 0700
-    try:
-        _mount(kernel, mount, target, flags, data)
-        try:
-            yield target
-        finally:
-            kernel.umount(target)
-    finally:
-        with contextlib.suppress(OSError):  # still a mount point if umount failed
-            os.rmdir(target)
-
-
-def split_options(options: tuple[str, ...]) -> tuple[int, str]:
-    """mount(8)-style options -> (flags, comma-joined data for the filesystem)."""
-    flags = 0
-    data = []
-    for option in options:
-        if option in _FLAG_OPTIONS:
-            flags |= _FLAG_OPTIONS[option]
-        else:
-            data.append(option)
-    return flags, ",".join(data)
-
-
-def _mount(kernel: Linux, mount: Mount, target: str, flags: int, data: str) -> None:
-    """mount(2), from ``mount.cwd`` when set: the options then name paths relative to it
-    (short overlay lower names that fit the kernel's one-page option limit)."""
-    if not mount.cwd:
-        kernel.mount(mount.source, target, mount.type, flags, data)
-        return
-    try:
-        back = os.open(".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError as err:
-        raise from_oserror("open the working directory", err) from err
-    try:
-        try:
-            os.chdir(mount.cwd)
-        except OSError as err:
-            raise from_oserror(f"chdir {mount.cwd}", err) from err
-        try:
-            kernel.mount(mount.source, target, mount.type, flags, data, label=target)
-        finally:
-            os.fchdir(back)
-    finally:
-        os.close(back)

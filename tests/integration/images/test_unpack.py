@@ -230,25 +230,35 @@ class _RelativeOverlay:
                 for m in mounts]
 
 
-class _RecordingKernel(Linux):
+class _WatchingKernel(Linux):
+    """The real kernel, noting the working directory at each mount(2), and fsmounts."""
+
     def __init__(self) -> None:
         super().__init__()
         self.mounted_from: list[str] = []
+        self.fsmounts = 0
 
     def mount(self, source: str, target: str, fstype: str, flags: int, data: str = "",
               label: str | None = None) -> None:
         self.mounted_from.append(os.getcwd())
         super().mount(source, target, fstype, flags, data, label)
 
+    def fsmount(self, fd: int, attr_flags: int = 0, label: str = "") -> int:
+        self.fsmounts += 1
+        return super().fsmount(fd, attr_flags, label)
 
-def test_an_overlay_record_with_cwd_is_mounted_from_there(overlay_env: Env) -> None:
+
+def test_an_overlay_record_with_cwd_mounts_without_chdir(overlay_env: Env) -> None:
+    """Short layer names relative to ``cwd`` are resolved by the mounting side: the
+    overlay is made detached, with no mount(2) call and no change of directory."""
     env = overlay_env
     assert isinstance(env.snapshotter, OverlaySnapshotter)
-    kernel = _RecordingKernel()
+    kernel = _WatchingKernel()
     before = os.getcwd()
     top = unpack(env.store, _RelativeOverlay(env.snapshotter),  # type: ignore[arg-type]
                  _image(env.store, [BASE, TOP]), kernel=kernel)
-    assert kernel.mounted_from == [env.snapshotter.dir]
+    assert kernel.mounted_from == []
+    assert kernel.fsmounts == 1  # the second layer, through an overlay
     assert os.getcwd() == before
     rootfs = env.mount(env.snapshotter.prepare("container-1", parent=top), "rootfs")
     assert not (rootfs / "etc" / "gone").exists()
