@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import shutil
 
-from estiba.errors import AlreadyExists, FailedPrecondition, NotFound, from_oserror
+from estiba.errors import AlreadyExists, FailedPrecondition, from_oserror
 from estiba.images.base import BuiltImage, host_architecture
 from estiba.oci.image import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST
 
@@ -165,19 +165,13 @@ def name_image(root: str, built: BuiltImage, name: str = IMAGE_NAME,
                namespace: str = NAMESPACE) -> None:
     """Point ``name`` in ``namespace`` of ``root``'s metadata at the built manifest."""
     from estiba.content.store import ContentStore
+    from estiba.images import naming
     from estiba.metadata.db import Database
-    from estiba.metadata.images import Images
-    from estiba.metadata.namespaces import Namespaces
 
-    size = ContentStore(os.path.join(root, "content")).info(built.manifest_digest).size
+    store = ContentStore(os.path.join(root, "content"))
     db = Database(os.path.join(root, "metadata.db"))
     try:
-        Namespaces(db).ensure(namespace)
-        images = Images(db, namespace)
-        try:
-            images.update(name, built.manifest_digest, OCI_MANIFEST, size)
-        except NotFound:
-            images.create(name, built.manifest_digest, OCI_MANIFEST, size)
+        naming.name_image(store, db, namespace, name, built.manifest_digest)
     finally:
         db.close()
 

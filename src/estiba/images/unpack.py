@@ -39,7 +39,7 @@ from estiba.errors import AlreadyExists, InvalidArgument, NotFound
 from estiba.images.layer import apply_layer
 from estiba.images.references import label_references, parse_document, snapshot_label
 from estiba.metadata.content import ContentLabels
-from estiba.metadata.leases import Leases
+from estiba.metadata.leases import Leases, temporary
 from estiba.oci.digest import chain_ids
 from estiba.oci.image import Index, Manifest, parse_image_config, select_platform
 
@@ -53,8 +53,6 @@ if TYPE_CHECKING:
 
 # containerd's name for the overlay snapshotter: what gc.ref.snapshot labels carry
 DEFAULT_SNAPSHOTTER = "overlayfs"
-# a temporary lease outlives a crashed unpack by this much, then the collector frees it
-LEASE_EXPIRY = 24 * 3600.0
 _MAX_INDEX_DEPTH = 4
 
 
@@ -77,18 +75,17 @@ def unpack(store: ContentStore, snapshotter: Snapshotter, digest: str, *,
         kernel = Linux()
     if db is not None and not namespace:
         raise InvalidArgument(f"unpack {digest}: a namespace is needed with a database")
-    leases = Leases(db, namespace) if db is not None else None
-    temporary = ""
-    if leases is not None and not lease:
-        temporary = lease = f"unpack-{secrets.token_hex(8)}"
-        leases.create(lease, expires_in=LEASE_EXPIRY,
-                      labels={"estiba.unpack": digest})
+    with contextlib.ExitStack() as stack:
+        if db is None:
+            def hold(kind: str, ident: str) -> None:
+                pass
+        elif lease:
+            held = Leases(db, namespace)
 
-    def hold(kind: str, ident: str) -> None:
-        if leases is not None:
-            leases.add_resource(lease, kind, ident)
-
-    try:
+            def hold(kind: str, ident: str) -> None:
+                held.add_resource(lease, kind, ident)
+        else:
+            hold = stack.enter_context(temporary(db, namespace, "unpack"))
         hold("content", digest)
         manifest, manifest_digest = _resolve(store, digest, platform, hold)
         config_digest = str(manifest.config.digest)
@@ -99,10 +96,6 @@ def unpack(store: ContentStore, snapshotter: Snapshotter, digest: str, *,
             ContentLabels(db, namespace).update(
                 config_digest, {snapshot_label(snapshotter_name): top})
         return top
-    finally:
-        if leases is not None and temporary:
-            with contextlib.suppress(NotFound):
-                leases.delete(temporary)
 
 
 def _resolve(store: ContentStore, digest: str, platform: tuple[str, str, str],

@@ -7,7 +7,9 @@ Deleting the lease (or letting it expire) hands its resources back to the collec
 
 from __future__ import annotations
 
+import contextlib
 import json
+import secrets
 import time
 
 from estiba.errors import AlreadyExists, InvalidArgument, NotFound
@@ -15,6 +17,8 @@ from estiba.oci.record import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
     from estiba.metadata.db import Database
 
 RESOURCE_TYPES = ("content", "snapshot", "ingest", "image")
@@ -127,3 +131,26 @@ def delete_expired(db: Database, now: float | None = None) -> list[tuple[str, st
             conn.execute("DELETE FROM leases WHERE namespace = ? AND id = ?",
                          (namespace, lease_id))
     return [tuple(r) for r in rows]
+
+
+# a temporary lease of work that crashed is freed by the collector after this long
+TEMPORARY_EXPIRY = 24 * 3600.0
+
+
+@contextlib.contextmanager
+def temporary(db: Database, namespace: str, what: str,
+              expires_in: float = TEMPORARY_EXPIRY) -> Iterator[Callable[[str, str], None]]:
+    """A lease of ``namespace`` (which must exist) for the block, deleted at its end: the
+    block adds what it writes with ``hold(kind, id)`` until a record refers to it."""
+    leases = Leases(db, namespace)
+    lease = f"{what}-{secrets.token_hex(8)}"
+    leases.create(lease, expires_in=expires_in, labels={"estiba.work": what})
+
+    def hold(kind: str, ident: str) -> None:
+        leases.add_resource(lease, kind, ident)
+
+    try:
+        yield hold
+    finally:
+        with contextlib.suppress(NotFound):
+            leases.delete(lease)
