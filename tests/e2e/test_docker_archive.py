@@ -35,6 +35,7 @@ from estiba.oci.image import parse_image_config, parse_manifest
 from estiba.snapshots import Mount
 from estiba.snapshots.overlay import OverlaySnapshotter
 from support.dockerd import DOCKER, Dockerd
+from support.mounting import MountPoints
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root]
 
@@ -92,25 +93,13 @@ class Estiba:
         self.store = ContentStore(str(root / "content"))
         self.db = Database(str(root / "metadata.db"))
         self.snapshotter = OverlaySnapshotter(str(root / "snapshots"), self.db, NAMESPACE)
-        self.mounted: list[Path] = []
+        self.points = MountPoints(self.root)
 
     def mount(self, mounts: list[Mount], name: str) -> Path:
-        (mount,) = mounts
-        target = self.root / name
-        target.mkdir()
-        argv = ["mount", "-t", mount.type, "-o", ",".join(mount.options), mount.source,
-                str(target)]
-        if mount.type == "bind":
-            argv = ["mount", "--bind", "-o", "ro", mount.source, str(target)]
-        done = subprocess.run(argv, cwd=mount.cwd or None, capture_output=True, text=True,
-                              check=False, timeout=30)
-        assert done.returncode == 0, f"{' '.join(argv)}: {done.stderr}"
-        self.mounted.append(target)
-        return target
+        return self.points.mount(mounts, name)
 
     def close(self) -> None:
-        while self.mounted:
-            subprocess.run(["umount", str(self.mounted.pop())], check=True, timeout=30)
+        self.points.unmount_all()
         self.db.close()
 
 

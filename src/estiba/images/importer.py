@@ -41,7 +41,7 @@ from estiba.content.store import abort_staged, commit_together
 from estiba.errors import EstibaError, InvalidArgument
 from estiba.images.compression import detect, open_decompressed
 from estiba.images.instructions import apply_changes
-from estiba.images.layer import entry_path
+from estiba.images.layer import HashingReader, entry_path
 from estiba.oci.image import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST
 from estiba.oci.record import Record
 from estiba.oci.state import timestamp
@@ -152,39 +152,12 @@ def _json(value: object) -> bytes:
 # --- the layer ---------------------------------------------------------------------------
 
 
-class _Tee:
-    """Passes the decompressed bytes to ``tarfile``, hashing them and writing them to
-    the ingest on the way."""
-
-    def __init__(self, source: BinaryIO, writer: Writer) -> None:
-        self._source = source
-        self._writer = writer
-        self._hash = hashlib.sha256()
-        self.size = 0
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._source.read(size)
-        if data:
-            self._hash.update(data)
-            self._writer.write(data)
-            self.size += len(data)
-        return data
-
-    def drain(self) -> None:
-        while self.read(_CHUNK):
-            pass
-
-    @property
-    def digest(self) -> str:
-        return "sha256:" + self._hash.hexdigest()
-
-
 def _write_layer(stream: BinaryIO, writer: Writer) -> tuple[str, str, int]:
     """Stream the decompressed tar into ``writer``, checking every member; return
     (the input's compression, diff_id, size)."""
     compression, reader = open_tarball(stream)
     try:
-        tee = _Tee(reader, writer)
+        tee = HashingReader(reader, writer)
         try:
             with tarfile.open(fileobj=tee, mode="r|") as tar:  # type: ignore[call-overload]
                 check_members(tar)

@@ -51,7 +51,12 @@ from estiba.oci.record import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from estiba.kernel.linux import Linux
+
+    class Writable(Protocol):
+        def write(self, data: bytes, /) -> int: ...
 
 _CHUNK = 1 << 20
 _HASH_CHUNK = 4 << 20
@@ -87,18 +92,23 @@ def entry_path(name: str) -> tuple[str, ...]:
     return tuple(parts)
 
 
-class _HashingReader:
-    """Passes the bytes of a stream through, hashing and counting them."""
+class HashingReader:
+    """Passes the bytes of a stream through, hashing and counting them, and copying
+    them to ``sink`` (an ingest writer, say) when one is given."""
 
-    def __init__(self, source: BinaryIO) -> None:
+    def __init__(self, source: BinaryIO, sink: Writable | None = None) -> None:
         self._source = source
+        self._sink = sink
         self._hash = hashlib.sha256()
         self.size = 0
 
     def read(self, size: int = -1) -> bytes:
         data = self._source.read(size)
-        self._hash.update(data)
-        self.size += len(data)
+        if data:
+            self._hash.update(data)
+            if self._sink is not None:
+                self._sink.write(data)
+            self.size += len(data)
         return data
 
     def drain(self) -> None:
@@ -130,15 +140,10 @@ def apply_layer(
             return _apply_in_place(stream, os.fspath(dest_dir), kernel)
     _, decompressed = open_decompressed(stream, compression)
     try:
-        hashing = _HashingReader(decompressed)
+        hashing = HashingReader(decompressed)
         applier = _Applier(os.fspath(dest_dir), kernel)
         try:
-            try:
-                with tarfile.open(fileobj=hashing, mode="r|") as tar:  # type: ignore[call-overload]
-                    for member in tar:
-                        applier.apply(member, tar)
-            except tarfile.TarError as err:
-                raise InvalidArgument(f"read layer tar: {str(err).lower()}") from err
+            _apply_members(applier, hashing, "r|")
             hashing.drain()  # the end-of-archive blocks and padding count in the diff_id
             applier.finish()
         finally:
@@ -163,12 +168,7 @@ def _apply_in_place(stream: BinaryIO, dest: str, kernel: Linux) -> ApplyResult:
     hasher.start()
     applier = _Applier(dest, kernel, source_fd=fd)
     try:
-        try:
-            with tarfile.open(fileobj=stream, mode="r:") as tar:  # type: ignore[call-overload]
-                for member in tar:
-                    applier.apply(member, tar)
-        except tarfile.TarError as err:
-            raise InvalidArgument(f"read layer tar: {str(err).lower()}") from err
+        _apply_members(applier, stream, "r:")
         applier.finish()
     finally:
         applier.close()
@@ -177,6 +177,17 @@ def _apply_in_place(stream: BinaryIO, dest: str, kernel: Linux) -> ApplyResult:
     if isinstance(result, OSError):
         raise from_oserror("read layer tar", result)
     return ApplyResult(diff_id=result[0], size=result[1])
+
+
+def _apply_members(applier: _Applier, source: object, mode: str) -> None:
+    """Apply every member of the tar read from ``source``: as a stream (``r|``) or by
+    seeking over the data (``r:``)."""
+    try:
+        with tarfile.open(fileobj=source, mode=mode) as tar:  # type: ignore[call-overload]
+            for member in tar:
+                applier.apply(member, tar)
+    except tarfile.TarError as err:
+        raise InvalidArgument(f"read layer tar: {str(err).lower()}") from err
 
 
 def _hash_file(fd: int, offset: int, out: list[tuple[str, int] | OSError]) -> None:

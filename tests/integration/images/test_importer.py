@@ -27,6 +27,7 @@ from estiba.metadata.namespaces import Namespaces
 from estiba.oci.image import OCI_LAYER, OCI_MANIFEST, parse_image_config, parse_manifest
 from estiba.snapshots import Mount
 from estiba.snapshots.overlay import OverlaySnapshotter
+from support.mounting import MountPoints
 
 NAMESPACE = "test"
 CHANGES = ['CMD ["/bin/sh"]', "ENV A=1", "WORKDIR /app", "EXPOSE 8080"]
@@ -206,28 +207,13 @@ class Env:
         self.db = Database(str(root / "meta" / "metadata.db"))
         Namespaces(self.db).create(NAMESPACE)
         self.snapshotter = OverlaySnapshotter(str(root / "snapshots"), self.db, NAMESPACE)
-        self.mounted: list[Path] = []
+        self.points = MountPoints(self.root)
 
     def mount(self, mounts: list[Mount], name: str) -> Path:
-        """Mount the records with mount(8) on a fresh directory; unmounted at the end."""
-        (mount,) = mounts
-        target = self.root / name
-        target.mkdir()
-        if mount.type == "bind":
-            argv = ["mount", "--bind", mount.source, str(target)]
-        else:
-            argv = ["mount", "-t", mount.type, "-o", ",".join(mount.options), mount.source,
-                    str(target)]
-        done = subprocess.run(argv, cwd=mount.cwd or None, capture_output=True, text=True,
-                              check=False)
-        if done.returncode != 0:
-            pytest.skip(f"{mount.type} mount refused: {done.stderr.strip()}")
-        self.mounted.append(target)
-        return target
+        return self.points.mount(mounts, name)
 
     def unmount_all(self) -> None:
-        while self.mounted:
-            subprocess.run(["umount", str(self.mounted.pop())], check=True)
+        self.points.unmount_all()
 
 
 @pytest.fixture

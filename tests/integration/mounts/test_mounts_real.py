@@ -26,6 +26,7 @@ from estiba.kernel.linux import Linux
 from estiba.metadata.db import Database
 from estiba.snapshots import Mount
 from estiba.snapshots.overlay import OverlaySnapshotter
+from support.snapshots import commit_chain
 
 pytestmark = pytest.mark.root
 
@@ -168,13 +169,7 @@ def overlay(tmp_path) -> Iterator[OverlaySnapshotter]:
 
 def test_128_layer_chain_with_short_names(overlay):
     snaps = overlay
-    parent = ""
-    for n in range(128):
-        key = f"layer{n}-active"
-        snaps.prepare(key, parent)
-        Path(snaps.fs(snaps.records.get(key).id), f"f{n}").write_text(str(n))
-        snaps.commit(f"layer{n}", key)
-        parent = f"layer{n}"
+    parent = commit_chain(snaps, 128)
     records = snaps.prepare("top", parent)
     assert records[0].cwd == snaps.dir  # absolute paths would not have fitted a page
     assert records[0].options[-1].startswith("lowerdir=l/")

@@ -17,6 +17,7 @@ from estiba.metadata.db import Database
 from estiba.snapshots import Mount
 from estiba.snapshots.native import CopySnapshotter
 from estiba.snapshots.overlay import OverlaySnapshotter
+from support.snapshots import commit_chain
 
 pytestmark = pytest.mark.root
 
@@ -175,14 +176,7 @@ def overlay(tmp_path) -> Iterator[OverlaySnapshotter]:
 
 def test_overlay_128_layers_mount_with_short_names(overlay, mounter):
     snaps = overlay
-    parent = ""
-    for n in range(128):
-        key = f"layer{n}-active"
-        snaps.prepare(key, parent)
-        # fill the layer directly, as unpacking an image layer does
-        Path(snaps.fs(snaps.records.get(key).id), f"f{n}").write_text(str(n))
-        snaps.commit(f"layer{n}", key)
-        parent = f"layer{n}"
+    parent = commit_chain(snaps, 128)
     mounts = snaps.prepare("top", parent)
     assert len(",".join(mounts[0].options)) < 4096
     assert mounts[0].cwd == snaps.dir  # absolute paths would not have fitted
