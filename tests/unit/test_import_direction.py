@@ -53,6 +53,8 @@ ONLY = {
 FORBIDDEN = {
     # storage and execution meet only through Mount records and a rootfs path
     "runtime": {"content", "images", "snapshots"},
+    # the core drives runtimes through their command line (the OCI runtime CLI contract)
+    "core": {"runtime"},
     # front ends talk HTTP to the daemon through client/, never to the core
     "cli": {"core", "engine"},
     "compose": {"core", "engine"},

@@ -10,7 +10,13 @@ Schema (version 1):
 
 Version 2 adds ``snapshots`` (see ``metadata/snapshots.py``, which draws it), version 3
 ``images`` (``metadata/images.py``), version 4 ``content_labels``
-(``metadata/content.py``).
+(``metadata/content.py``), version 5 ``containers`` (``metadata/containers.py``).
+
+Threads: a ``Database`` may be used from any number of threads (the daemon calls the
+services from a thread pool). Each thread gets its own connection, opened on first use
+(``conn``), so a transaction is never shared: SQLite serialises the writers (BEGIN
+IMMEDIATE waits up to ``timeout`` seconds for the write lock) and WAL lets readers run
+beside them, each seeing committed data only.
 
 ``MIGRATIONS[n]`` takes a database at version n to n + 1; opening a database applies what
 is missing, in one transaction each, and refuses a database newer than this code knows
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 
 from estiba.errors import FailedPrecondition, InvalidArgument, from_oserror
 
@@ -91,14 +98,30 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX content_labels_digest ON content_labels(digest);
     """,
+    # 4 -> 5: containers (estiba.metadata.containers): records, not processes
+    """
+    CREATE TABLE containers (
+        namespace TEXT NOT NULL REFERENCES namespaces(name),
+        id TEXT NOT NULL,
+        image TEXT NOT NULL DEFAULT '',
+        runtime TEXT NOT NULL DEFAULT '',
+        snapshotter TEXT NOT NULL DEFAULT '',
+        snapshot_key TEXT NOT NULL DEFAULT '',
+        spec TEXT,
+        labels TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (namespace, id)
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
 class Database:
-    """One connection to the metadata database at ``path`` (made if missing)."""
+    """The metadata database at ``path`` (made if missing): one connection per thread."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, timeout: float = 10.0) -> None:
         directory = os.path.dirname(path)
         if directory:
             try:
@@ -106,14 +129,42 @@ class Database:
             except OSError as err:
                 raise from_oserror(f"make {directory}", err) from err
         self.path = path
-        try:
-            self.conn = sqlite3.connect(path, isolation_level=None, timeout=10.0)
-        except sqlite3.Error as err:
-            raise InvalidArgument(f"open metadata {path}: {err}") from err
+        self.timeout = timeout
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+        self._closed = False
         self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA foreign_keys=ON")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
         self.migrate()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection, opened on its first use."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        with self._lock:
+            if self._closed:
+                raise FailedPrecondition(f"metadata {self.path}: the database is closed")
+            try:
+                # check_same_thread off only so that close() may close every thread's
+                # connection; each is otherwise used by the thread that opened it
+                conn = sqlite3.connect(self.path, isolation_level=None,
+                                       timeout=self.timeout, check_same_thread=False)
+            except sqlite3.Error as err:
+                raise InvalidArgument(f"open metadata {self.path}: {err}") from err
+            try:
+                conn.execute("PRAGMA foreign_keys=ON")
+                conn.execute("PRAGMA synchronous=NORMAL")
+            except sqlite3.Error as err:
+                conn.close()
+                raise InvalidArgument(f"open metadata {self.path}: {err}") from err
+            self._connections.append(conn)
+            return conn
 
     @property
     def version(self) -> int:
@@ -139,7 +190,12 @@ class Database:
         return _Transaction(self.conn)
 
     def close(self) -> None:
-        self.conn.close()
+        """Close every thread's connection; the database cannot be used afterwards."""
+        with self._lock:
+            self._closed = True
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
 
 
 class _Transaction:

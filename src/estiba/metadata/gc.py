@@ -14,7 +14,10 @@ Roots:
   refer to);
 - every resource of an unexpired lease: ``content`` (a digest) and ``snapshot`` (a key)
   in the lease's namespace, ``ingest`` (an ingest ref of the content store);
-- every blob or snapshot labelled ``containerd.io/gc.root`` (any value).
+- every blob or snapshot labelled ``containerd.io/gc.root`` (any value);
+- every container record (``metadata/containers.py``), as containerd's are: its
+  ``snapshot_key`` when its ``snapshotter`` is the one collected, the target of its
+  image while that image record exists, and what its gc.ref labels name.
 
 References (labels, containerd's convention):
 - ``containerd.io/gc.ref.content`` and ``containerd.io/gc.ref.content.<suffix>`` = a
@@ -44,6 +47,7 @@ from __future__ import annotations
 import time
 
 from estiba.errors import Conflict, InvalidArgument, NotFound
+from estiba.metadata import containers as container_records
 from estiba.metadata import content as content_labels
 from estiba.metadata import leases as lease_records
 from estiba.metadata.images import Images
@@ -123,6 +127,7 @@ class State(Record):
     blobs: tuple[tuple[str, int], ...] = ()  # digest, size
     snapshots: tuple[SnapshotEntry, ...] = ()
     ingests: tuple[IngestEntry, ...] = ()
+    containers: tuple[container_records.ContainerRoot, ...] = ()
 
 
 class Plan(Record):
@@ -213,6 +218,14 @@ def plan(state: State, snapshotter: str, now: float,
     for namespace, digest, labels in state.images:
         roots.append(Node(kind=CONTENT, namespace=namespace, id=digest))
         roots.extend(label_refs(namespace, labels, snapshotter))
+    for container in state.containers:
+        if container.image_target:
+            roots.append(Node(kind=CONTENT, namespace=container.namespace,
+                              id=container.image_target))
+        if snapshotter and container.snapshot_key and container.snapshotter == snapshotter:
+            roots.append(Node(kind=SNAPSHOT, namespace=container.namespace,
+                              id=container.snapshot_key))
+        roots.extend(label_refs(container.namespace, container.labels, snapshotter))
     for namespace, kind, ident in state.leased:
         if kind in (CONTENT, SNAPSHOT):
             roots.append(Node(kind=kind, namespace=namespace, id=ident))
@@ -265,6 +278,7 @@ def read_state(db: Database, blobs: Iterable[_BlobInfo],
                 snapshots.append(SnapshotEntry(namespace=namespace.name, key=record.key,
                                                parent=record.parent, labels=record.labels))
         leased = lease_records.held(db, now)
+        containers = container_records.every_root(db)
         labels = [(namespace, digest, tuple(sorted(values.items())))
                   for namespace, digest, values in content_labels.every_label(db)]
     return State(
@@ -272,7 +286,8 @@ def read_state(db: Database, blobs: Iterable[_BlobInfo],
         blobs=tuple((b.digest, b.size) for b in blobs),
         snapshots=tuple(snapshots),
         ingests=tuple(IngestEntry(ref=i.ref, size=i.offset, updated_at=i.updated_at)
-                      for i in ingests))
+                      for i in ingests),
+        containers=tuple(containers))
 
 
 def collect(db: Database, store: Blobs,

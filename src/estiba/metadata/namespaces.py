@@ -77,7 +77,7 @@ class Namespaces:
         with self.db.transaction() as conn:
             if not conn.execute("SELECT 1 FROM namespaces WHERE name = ?", (name,)).fetchone():
                 raise NotFound(f"namespace {name} does not exist")
-            for table in ("leases", "snapshots", "images", "content_labels"):
+            for table in ("leases", "snapshots", "images", "containers", "content_labels"):
                 if conn.execute(f"SELECT 1 FROM {table} WHERE namespace = ? LIMIT 1",
                                 (name,)).fetchone():
                     raise FailedPrecondition(f"namespace {name} is not empty: it holds {table}")
