@@ -1,0 +1,739 @@
+"""Tasks: the running processes of containers (containerd's tasks service and its
+shims), each under a ``conmon`` (``estiba.shim.conmon``) driving an OCI runtime through
+its command line (``core.runtimes``).
+
+On disk, under ``exec_root`` (a tmpfs: nothing here survives a reboot, as no process
+does)::
+
+    tasks/<namespace>/<id>/       the bundle
+        config.json               the container's spec, root.path "rootfs"
+        task.json                 what adopt() needs: {"version": 1, runtime, log_path,
+                                  terminal, stdin, cgroups_path, mounted}
+        rootfs/                   the snapshot's mounts, while the task exists
+        init.pid shim.pid       the container's and its shim's pids
+        exit/<id>                 the exit status, written by conmon
+        runtime.log               the runtime's JSON log (create's errors)
+        ctl winsz                 conmon's FIFOs
+        exec/<exec id>/           an exec: process.json, pid, shim.pid, exit/<id>
+    runtime/<runtime>/<namespace>/  the runtime's --root
+    sockets/<hash>                conmon's links to bundles (short attach socket paths)
+
+Exits: one thread watches every shim's pid (a pidfd each; conmon exits right after it
+wrote the exit file), records the status, publishes ``/tasks/exit`` and wakes
+``wait``. A task's status otherwise comes from the runtime's ``state``.
+
+Events (``publish(topic, namespace, attributes)``): /tasks/create, /tasks/start,
+/tasks/exit (exit_status; exec_id for an exec), /tasks/delete, /tasks/paused,
+/tasks/resumed, /tasks/exec-added; attributes are strings: id, pid ...
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import datetime
+import json
+import os
+import re
+import shutil
+import threading
+import time
+
+from estiba import mounts as mounting
+from estiba.core import records as r
+from estiba.core.runtimes import Runtime, RuntimeCLI, error_for, state_root
+from estiba.core.spec import cgroups_path as default_cgroups_path
+from estiba.errors import (
+    AlreadyExists,
+    Conflict,
+    EstibaError,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    Unavailable,
+    from_oserror,
+)
+from estiba.kernel import consts as k
+from estiba.shim import conmon as shim
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
+    from estiba.kernel.linux import Linux
+    from estiba.snapshots import Mount
+
+META_VERSION = 1
+UNKNOWN_EXIT = 255  # the shim died without writing a status: containerd's choice too
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_STOP_TIMEOUT = 10.0
+
+
+class _Exec:
+    def __init__(self, exec_id: str, files: shim.ShimFiles) -> None:
+        self.exec_id = exec_id
+        self.files = files
+        self.pid = 0
+        self.shim_pid = 0
+        self.exit_status: int | None = None
+
+
+class _Entry:
+    """What the service knows of one task (mutable, under the service's lock)."""
+
+    def __init__(self, namespace: str, id: str, bundle: str, meta: dict) -> None:
+        self.namespace = namespace
+        self.id = id
+        self.bundle = bundle
+        self.meta = meta
+        self.files = shim.task_files(bundle, id)
+        self.pid = 0
+        self.shim_pid = 0
+        self.watched = False  # a shim is watched: its exit will be seen
+        self.ready = False  # created (or adopted): visible to get, list and the rest
+        self.deleting = False
+        self.exit_status: int | None = None
+        self.exited_at = ""
+        self.execs: dict[str, _Exec] = {}
+
+
+def _now() -> str:
+    return _rfc3339(time.time())
+
+
+def _rfc3339(ts: float) -> str:
+    return datetime.datetime.fromtimestamp(ts, datetime.UTC).strftime(
+        "%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _check_name(kind: str, value: str) -> None:
+    if not _NAME.match(value or ""):
+        raise InvalidArgument(f"{kind} {value!r}: want letters, digits, '_', '.', '-' "
+                              "(at most 128, not starting with a punctuation mark)")
+
+
+def exec_process(spec_process: dict, process: dict, terminal: bool) -> dict:
+    """The process of an exec: ``process`` over the container's own (env, cwd, user,
+    capabilities, rlimits, noNewPrivileges, apparmor... kept unless given); pure."""
+    base = {key: copy.deepcopy(value) for key, value in (spec_process or {}).items()
+            if key not in ("args", "terminal", "consoleSize")}
+    merged = {**base, **copy.deepcopy(process)}
+    if not merged.get("args"):
+        raise InvalidArgument("exec: process.args is empty")
+    merged["terminal"] = bool(terminal)
+    merged.setdefault("cwd", "/")
+    merged.setdefault("user", {"uid": 0, "gid": 0})
+    return merged
+
+
+class Tasks:
+    """``TaskService`` (core/interfaces.py) over conmon and runc-compatible runtimes.
+
+    ``runtimes`` maps a runtime's name (a container's ``runtime``) to its binary;
+    ``kernel`` mounts and unmounts root filesystems; ``publish`` receives events.
+    Thread-safe; ``wait`` blocks the calling thread. ``close`` stops the exit watcher
+    (tasks keep running under their shims)."""
+
+    def __init__(self, exec_root: str, log_root: str, runtimes: Mapping[str, str],
+                 default_runtime: str, kernel: Linux,
+                 publish: Callable[[str, str, Mapping[str, str]], object] | None = None,
+                 conmon: str = "conmon", cgroup_parent: str = "estiba") -> None:
+        if default_runtime not in runtimes:
+            raise InvalidArgument(f"default runtime {default_runtime!r} is not one of "
+                                  f"{sorted(runtimes)}")
+        self.exec_root = exec_root
+        self.log_root = log_root
+        self.runtimes = dict(runtimes)
+        self.default_runtime = default_runtime
+        self.kernel = kernel
+        self.conmon = conmon
+        self.cgroup_parent = cgroup_parent
+        self._publish = publish
+        self._cond = threading.Condition()
+        self._tasks: dict[tuple[str, str], _Entry] = {}
+        self._watcher = shim.ExitWatcher(self._on_shim_exit)
+        self.socket_dir = os.path.join(exec_root, "sockets")
+
+    def close(self) -> None:
+        self._watcher.close()
+
+    # --- helpers -----------------------------------------------------------------------
+
+    def _emit(self, topic: str, namespace: str, **attrs: object) -> None:
+        if self._publish is not None:
+            self._publish(topic, namespace, {key: str(value) for key, value in attrs.items()})
+
+    def _cli(self, runtime: str, namespace: str) -> RuntimeCLI:
+        try:
+            path = self.runtimes[runtime]
+        except KeyError:
+            raise InvalidArgument(f"runtime {runtime!r} is not configured (have "
+                                  f"{', '.join(sorted(self.runtimes))})") from None
+        return RuntimeCLI(Runtime(name=runtime, path=path),
+                          state_root(self.exec_root, runtime, namespace))
+
+    def _entry(self, namespace: str, id: str) -> _Entry:
+        with self._cond:
+            entry = self._tasks.get((namespace, id))
+        if entry is None or not entry.ready:
+            raise NotFound(f"task {id} in namespace {namespace}: not found")
+        return entry
+
+    def bundle_dir(self, namespace: str, id: str) -> str:
+        return os.path.join(self.exec_root, "tasks", namespace, id)
+
+    def _task(self, entry: _Entry, status: str, pid: int) -> r.Task:
+        meta = entry.meta
+        return r.Task(namespace=entry.namespace, id=entry.id, pid=pid, status=status,
+                      exit_status=entry.exit_status, exited_at=entry.exited_at,
+                      terminal=bool(meta.get("terminal")), stdin=bool(meta.get("stdin")),
+                      log_path=meta.get("log_path", ""), runtime=meta.get("runtime", ""),
+                      shim_pid=entry.shim_pid)
+
+    # --- exits ---------------------------------------------------------------------------
+
+    def _on_shim_exit(self, key: tuple) -> None:
+        """A shim exited (the watcher's thread): reap it, record the status, tell."""
+        with self._cond:
+            entry = self._tasks.get((key[1], key[2]))
+            if entry is None:
+                return
+            target = entry.execs.get(key[3]) if key[0] == "exec" else entry
+        if target is None:
+            return
+        _reap(target.shim_pid)
+        found = shim.read_exit_file(target.files.exit_file)
+        status, written = found if found is not None else (UNKNOWN_EXIT, time.time())
+        with self._cond:
+            target.exit_status = status
+            if target is entry:
+                entry.exited_at = _rfc3339(written)
+            self._cond.notify_all()
+        attrs = {"id": entry.id, "pid": target.pid, "exit_status": status}
+        if key[0] == "exec":
+            attrs["exec_id"] = key[3]
+        self._emit("/tasks/exit", entry.namespace, **attrs)
+
+    def _watch(self, key: tuple, target: _Entry | _Exec) -> None:
+        self._watcher.watch(key, target.shim_pid)
+
+    # --- create / start --------------------------------------------------------------------
+
+    def create(self, container: r.Container, mounts: Sequence[Mount], *,
+               stdin: bool = False, terminal: bool = False, log_path: str = "") -> r.Task:
+        namespace, id = container.namespace, container.id
+        _check_name("namespace", namespace)
+        _check_name("task id", id)
+        if not container.spec:
+            raise InvalidArgument(f"create task {id}: the container has no spec")
+        runtime = container.runtime or self.default_runtime
+        cli = self._cli(runtime, namespace)
+        spec = copy.deepcopy(container.spec)
+        linux = spec.setdefault("linux", {})
+        linux.setdefault("cgroupsPath",
+                         default_cgroups_path(namespace, id, self.cgroup_parent))
+        spec.setdefault("process", {})["terminal"] = bool(terminal)
+        root = spec.setdefault("root", {})
+        if mounts:
+            root["path"] = "rootfs"
+        elif not os.path.isabs(root.get("path") or ""):
+            raise InvalidArgument(f"create task {id}: no mounts, and root.path "
+                                  f"{root.get('path')!r} is not an absolute path")
+        log_path = log_path or os.path.join(self.log_root, namespace, id, f"{id}.log")
+        meta = {"version": META_VERSION, "namespace": namespace, "id": id,
+                "runtime": runtime, "log_path": log_path, "terminal": bool(terminal),
+                "stdin": bool(stdin), "cgroups_path": linux["cgroupsPath"],
+                "mounted": bool(mounts)}
+        bundle = self.bundle_dir(namespace, id)
+        with self._cond:
+            if (namespace, id) in self._tasks:
+                raise AlreadyExists(f"task {id} in namespace {namespace}: exists already")
+            try:
+                os.makedirs(os.path.dirname(bundle), exist_ok=True)
+                os.mkdir(bundle, 0o711)
+            except FileExistsError:
+                raise AlreadyExists(f"task {id} in namespace {namespace}: bundle {bundle} "
+                                    "exists already (adopt first?)") from None
+            except OSError as err:
+                raise from_oserror(f"make bundle {bundle}", err) from err
+            entry = _Entry(namespace, id, bundle, meta)
+            self._tasks[(namespace, id)] = entry
+        try:
+            _write_json(os.path.join(bundle, "config.json"), spec)
+            _write_json(os.path.join(bundle, "task.json"), meta)
+            for path in (os.path.dirname(log_path), cli.root, self.socket_dir):
+                _makedirs(path)
+            if mounts:
+                rootfs = os.path.join(bundle, "rootfs")
+                _makedirs(rootfs)
+                mounting.mount_at(mounts, rootfs, self.kernel)
+            launch = shim.Launch(
+                conmon=self.conmon, id=id, runtime_path=cli.runtime.path,
+                files=entry.files, log_path=log_path, socket_dir=self.socket_dir,
+                runtime_args=shim.runtime_args(cli.root,
+                                               os.path.join(bundle, "runtime.log")),
+                terminal=terminal, stdin=stdin)
+            try:
+                pid, shim_pid = shim.start(launch)
+            except shim.ShimError as err:
+                raise error_for(err.what, err.message) from err
+        except BaseException:
+            self._discard(entry, cli)
+            raise
+        entry.pid, entry.shim_pid = pid, shim_pid
+        entry.watched = entry.ready = True
+        self._watch(("task", namespace, id), entry)
+        self._emit("/tasks/create", namespace, id=id, pid=pid)
+        return self._task(entry, r.CREATED, pid)
+
+    def _discard(self, entry: _Entry, cli: RuntimeCLI) -> None:
+        """Undo a create that failed half-way: best effort, the first error wins."""
+        try:
+            cli.delete(entry.id, force=True)
+        except EstibaError:
+            pass
+        try:
+            self._remove_bundle(entry)
+        finally:
+            with self._cond:
+                self._tasks.pop((entry.namespace, entry.id), None)
+
+    def start(self, namespace: str, id: str) -> r.Task:
+        entry = self._entry(namespace, id)
+        self._cli(entry.meta["runtime"], namespace).start(id)
+        self._emit("/tasks/start", namespace, id=id, pid=entry.pid)
+        # running, or stopped already (a quick process): no runtime call to ask which
+        status = r.RUNNING if entry.exit_status is None else r.STOPPED
+        return self._task(entry, status, entry.pid)
+
+    # --- state ---------------------------------------------------------------------------
+
+    def get(self, namespace: str, id: str) -> r.Task:
+        entry = self._entry(namespace, id)
+        if entry.exit_status is not None:
+            return self._task(entry, r.STOPPED, entry.pid)
+        try:
+            state = self._cli(entry.meta["runtime"], namespace).state(id)
+        except NotFound:
+            state = {"status": r.STOPPED, "pid": 0}
+        return self._from_state(entry, state)
+
+    def _from_state(self, entry: _Entry, state: dict) -> r.Task:
+        """The task as the runtime's ``state`` shows it, the exit file having the last
+        word: a runtime's "stopped" before conmon wrote it waits for it a moment."""
+        status = state.get("status") or r.UNKNOWN
+        if status == r.STOPPED and entry.exit_status is None and entry.watched:
+            with self._cond:
+                self._cond.wait_for(lambda: entry.exit_status is not None, 2.0)
+        if status == r.STOPPED or entry.exit_status is not None:
+            return self._task(entry, r.STOPPED, entry.pid)
+        return self._task(entry, status, int(state.get("pid") or 0) or entry.pid)
+
+    def list(self, namespace: str) -> list[r.Task]:
+        """The namespace's tasks; one ``list`` call per runtime, not a ``state`` each."""
+        with self._cond:
+            entries = sorted((e for (ns, _), e in self._tasks.items()
+                              if ns == namespace and e.ready), key=lambda e: e.id)
+        states: dict[str, dict[str, dict]] = {}
+        for runtime in {e.meta["runtime"] for e in entries if e.exit_status is None}:
+            states[runtime] = self._cli(runtime, namespace).states()
+        out = []
+        for entry in entries:
+            if entry.exit_status is not None:
+                out.append(self._task(entry, r.STOPPED, entry.pid))
+                continue
+            state = states[entry.meta["runtime"]].get(entry.id)
+            out.append(self._from_state(entry, state or {"status": r.STOPPED, "pid": 0}))
+        return out
+
+    def wait(self, namespace: str, id: str, timeout: float | None = None) -> r.Task:
+        entry = self._entry(namespace, id)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while entry.exit_status is None:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise Unavailable(f"wait for task {id}: still running after "
+                                      f"{timeout:g}s")
+                if entry.watched:
+                    self._cond.wait(left)
+                    continue
+                self._cond.release()  # no shim: ask the runtime now and then
+                try:
+                    task = self.get(namespace, id)
+                    time.sleep(0.1 if left is None else min(0.1, max(left, 0)))
+                finally:
+                    self._cond.acquire()
+                if task.status == r.STOPPED:
+                    entry.exit_status = UNKNOWN_EXIT
+                    entry.exited_at = _now()
+        return self._task(entry, r.STOPPED, entry.pid)
+
+    # --- signals, freezing, processes -----------------------------------------------------
+
+    def kill(self, namespace: str, id: str, signal: int = 15, all: bool = False) -> None:
+        entry = self._entry(namespace, id)
+        if entry.exit_status is not None:
+            raise FailedPrecondition(f"kill task {id}: it is stopped")
+        self._cli(entry.meta["runtime"], namespace).kill(id, signal, all)
+
+    def pause(self, namespace: str, id: str) -> None:
+        entry = self._entry(namespace, id)
+        self._cli(entry.meta["runtime"], namespace).pause(id)
+        self._emit("/tasks/paused", namespace, id=id)
+
+    def resume(self, namespace: str, id: str) -> None:
+        entry = self._entry(namespace, id)
+        self._cli(entry.meta["runtime"], namespace).resume(id)
+        self._emit("/tasks/resumed", namespace, id=id)
+
+    def ps(self, namespace: str, id: str) -> list[int]:
+        entry = self._entry(namespace, id)
+        return self._cli(entry.meta["runtime"], namespace).ps(id)
+
+    def metrics(self, namespace: str, id: str) -> dict:
+        """The cgroup's counters (``CgroupManager.stats``), with its ``cgroups_path``."""
+        from estiba.cgroups import open_cgroup
+
+        entry = self._entry(namespace, id)
+        path = entry.meta.get("cgroups_path", "")
+        cgroup = open_cgroup(path)
+        if not cgroup.exists():
+            raise NotFound(f"metrics of task {id}: cgroup {path} is gone")
+        return {"cgroups_path": path, **cgroup.stats()}
+
+    def update(self, namespace: str, id: str, resources: dict) -> None:
+        entry = self._entry(namespace, id)
+        self._cli(entry.meta["runtime"], namespace).update(id, resources)
+
+    # --- exec ----------------------------------------------------------------------------
+
+    def exec(self, namespace: str, id: str, exec_id: str, process: dict, *,
+             terminal: bool = False) -> r.ExecProcess:
+        entry = self._entry(namespace, id)
+        _check_name("exec id", exec_id)
+        if entry.exit_status is not None:
+            raise FailedPrecondition(f"exec in task {id}: it is stopped")
+        cli = self._cli(entry.meta["runtime"], namespace)
+        spec = _read_json(os.path.join(entry.bundle, "config.json"))
+        full = exec_process(spec.get("process") or {}, process, terminal)
+        files = shim.exec_files(entry.bundle, id, exec_id)
+        with self._cond:
+            if exec_id in entry.execs:
+                raise AlreadyExists(f"exec {exec_id} in task {id}: exists already")
+            proc = _Exec(exec_id, files)
+            entry.execs[exec_id] = proc
+        try:
+            _makedirs(os.path.dirname(files.dir))
+            os.mkdir(files.dir, 0o711)
+            process_file = os.path.join(files.dir, "process.json")
+            shim.write_process_file(process_file, full)
+            launch = shim.Launch(
+                conmon=self.conmon, id=id, runtime_path=cli.runtime.path, files=files,
+                log_path=exec_log_path(files), socket_dir=self.socket_dir,
+                runtime_args=shim.runtime_args(cli.root,
+                                               os.path.join(files.dir, "runtime.log")),
+                terminal=terminal, exec_process_file=process_file)
+            try:
+                proc.pid, proc.shim_pid = shim.start(launch)
+            except shim.ShimError as err:
+                raise error_for(err.what, err.message) from err
+        except BaseException:
+            with self._cond:
+                entry.execs.pop(exec_id, None)
+            shim.remove_socket_link(self.socket_dir, files.dir)
+            shutil.rmtree(files.dir, ignore_errors=True)
+            raise
+        # told before it is watched: its exit event cannot come first
+        self._emit("/tasks/exec-added", namespace, id=id, exec_id=exec_id, pid=proc.pid)
+        self._watch(("exec", namespace, id, exec_id), proc)
+        return self._exec_record(entry, proc)
+
+    def exec_log(self, namespace: str, id: str, exec_id: str) -> str:
+        """The CRI log of an exec's output (kept apart from the task's log, as Docker
+        keeps ``exec`` output out of ``docker logs``; removed with the task)."""
+        entry = self._entry(namespace, id)
+        return exec_log_path(shim.exec_files(entry.bundle, id, exec_id))
+
+    def _exec_record(self, entry: _Entry, proc: _Exec) -> r.ExecProcess:
+        return r.ExecProcess(namespace=entry.namespace, id=entry.id, exec_id=proc.exec_id,
+                             pid=proc.pid,
+                             status=r.RUNNING if proc.exit_status is None else r.STOPPED,
+                             exit_status=proc.exit_status)
+
+    def wait_exec(self, namespace: str, id: str, exec_id: str,
+                  timeout: float | None = None) -> r.ExecProcess:
+        entry = self._entry(namespace, id)
+        with self._cond:
+            proc = entry.execs.get(exec_id)
+            if proc is None:
+                raise NotFound(f"exec {exec_id} in task {id}: not found")
+            if not self._cond.wait_for(lambda: proc.exit_status is not None, timeout):
+                raise Unavailable(f"wait for exec {exec_id} in task {id}: still running "
+                                  f"after {timeout:g}s")
+        return self._exec_record(entry, proc)
+
+    # --- delete --------------------------------------------------------------------------
+
+    def delete(self, namespace: str, id: str, force: bool = False) -> r.Task:
+        entry = self._entry(namespace, id)
+        cli = self._cli(entry.meta["runtime"], namespace)
+        task = self.get(namespace, id)
+        if task.status in (r.RUNNING, r.PAUSED) and not force:
+            raise FailedPrecondition(f"delete task {id}: it is {task.status} (stop it, "
+                                     "or force)")
+        with self._cond:
+            if entry.deleting:
+                raise Conflict(f"delete task {id}: being deleted already")
+            entry.deleting = True
+        try:
+            return self._delete(entry, cli, task)
+        finally:
+            with self._cond:
+                entry.deleting = False
+
+    def _delete(self, entry: _Entry, cli: RuntimeCLI, task: r.Task) -> r.Task:
+        namespace, id = entry.namespace, entry.id
+        if task.status != r.STOPPED:
+            # created, or forced: the runtime kills the init (thawing a paused one)
+            cli.delete(id, force=True)
+            self.wait(namespace, id, timeout=_STOP_TIMEOUT)
+        else:
+            try:
+                cli.delete(id)
+            except NotFound:
+                pass
+        with self._cond:
+            shims_done = self._cond.wait_for(
+                lambda: entry.exit_status is not None
+                and all(e.exit_status is not None for e in entry.execs.values()),
+                _STOP_TIMEOUT if entry.watched else 0)
+        if not shims_done and entry.watched:
+            raise Conflict(f"delete task {id}: its shims did not exit")
+        self._remove_bundle(entry)
+        with self._cond:
+            self._tasks.pop((namespace, id), None)
+        self._emit("/tasks/delete", namespace, id=id, pid=entry.pid,
+                   exit_status=entry.exit_status)
+        return self._task(entry, r.STOPPED, entry.pid)
+
+    def _remove_bundle(self, entry: _Entry) -> None:
+        """Unmount the rootfs, remove the shims' links and the bundle directory; never
+        remove through a mount still there (that would delete the snapshot's files)."""
+        rootfs = os.path.join(entry.bundle, "rootfs")
+        if entry.meta.get("mounted") and _mounted_under(rootfs):
+            try:
+                self.kernel.umount(rootfs)
+            except Conflict:  # EBUSY: mounts below it (records with targets)
+                self.kernel.umount(rootfs, k.MNT_DETACH)
+            if _mounted_under(rootfs):
+                raise Conflict(f"delete task {entry.id}: {rootfs} is still mounted")
+        shim.remove_socket_link(self.socket_dir, entry.bundle)
+        for name in _listdir(os.path.join(entry.bundle, "exec")):
+            shim.remove_socket_link(self.socket_dir, os.path.join(entry.bundle, "exec", name))
+        left = _mounted_under(entry.bundle)
+        if left:
+            raise Conflict(f"delete task {entry.id}: still mounted: {', '.join(left)}")
+        _remove_tree(entry.bundle)
+
+    # --- adopt ---------------------------------------------------------------------------
+
+    def adopt(self) -> list[r.Task]:
+        """Take back the tasks of ``<exec_root>/tasks`` (after a daemon restart): those
+        whose shim runs are watched again; those that exited meanwhile are stopped with
+        their status (``/tasks/exit`` is published for them)."""
+        base = os.path.join(self.exec_root, "tasks")
+        adopted: list[r.Task] = []
+        try:
+            namespaces = sorted(os.listdir(base))
+        except FileNotFoundError:
+            return []
+        for namespace in namespaces:
+            try:
+                ids = sorted(os.listdir(os.path.join(base, namespace)))
+            except NotADirectoryError:
+                continue
+            for id in ids:
+                entry = self._adopt_one(namespace, id)
+                if entry is not None:
+                    try:
+                        adopted.append(self.get(namespace, id))
+                    except NotFound:
+                        continue
+        return adopted
+
+    def _adopt_one(self, namespace: str, id: str) -> _Entry | None:
+        bundle = self.bundle_dir(namespace, id)
+        try:
+            meta = _read_json(os.path.join(bundle, "task.json"))
+        except (NotFound, InvalidArgument):
+            return None  # a create that died before writing it: not a task
+        if meta.get("version") != META_VERSION or meta.get("runtime") not in self.runtimes:
+            return None
+        with self._cond:
+            if (namespace, id) in self._tasks:
+                return None
+            entry = _Entry(namespace, id, bundle, meta)
+            entry.ready = True
+            self._tasks[(namespace, id)] = entry
+        try:
+            entry.pid = shim.read_pid_file(entry.files.pid_file)
+        except EstibaError:
+            entry.pid = 0
+        exited = self._adopt_shim(("task", namespace, id), entry)
+        for name in _listdir(os.path.join(bundle, "exec")):
+            proc = _Exec(name, shim.exec_files(bundle, id, name))
+            with contextlib.suppress(EstibaError):
+                proc.pid = shim.read_pid_file(proc.files.pid_file)
+            entry.execs[name] = proc
+            self._adopt_shim(("exec", namespace, id, name), proc)
+        if exited:
+            self._emit("/tasks/exit", namespace, id=id, pid=entry.pid,
+                       exit_status=entry.exit_status)
+        return entry
+
+    def _adopt_shim(self, key: tuple, target: _Entry | _Exec) -> bool:
+        """Watch the shim of ``target`` again; True when it had exited already."""
+        found = shim.read_exit_file(target.files.exit_file)
+        if found is None:
+            try:
+                shim_pid = shim.read_pid_file(target.files.conmon_pid_file)
+            except EstibaError:
+                shim_pid = 0
+            if shim_pid and shim.is_conmon_of(shim_pid, target.files.dir):
+                target.shim_pid = shim_pid
+                if isinstance(target, _Entry):
+                    target.watched = True
+                self._watch(key, target)
+                # it may have exited between the look at its exit file and the pidfd
+                return False
+            found = shim.read_exit_file(target.files.exit_file)
+        if found is None:
+            if isinstance(target, _Entry):
+                return False  # no shim, no status: get/wait ask the runtime
+            target.exit_status = UNKNOWN_EXIT
+            return False
+        target.exit_status = found[0]
+        if isinstance(target, _Entry):
+            target.exited_at = _rfc3339(found[1])
+        _reap_exited_shim(target.files.conmon_pid_file)
+        return True
+
+
+# --- files --------------------------------------------------------------------------------
+
+
+def exec_log_path(files: shim.ShimFiles) -> str:
+    return os.path.join(files.dir, "output.log")
+
+
+def _mounted_under(path: str, mountinfo: str = "/proc/self/mountinfo") -> list[str]:
+    """Mount points at or below ``path`` (a bind mount of a directory of the same
+    filesystem shows in no st_dev: mountinfo is asked)."""
+    prefix = path.rstrip("/") + "/"
+    found = []
+    try:
+        with open(mountinfo, encoding="utf-8", errors="surrogateescape") as f:
+            for line in f:
+                fields = line.split(" ", 5)
+                if len(fields) < 5:
+                    continue
+                target = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)),
+                                fields[4])
+                if target == path or target.startswith(prefix):
+                    found.append(target)
+    except OSError as err:
+        raise from_oserror(f"read {mountinfo}", err) from err
+    return found
+
+
+def _reap_exited_shim(pid_file: str) -> None:
+    """Reap the conmon of an exit found at adopt when it is our child (a service
+    restarted in the same process, as tests do); a daemon restarted for real is not its
+    parent. Checked by name and parent: the pid may be another process's by now."""
+    from estiba.kernel import proc
+
+    try:
+        pid = shim.read_pid_file(pid_file)
+        with open(f"/proc/{pid}/comm", encoding="utf-8") as f:
+            comm = f.read().strip()
+    except (EstibaError, OSError):
+        return
+    found = proc.stat(pid)
+    if comm == "conmon" and found is not None and found.ppid == os.getpid():
+        # it wrote the exit file: it is gone, or about to be
+        with contextlib.suppress(EstibaError):
+            shim.await_exit(pid, 2.0)
+
+
+def _reap(pid: int) -> None:
+    """Collect the exited shim when it is our child (we are its subreaper)."""
+    if pid <= 0:
+        return
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def _makedirs(path: str) -> None:
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as err:
+        raise from_oserror(f"make {path}", err) from err
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return sorted(os.listdir(path))
+    except OSError:
+        return []
+
+
+def _write_json(path: str, value: object) -> None:
+    tmp = f"{path}.tmp"
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(value, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        raise from_oserror(f"write {path}", err) from err
+
+
+def _read_json(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as f:
+            value = json.load(f)
+    except OSError as err:
+        raise from_oserror(f"read {path}", err) from err
+    except ValueError as err:
+        raise InvalidArgument(f"read {path}: not JSON") from err
+    if not isinstance(value, dict):
+        raise InvalidArgument(f"read {path}: not a JSON object")
+    return value
+
+
+def _remove_tree(path: str) -> None:
+    """rm -r that does not cross into another filesystem: whatever is still mounted
+    below is left (and seen), not emptied."""
+    device = os.lstat(path).st_dev if os.path.lexists(path) else None
+    if device is None:
+        return
+
+    def remove(dir: str) -> None:
+        for entry in os.scandir(dir):
+            if entry.is_dir(follow_symlinks=False):
+                if entry.stat(follow_symlinks=False).st_dev != device:
+                    raise Conflict(f"remove {dir}: {entry.path} is a mount point")
+                remove(entry.path)
+                os.rmdir(entry.path)
+            else:
+                os.unlink(entry.path)
+
+    try:
+        remove(path)
+        os.rmdir(path)
+    except OSError as err:
+        raise from_oserror(f"remove {path}", err) from err
