@@ -1,6 +1,14 @@
 """The core API: JSON over HTTP/1.1 on the core socket (default /run/estiba/core.sock),
-containerd's API in Estiba's shape. ``estiba ctr`` (``cli/ctr.py``, through
+containerd's API in Estiba's shape. ``estiba ctr`` (``cli/ctr/``, through
 ``client/core.py``) is its client.
+
+Modules: ``http.py`` (HTTP/1.1 framing by hand on asyncio streams, and the response
+kinds: ``Reply``, ``Stream``, ``Download``, ``Takeover`` for hijacked connections),
+``server.py`` (connections, keep-alive, bounded shutdown), ``app.py`` (the router, the
+thread pool calls, the one error mapping), ``routes.py`` (one thin handler per route),
+``encoding.py`` (records to JSON, the taxonomy's statuses), ``logs.py`` (the CRI log
+reader of the ``logs`` route), ``signals.py``. May import ``core`` (its records and
+services' shapes), ``oci``, ``errors`` and the standard library; never ``daemon``.
 
 Conventions: the namespace is the ``Estiba-Namespace`` header (default ``default``);
 bodies are JSON objects (``Content-Type: application/json``) except the image archives

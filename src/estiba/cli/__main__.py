@@ -1,0 +1,5 @@
+"""``python -m estiba.cli``: the ``estiba`` command."""
+
+from estiba.cli.main import run_main
+
+run_main()

@@ -1,0 +1,249 @@
+"""The daemon's configuration: a TOML file (``--config``, default
+``/etc/estiba/estibad.toml`` when it exists) overridden by flags. Pure: argv and file
+text in, a ``Config`` out; ``ConfigError`` says what is wrong.
+
+File keys are the flags' names without the dashes' prefix::
+
+    root = "/var/lib/estiba"
+    exec-root = "/run/estiba"
+    hosts = ["unix:///run/estiba/estiba.sock"]
+    core-address = "/run/estiba/core.sock"
+    default-runtime = "estiba"
+    instance = "estiba"
+    group = "estiba"
+    log-level = "info"            # debug | info | warning | error
+    log-format = "json"           # json | text
+    live-restore = true           # false: stop the containers when the daemon stops
+    shutdown-timeout = 10         # seconds for requests in flight at SIGTERM
+    debug-failpoints = []         # named fault points (see failpoints.py); debug only
+    [runtimes]
+    runc = "/usr/bin/runc"
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from estiba.oci.record import Record
+
+DEFAULT_CONFIG = "/etc/estiba/estibad.toml"
+LEVELS = ("debug", "info", "warning", "error")
+FORMATS = ("json", "text")
+
+USAGE = """\
+usage: estibad [options]
+
+  --config FILE            TOML configuration (default /etc/estiba/estibad.toml if present)
+  --root DIR               persistent state (default /var/lib/estiba)
+  --exec-root DIR          runtime state: bundles, sockets (default /run/estiba)
+  -H, --host unix://PATH   Docker API socket (repeatable; recorded, not served yet)
+  --core-address PATH      core API socket (default /run/estiba/core.sock)
+  --default-runtime NAME   runtime of containers that name none (default estiba)
+  --runtime NAME=PATH      an OCI runtime (repeatable)
+  --instance NAME          names the daemon's kernel objects (default estiba)
+  --group NAME             group owning the sockets (mode 0660; 0600 without)
+  --log-level LEVEL        debug, info, warning, error (default info)
+  --log-format FORMAT      json or text (default json)
+  --live-restore BOOL      keep containers running when the daemon stops (default true)
+  --shutdown-timeout SECS  time given to requests in flight at SIGTERM (default 10)
+  --debug-failpoints LIST  comma-separated fault points to turn on (debug only)
+  -h, --help               this help
+"""
+
+
+class ConfigError(Exception):
+    """A flag or a key of the configuration file is wrong."""
+
+
+class Config(Record):
+    root: str = "/var/lib/estiba"
+    exec_root: str = "/run/estiba"
+    hosts: tuple[str, ...] = ()
+    core_address: str = "/run/estiba/core.sock"
+    default_runtime: str = "estiba"
+    runtimes: tuple[tuple[str, str], ...] = ()
+    instance: str = "estiba"
+    group: str = ""
+    log_level: str = "info"
+    log_format: str = "json"
+    live_restore: bool = True
+    shutdown_timeout: float = 10.0
+    debug_failpoints: tuple[str, ...] = ()
+    config_file: str = ""
+
+    def runtime_paths(self) -> dict[str, str]:
+        return dict(self.runtimes)
+
+    @property
+    def cgroup_parent(self) -> str:
+        """The containers' cgroup parent: ``estiba``, with the instance as a suffix when
+        it is not the default one (ARCHITECTURE.md, "Names")."""
+        return "estiba" if self.instance == "estiba" else f"estiba-{self.instance}"
+
+
+# flag -> (field, kind); kind "list" appends, "bool" takes true/false
+_FLAGS = {
+    "--root": ("root", "str"),
+    "--exec-root": ("exec_root", "str"),
+    "-H": ("hosts", "list"),
+    "--host": ("hosts", "list"),
+    "--core-address": ("core_address", "str"),
+    "--default-runtime": ("default_runtime", "str"),
+    "--runtime": ("runtimes", "list"),
+    "--instance": ("instance", "str"),
+    "--group": ("group", "str"),
+    "--log-level": ("log_level", "str"),
+    "--log-format": ("log_format", "str"),
+    "--live-restore": ("live_restore", "bool"),
+    "--shutdown-timeout": ("shutdown_timeout", "float"),
+    "--debug-failpoints": ("debug_failpoints", "list"),
+    "--config": ("config_file", "str"),
+}
+
+
+def parse_flags(argv: list[str]) -> dict[str, object]:
+    """Flags as {field: value}; ``--flag=value`` and ``--flag value`` both work."""
+    out: dict[str, object] = {}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        name, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        if name not in _FLAGS:
+            raise ConfigError(f"unknown flag {arg!r}")
+        field, kind = _FLAGS[name]
+        if not eq:
+            if kind == "bool" and (i + 1 == len(argv) or argv[i + 1].startswith("-")):
+                value = "true"  # a bare --live-restore
+            else:
+                i += 1
+                if i == len(argv):
+                    raise ConfigError(f"flag {name} needs a value")
+                value = argv[i]
+        i += 1
+        if kind == "list":
+            items = value.split(",") if field == "debug_failpoints" else [value]
+            out.setdefault(field, [])
+            out[field].extend(v for v in items if v)  # type: ignore[union-attr]
+        elif kind == "bool":
+            out[field] = _bool(name, value)
+        elif kind == "float":
+            out[field] = _float(name, value)
+        else:
+            out[field] = value
+    return out
+
+
+def _bool(name: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise ConfigError(f"{name}: expected true or false, got {value!r}")
+
+
+def _float(name: str, value: object) -> float:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{name}: expected a number, got {value!r}") from err
+    if number < 0:
+        raise ConfigError(f"{name}: must not be negative")
+    return number
+
+
+def from_file(data: dict) -> dict[str, object]:
+    """The keys of a parsed TOML file as {field: value}."""
+    out: dict[str, object] = {}
+    for key, value in data.items():
+        field = "hosts" if key == "host" else key.replace("-", "_")
+        if field == "runtimes":
+            if not isinstance(value, dict) or not all(
+                    isinstance(v, str) for v in value.values()):
+                raise ConfigError("runtimes: expected a table of name = \"path\"")
+            out[field] = [f"{k}={v}" for k, v in value.items()]
+        elif field in ("hosts", "debug_failpoints"):
+            items = [value] if isinstance(value, str) else value
+            if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
+                raise ConfigError(f"{key}: expected a list of strings")
+            out[field] = list(items)
+        elif field == "live_restore":
+            out[field] = _bool(key, value)
+        elif field == "shutdown_timeout":
+            out[field] = _float(key, value)
+        elif field in Config.__fields__ and field != "config_file":
+            if not isinstance(value, str):
+                raise ConfigError(f"{key}: expected a string")
+            out[field] = value
+        else:
+            raise ConfigError(f"unknown key {key!r}")
+    return out
+
+
+def build(values: dict[str, object], default_runtime_path: str) -> Config:
+    """Check the merged values and fill the runtimes: the default runtime ``estiba`` is
+    ``default_runtime_path`` unless configured."""
+    runtimes: dict[str, str] = {}
+    for item in values.pop("runtimes", []):  # type: ignore[union-attr]
+        name, eq, path = item.partition("=")
+        if not eq or not name or not path:
+            raise ConfigError(f"runtime {item!r}: expected name=path")
+        runtimes[name] = path
+    runtimes.setdefault("estiba", default_runtime_path)
+    config = Config(**{**values, "runtimes": tuple(sorted(runtimes.items())),
+                       "hosts": tuple(values.get("hosts", ())),  # type: ignore[arg-type]
+                       "debug_failpoints": tuple(values.get("debug_failpoints", ()))})  # type: ignore[arg-type]
+    if config.default_runtime not in runtimes:
+        raise ConfigError(f"default runtime {config.default_runtime!r} is not configured "
+                          f"(runtimes: {', '.join(sorted(runtimes))})")
+    if config.log_level not in LEVELS:
+        raise ConfigError(f"log level {config.log_level!r}: expected one of "
+                          f"{', '.join(LEVELS)}")
+    if config.log_format not in FORMATS:
+        raise ConfigError(f"log format {config.log_format!r}: expected json or text")
+    if not config.instance or "/" in config.instance or len(config.instance) > 15:
+        raise ConfigError(f"instance {config.instance!r}: 1 to 15 characters, no '/'")
+    for host in config.hosts:
+        if not host.startswith("unix://"):
+            raise ConfigError(f"host {host!r}: only unix:// sockets are supported")
+    for name in ("root", "exec_root", "core_address"):
+        if not os.path.isabs(getattr(config, name)):
+            raise ConfigError(f"{name.replace('_', '-')}: must be an absolute path")
+    if len(os.fsencode(config.core_address)) >= 108:
+        raise ConfigError(f"core address {config.core_address}: longer than a unix "
+                          "socket path may be (107 bytes)")
+    return config
+
+
+def load(argv: list[str]) -> Config:
+    """Flags, then the file they name (or the default file if present), merged."""
+    flags = parse_flags(argv)
+    path = str(flags.get("config_file") or "")
+    values: dict[str, object] = {}
+    if path or os.path.exists(DEFAULT_CONFIG):
+        path = path or DEFAULT_CONFIG
+        import tomllib
+
+        try:
+            with open(path, "rb") as f:
+                values = from_file(tomllib.load(f))
+        except OSError as err:
+            raise ConfigError(f"read {path}: {err.strerror.lower()}") from err
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"{path}: {err}") from err
+    for field, value in flags.items():
+        if field in ("runtimes", "hosts", "debug_failpoints") and field in values:
+            values[field] = list(values[field]) + list(value)  # type: ignore[arg-type]
+        else:
+            values[field] = value
+    values["config_file"] = path
+    return build(values, _default_runtime_path())
+
+
+def _default_runtime_path() -> str:
+    # the launcher beside this interpreter (the venv's bin), else found on PATH
+    beside = os.path.join(os.path.dirname(sys.executable), "estiba-runtime")
+    return beside if os.path.exists(beside) else "estiba-runtime"
