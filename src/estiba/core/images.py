@@ -85,6 +85,16 @@ class Images:
     def get(self, namespace: str, name: str) -> Image:
         return ImageRecords(self.db, namespace).get(normalise(name))
 
+    def resolve(self, namespace: str, name: str) -> Image:
+        """The image, or, for a built-in one (``busybox:latest``) the namespace does not
+        have yet, the image provided there: what a pull would do, without a registry."""
+        try:
+            return self.get(namespace, name)
+        except NotFound:
+            if normalise(name) != naming.BUSYBOX:
+                raise
+        return self.provide_busybox(namespace)
+
     def manifest(self, namespace: str, name: str) -> tuple[Manifest, str]:
         """The image's manifest for the service's platform, and its digest."""
         return self._manifest(self.get(namespace, name).target_digest)

@@ -94,11 +94,12 @@ class Core:
                       cwd: str = "", terminal: bool = False,
                       labels: Mapping[str, str] | None = None,
                       spec: dict | None = None) -> Container:
-        """A container of ``image`` (unpacked if needed): its snapshot ``id`` prepared on
-        the image's top layer, its spec the default one with the image's config and
-        ``args``, ``env``, ``cwd``, ``terminal`` applied (or ``spec`` as given)."""
+        """A container of ``image`` (provided if built in, unpacked if needed): its
+        snapshot ``id`` prepared on the image's top layer, its spec the default one with
+        the image's config and ``args``, ``env``, ``cwd``, ``terminal`` applied (or
+        ``spec`` as given)."""
         check_id(id)
-        found = self.images.get(namespace, image)
+        found = self.images.resolve(namespace, image)
         with contextlib.suppress(NotFound):
             self.containers.get(namespace, id)
             raise AlreadyExists(f"container {id}: already exists")
@@ -134,6 +135,8 @@ class Core:
                 raise FailedPrecondition(
                     f"remove container {id}: it has a task ({task.status}); delete it first")
         self.containers.delete(namespace, id)
+        if self.tasks is not None:
+            self.tasks.remove_log(namespace, id)
         if container.snapshot_key and container.snapshotter == self.snapshotter_name:
             with contextlib.suppress(NotFound):
                 self.snapshotter(namespace).remove(container.snapshot_key)

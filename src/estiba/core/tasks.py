@@ -346,6 +346,17 @@ class Tasks:
             out.append(self._from_state(entry, state or {"status": r.STOPPED, "pid": 0}))
         return out
 
+    def remove_log(self, namespace: str, id: str) -> None:
+        """Remove the container's log directory (``<log_root>/<ns>/<id>``): its container
+        is gone, and a new one of the same id starts a log of its own."""
+        import shutil
+
+        with self._cond:
+            busy = (namespace, id) in self._tasks
+        if busy:
+            raise FailedPrecondition(f"remove log of {id}: its task still exists")
+        shutil.rmtree(os.path.join(self.log_root, namespace, id), ignore_errors=True)
+
     def wait(self, namespace: str, id: str, timeout: float | None = None) -> r.Task:
         entry = self._entry(namespace, id)
         deadline = None if timeout is None else time.monotonic() + timeout

@@ -77,6 +77,9 @@ def test_run_and_live_restore(roots: dict[str, str], busybox_tar: str) -> None:
         ran = ctr(sock, "run", "--rm", BUSYBOX, one, "sh", "-c", "echo out; echo err >&2; exit 3")
         assert (ran.returncode, ran.stdout, ran.stderr) == (3, "out\n", "err\n")
         assert one not in ctr(sock, "containers", "ls", "-q").stdout
+        # the same id again: a new container, whose output is its own alone
+        again = ctr(sock, "run", "--rm", "busybox", one, "echo", "again")
+        assert (again.returncode, again.stdout, again.stderr) == (0, "again\n", "")
 
         assert ctr(sock, "run", "-d", BUSYBOX, two, "sleep", "1000").returncode == 0
         pid = int(ctr(sock, "tasks", "ls").stdout.split(two)[1].split()[0])

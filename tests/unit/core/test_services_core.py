@@ -199,6 +199,10 @@ def test_garbage_collection_frees_an_imported_image_once_deleted(core, busybox_a
 class _Tasks:
     def __init__(self, running: set[str]) -> None:
         self.running = running
+        self.logs_removed: list[str] = []
+
+    def remove_log(self, namespace: str, id: str) -> None:
+        self.logs_removed.append(id)
 
     def get(self, namespace: str, id: str) -> Task:
         if id not in self.running:
@@ -215,6 +219,7 @@ def test_remove_container_is_refused_while_a_task_exists(core):
         core.remove_container("a", "busy")
     core.remove_container("a", "idle")
     assert [c.id for c in core.containers.list("a")] == ["busy"]
+    assert core.tasks.logs_removed == ["idle"]
     with pytest.raises(NotFound):
         core.remove_container("a", "idle")
 
@@ -223,7 +228,7 @@ def test_new_container_checks_before_it_works(core):
     with pytest.raises(InvalidArgument):
         core.new_container("a", "bad/id", "busybox")
     with pytest.raises(NotFound):
-        core.new_container("a", "c1", "busybox")
+        core.new_container("a", "c1", "alpine")  # busybox would be provided
 
 
 def test_the_collector_lock_lets_works_share_and_a_collection_wait():

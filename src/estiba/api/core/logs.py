@@ -6,8 +6,6 @@ route: ``{"time", "stream", "log"}`` with the partial lines joined and the newli
 
 from __future__ import annotations
 
-import time
-
 from estiba import errors
 
 TYPE_CHECKING = False
@@ -46,10 +44,11 @@ class Joiner:
         return {"time": stamp, "stream": stream, "log": text + "\n"}
 
 
-def entries(path: str, *, follow: bool, exited: Callable[[], Any],
+def entries(path: str, *, follow: bool, exited: Callable[[float], Any],
             poll: float = 0.5) -> Iterator[dict | None]:
     """The entries of the log at ``path``; when following, then the ones written until
-    ``exited()`` returns the stopped task, and last ``{"exit_status"}``. None is yielded
+    ``exited(timeout)`` (which waits up to ``timeout`` seconds) returns the stopped
+    task, and last ``{"exit_status"}``. None is yielded
     at least every ``poll`` seconds while nothing new comes (the server's chance to see a
     client gone)."""
     if not path:
@@ -64,20 +63,17 @@ def entries(path: str, *, follow: bool, exited: Callable[[], Any],
             except FileNotFoundError as err:
                 if not follow:
                     raise errors.NotFound(f"log {path}: no such file") from err
-                task = exited()
+                task = exited(_TICK)
                 if task is not None:
                     yield {"exit_status": task.exit_status}
                     return
-                time.sleep(_TICK)
                 yield None
         buffer = ""
         idle = 0.0
-        ticks = 0
         while True:
             data = f.read(65536)
             if data:
                 idle = 0.0
-                ticks = -1
                 buffer += data
                 *lines, buffer = buffer.split("\n")
                 for line in lines:
@@ -87,9 +83,8 @@ def entries(path: str, *, follow: bool, exited: Callable[[], Any],
                 continue
             if not follow:
                 return
-            ticks += 1
-            # asking the core is dearer than reading a file: every few ticks only
-            task = exited() if ticks % 4 == 0 else None
+            # waiting for the exit is the pause between reads: an exit ends it at once
+            task = exited(_TICK)
             if task is not None:
                 # the shim writes before it records the exit: what is left is complete
                 for line in (buffer + f.read()).split("\n"):
@@ -98,7 +93,6 @@ def entries(path: str, *, follow: bool, exited: Callable[[], Any],
                         yield entry
                 yield {"exit_status": task.exit_status}
                 return
-            time.sleep(_TICK)
             idle += _TICK
             if idle >= poll:
                 idle = 0.0

@@ -270,8 +270,11 @@ def tasks_logs(core: Any, call: Call, id: str) -> Stream:
     follow = call.flag("follow")
     namespace = call.namespace
 
-    def exited() -> Any:
-        current = core.tasks.get(namespace, id)
+    def exited(timeout: float) -> Any:
+        try:
+            current = core.tasks.wait(namespace, id, timeout=timeout)
+        except errors.Unavailable:
+            return None
         return current if current.exit_status is not None else None
 
     return Stream(_ndjson(logs.entries(task.log_path, follow=follow, exited=exited,
