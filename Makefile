@@ -8,15 +8,23 @@ RUNTIME := $(VENV)/bin/estiba-runtime
 install:
 	@bash scripts/install.sh
 
-# A busybox bundle in a temporary directory, run in the foreground without a terminal;
-# the runtime's state (--root) sits beside it and everything goes when the run ends,
-# down to the "estiba" cgroup parents the runtime leaves (rmdir: only when empty).
+# The daemon, started when nothing answers on its core socket (it stays, as dockerd
+# does; its log is $(EXEC_ROOT)/estibad.log), then a first container of the offline
+# busybox image, run through it and removed: `estiba ctr run --rm`.
+EXEC_ROOT := /run/estiba
+CORE_SOCKET := $(EXEC_ROOT)/core.sock
+CTR := $(VENV)/bin/estiba ctr -a $(CORE_SOCKET)
 run: install
-	@set -e; dir=$$(mktemp -d /tmp/estiba-run.XXXXXX); \
-	trap 'rm -rf --one-file-system "$$dir"; \
-	      rmdir /sys/fs/cgroup/estiba /sys/fs/cgroup/*/estiba 2>/dev/null || true' EXIT; \
-	bash scripts/make-bundle "$$dir/bundle"; \
-	$(RUNTIME) --root "$$dir/state" run --bundle "$$dir/bundle" hello-$$$$
+	@set -e; \
+	if ! $(CTR) version >/dev/null 2>&1; then \
+	  mkdir -p -m 0711 $(EXEC_ROOT); \
+	  setsid $(VENV)/bin/estibad --core-address $(CORE_SOCKET) </dev/null \
+	    >>$(EXEC_ROOT)/estibad.log 2>&1 & \
+	  for i in $$(seq 100); do $(CTR) version >/dev/null 2>&1 && break; sleep 0.1; done; \
+	  $(CTR) version >/dev/null || { tail -20 $(EXEC_ROOT)/estibad.log; exit 1; }; \
+	  echo "estibad started (log: $(EXEC_ROOT)/estibad.log)"; \
+	fi; \
+	$(CTR) run --rm busybox hello-$$$$ sh -c 'echo hello from estiba; hostname; ps'
 
 # ruff first and the tests whatever it says, so that the run ends with pytest's summary;
 # either failing fails the target.
