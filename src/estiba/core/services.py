@@ -49,8 +49,10 @@ if TYPE_CHECKING:
 
 class Core:
     def __init__(self, root: str, tasks: TaskService | None = None, *,
-                 kernel: Linux | None = None, events: Events | None = None) -> None:
+                 kernel: Linux | None = None, events: Events | None = None,
+                 cgroup_parent: str = "estiba") -> None:
         self.root = os.path.abspath(os.fspath(root))
+        self.cgroup_parent = cgroup_parent  # containers' cgroups go under it
         self.tmp_dir = os.path.join(self.root, "tmp")
         try:
             os.makedirs(self.tmp_dir, mode=0o700, exist_ok=True)
@@ -106,6 +108,7 @@ class Core:
         top = self.images.unpack(namespace, found.name)
         if spec is None:
             spec = _build_spec(namespace, id, self.images.config(namespace, found.name),
+                               cgroup_parent=self.cgroup_parent,
                                args=args, env=env, cwd=cwd, terminal=terminal)
         snapshotter = self.snapshotter(namespace)
         # held until the record refers to it: a collection meanwhile keeps it
@@ -146,12 +149,12 @@ class Core:
         self.db.close()
 
 
-def _build_spec(namespace: str, id: str, image_config: dict, *,
+def _build_spec(namespace: str, id: str, image_config: dict, *, cgroup_parent: str,
                 args: Sequence[str] | None, env: Sequence[str], cwd: str,
                 terminal: bool) -> dict:
     from estiba.core import spec as specs
 
-    spec = specs.default_spec(namespace, id)
+    spec = specs.default_spec(namespace, id, cgroup_parent=cgroup_parent)
     return specs.with_image_config(spec, image_config,
                                    args=None if args is None else list(args),
                                    env=list(env), cwd=cwd, terminal=terminal)

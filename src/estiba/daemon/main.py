@@ -47,7 +47,8 @@ def build_core(config: Config) -> Any:
     tasks = Tasks(exec_root=config.exec_root, log_root=os.path.join(config.root, "tasks"),
                   runtimes=config.runtime_paths(), default_runtime=config.default_runtime,
                   kernel=kernel, publish=events.publish, cgroup_parent=config.cgroup_parent)
-    return Core(config.root, tasks, kernel=kernel, events=events)
+    return Core(config.root, tasks, kernel=kernel, events=events,
+                cgroup_parent=config.cgroup_parent)
 
 
 def _import_asyncio() -> None:
