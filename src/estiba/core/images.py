@@ -60,7 +60,8 @@ class Images:
                  collector: CollectorLock | None = None,
                  publish: Publish | None = None, kernel: Linux | None = None,
                  platform: tuple[str, str, str] | None = None,
-                 tmp_dir: str | None = None) -> None:
+                 tmp_dir: str | None = None,
+                 failpoint: Callable[[str], None] | None = None) -> None:
         from estiba.core.leases import CollectorLock
 
         self.store = store
@@ -76,6 +77,7 @@ class Images:
             platform = ("linux", host_architecture(), "")
         self.platform = platform
         self.tmp_dir = tmp_dir
+        self._failpoint = failpoint  # the daemon's debug fault points, or None
 
     # --- reading ---------------------------------------------------------------------
 
@@ -134,6 +136,8 @@ class Images:
                 for image in loaded:
                     for digest in self._blobs(image.manifest_digest):
                         hold("content", digest)
+            if self._failpoint is not None:
+                self._failpoint("import-after-blobs")
             for image in loaded:
                 names = list(image.names)
                 if not names:
@@ -144,6 +148,8 @@ class Images:
                                                    image.manifest_digest))
         for image in named:
             self._event("/images/create", namespace, image)
+        if self._failpoint is not None:
+            self._failpoint("import-after-naming")
         if unpack:
             for digest in dict.fromkeys(image.target_digest for image in named):
                 self._unpack(namespace, digest)
@@ -192,7 +198,10 @@ class Images:
     # --- helpers ---------------------------------------------------------------------
 
     def _unpack(self, namespace: str, digest: str) -> str:
-        return unpack_image(self.store, self.snapshotter_for(namespace), digest,
+        snapshotter = self.snapshotter_for(namespace)
+        if self._failpoint is not None:
+            snapshotter = _FailpointAfterCommit(snapshotter, self._failpoint)
+        return unpack_image(self.store, snapshotter, digest,
                             kernel=self.kernel, db=self.db, namespace=namespace,
                             snapshotter_name=self.snapshotter_name, platform=self.platform)
 
@@ -227,3 +236,20 @@ class Images:
         if self._publish is not None:
             self._publish(topic, namespace, {"name": image.name,
                                              "target": image.target_digest})
+
+
+class _FailpointAfterCommit:
+    """The snapshotter an unpack uses while the daemon's debug failpoints are on: the
+    failpoint ``unpack-after-layer`` is hit after each layer's commit (unpack commits
+    one snapshot per layer), before the image config is labelled with the top one."""
+
+    def __init__(self, snapshotter: Snapshotter, failpoint: Callable[[str], None]) -> None:
+        self._snapshotter = snapshotter
+        self._failpoint = failpoint
+
+    def commit(self, name: str, key: str) -> None:
+        self._snapshotter.commit(name, key)
+        self._failpoint("unpack-after-layer")
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._snapshotter, name)

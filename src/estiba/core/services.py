@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import threading
 
 from estiba.content.store import ContentStore
@@ -40,18 +41,25 @@ from estiba.snapshots.overlay import OverlaySnapshotter
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from estiba.core.interfaces import TaskService
     from estiba.kernel.linux import Linux
     from estiba.snapshots import Snapshotter
 
 
+# the label of the temporary leases of the daemon's own work (metadata.leases.temporary)
+WORK_LABEL = "estiba.work"
+
+
 class Core:
     def __init__(self, root: str, tasks: TaskService | None = None, *,
                  kernel: Linux | None = None, events: Events | None = None,
-                 cgroup_parent: str = "estiba") -> None:
+                 cgroup_parent: str = "estiba",
+                 failpoint: Callable[[str], None] | None = None) -> None:
         self.root = os.path.abspath(os.fspath(root))
+        # the daemon's debug fault points (daemon/failpoints.py): a no-op unless on
+        self._failpoint = failpoint or _no_failpoint
         self.cgroup_parent = cgroup_parent  # containers' cgroups go under it
         self.tmp_dir = os.path.join(self.root, "tmp")
         try:
@@ -72,7 +80,7 @@ class Core:
         self.images = Images(self.store, self.db, self.snapshotter,
                              snapshotter_name=self.snapshotter_name,
                              collector=self._collector, publish=publish, kernel=kernel,
-                             tmp_dir=self.tmp_dir)
+                             tmp_dir=self.tmp_dir, failpoint=failpoint)
         self.containers = Containers(self.db, publish)
         self.leases = Leases(self.db)
         self.tasks = tasks
@@ -86,10 +94,36 @@ class Core:
                 self._snapshotters[namespace] = found
             return found
 
-    def collect_garbage(self) -> gc.GCResult:
+    def collect_garbage(self, ingest_grace: float = gc.INGEST_GRACE) -> gc.GCResult:
         """Delete every blob, snapshot and ingest nothing reaches (``metadata.gc``)."""
         with self._collector.exclusive():
-            return gc.collect(self.db, self.store, {self.snapshotter_name: self.snapshotter})
+            return gc.collect(self.db, self.store, {self.snapshotter_name: self.snapshotter},
+                              ingest_grace=ingest_grace)
+
+    def recover(self) -> tuple[list[tuple[str, str]], gc.GCResult]:
+        """What a crash left, taken back at the daemon's start, when no work is in
+        flight (call it after the tasks are adopted, before serving): the temporary
+        leases of the daemon's own work (labelled ``estiba.work``: an import, an unpack,
+        a container being made) are deleted, as are the temporary copies under ``tmp/``;
+        then a collection frees what only they held (blobs committed but never named,
+        snapshots prepared for no container, layers unpacked half-way) and every
+        ingest. Returns the (namespace, id) of the leases deleted and the collection's
+        result. Leases made by clients are left to expire."""
+        dropped = []
+        for namespace in self.namespaces.list():
+            for lease in self.leases.list(namespace.name):
+                if WORK_LABEL in dict(lease.labels):
+                    with contextlib.suppress(NotFound):
+                        self.leases.delete(namespace.name, lease.id)
+                    dropped.append((namespace.name, lease.id))
+        for name in _listdir(self.tmp_dir):
+            path = os.path.join(self.tmp_dir, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+        return dropped, self.collect_garbage(ingest_grace=0.0)
 
     def new_container(self, namespace: str, id: str, image: str, *, runtime: str = "",
                       args: Sequence[str] | None = None, env: Sequence[str] = (),
@@ -116,7 +150,8 @@ class Core:
             hold("snapshot", id)
             snapshotter.prepare(id, top)  # AlreadyExists: another container's, left alone
             try:
-                return self.containers.create(Container(
+                self._failpoint("container-after-snapshot")
+                made = self.containers.create(Container(
                     namespace=namespace, id=id, image=found.name, runtime=runtime,
                     snapshotter=self.snapshotter_name, snapshot_key=id, spec=spec,
                     labels=tuple(sorted((labels or {}).items()))))
@@ -124,6 +159,8 @@ class Core:
                 with contextlib.suppress(NotFound):
                     snapshotter.remove(id)
                 raise
+            self._failpoint("container-after-record")
+            return made
 
     def remove_container(self, namespace: str, id: str) -> None:
         """Delete the container's record, then its snapshot; refused while it has a
@@ -147,6 +184,17 @@ class Core:
     def close(self) -> None:
         self.events.close()
         self.db.close()
+
+
+def _no_failpoint(name: str) -> None:
+    pass
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return sorted(os.listdir(path))
+    except OSError:
+        return []
 
 
 def _build_spec(namespace: str, id: str, image_config: dict, *, cgroup_parent: str,

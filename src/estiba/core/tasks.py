@@ -137,7 +137,8 @@ class Tasks:
     def __init__(self, exec_root: str, log_root: str, runtimes: Mapping[str, str],
                  default_runtime: str, kernel: Linux,
                  publish: Callable[[str, str, Mapping[str, str]], object] | None = None,
-                 conmon: str = "conmon", cgroup_parent: str = "estiba") -> None:
+                 conmon: str = "conmon", cgroup_parent: str = "estiba",
+                 failpoint: Callable[[str], None] | None = None) -> None:
         if default_runtime not in runtimes:
             raise InvalidArgument(f"default runtime {default_runtime!r} is not one of "
                                   f"{sorted(runtimes)}")
@@ -153,6 +154,9 @@ class Tasks:
         self._tasks: dict[tuple[str, str], _Entry] = {}
         self._watcher = shim.ExitWatcher(self._on_shim_exit)
         self.socket_dir = os.path.join(exec_root, "sockets")
+        # the daemon's debug fault points (daemon/failpoints.py): a no-op unless on
+        self._failpoint = failpoint or _no_failpoint
+        self.discarded: list[tuple[str, str]] = []  # half-made bundles adopt removed
 
     def close(self) -> None:
         self._watcher.close()
@@ -261,12 +265,14 @@ class Tasks:
         try:
             _write_json(os.path.join(bundle, "config.json"), spec)
             _write_json(os.path.join(bundle, "task.json"), meta)
+            self._failpoint("task-after-bundle")
             for path in (os.path.dirname(log_path), cli.root, self.socket_dir):
                 _makedirs(path)
             if mounts:
                 rootfs = os.path.join(bundle, "rootfs")
                 _makedirs(rootfs)
                 mounting.mount_at(mounts, rootfs, self.kernel)
+                self._failpoint("task-after-mount")
             launch = shim.Launch(
                 conmon=self.conmon, id=id, runtime_path=cli.runtime.path,
                 files=entry.files, log_path=log_path, socket_dir=self.socket_dir,
@@ -277,6 +283,7 @@ class Tasks:
                 pid, shim_pid = shim.start(launch)
             except shim.ShimError as err:
                 raise error_for(err.what, err.message) from err
+            self._failpoint("task-after-shim")
         except BaseException:
             self._discard(entry, cli)
             raise
@@ -300,6 +307,7 @@ class Tasks:
 
     def start(self, namespace: str, id: str) -> r.Task:
         entry = self._entry(namespace, id)
+        self._failpoint("task-before-start")
         self._cli(entry.meta["runtime"], namespace).start(id)
         self._emit("/tasks/start", namespace, id=id, pid=entry.pid)
         # running, or stopped already (a quick process): no runtime call to ask which
@@ -552,7 +560,9 @@ class Tasks:
     def adopt(self) -> list[r.Task]:
         """Take back the tasks of ``<exec_root>/tasks`` (after a daemon restart): those
         whose shim runs are watched again; those that exited meanwhile are stopped with
-        their status (``/tasks/exit`` is published for them)."""
+        their status (``/tasks/exit`` is published for them). Bundles a create left
+        half-made (killed before its shim ran: no task.json, or no init pid, no exit
+        file and no shim) are removed, their rootfs unmounted (``discarded``)."""
         base = os.path.join(self.exec_root, "tasks")
         adopted: list[r.Task] = []
         try:
@@ -578,8 +588,20 @@ class Tasks:
         try:
             meta = _read_json(os.path.join(bundle, "task.json"))
         except (NotFound, InvalidArgument):
-            return None  # a create that died before writing it: not a task
+            # a create that died before writing it: not a task, and in the way of one
+            self._discard_half_made(namespace, id, bundle, {"mounted": True})
+            return None
         if meta.get("version") != META_VERSION or meta.get("runtime") not in self.runtimes:
+            return None
+        with self._cond:
+            if (namespace, id) in self._tasks:
+                return None
+        files = shim.task_files(bundle, id)
+        if (not os.path.exists(files.pid_file)
+                and shim.read_exit_file(files.exit_file) is None
+                and not _shim_alive(files)):
+            # the create died before its shim made the container (or with it)
+            self._discard_half_made(namespace, id, bundle, meta)
             return None
         with self._cond:
             if (namespace, id) in self._tasks:
@@ -602,6 +624,19 @@ class Tasks:
             self._emit("/tasks/exit", namespace, id=id, pid=entry.pid,
                        exit_status=entry.exit_status)
         return entry
+
+    def _discard_half_made(self, namespace: str, id: str, bundle: str, meta: dict) -> None:
+        entry = _Entry(namespace, id, bundle, meta)
+        runtime = meta.get("runtime")
+        if runtime in self.runtimes:
+            # the runtime may have got as far as its state (and the cgroup)
+            with contextlib.suppress(EstibaError):
+                self._cli(runtime, namespace).delete(id, force=True)
+        try:
+            self._remove_bundle(entry)
+        except EstibaError:
+            return  # left as it is (still mounted?): not adopted, seen in the bundle dir
+        self.discarded.append((namespace, id))
 
     def _adopt_shim(self, key: tuple, target: _Entry | _Exec) -> bool:
         """Watch the shim of ``target`` again; True when it had exited already."""
@@ -656,6 +691,18 @@ def _mounted_under(path: str, mountinfo: str = "/proc/self/mountinfo") -> list[s
     except OSError as err:
         raise from_oserror(f"read {mountinfo}", err) from err
     return found
+
+
+def _no_failpoint(name: str) -> None:
+    pass
+
+
+def _shim_alive(files: shim.ShimFiles) -> bool:
+    try:
+        pid = shim.read_pid_file(files.conmon_pid_file)
+    except EstibaError:
+        return False
+    return bool(pid) and shim.is_conmon_of(pid, files.dir)
 
 
 def _reap_exited_shim(pid_file: str) -> None:

@@ -15,6 +15,7 @@ File keys are the flags' names without the dashes' prefix::
     log-format = "json"           # json | text
     live-restore = true           # false: stop the containers when the daemon stops
     shutdown-timeout = 10         # seconds for requests in flight at SIGTERM
+    idle-timeout = 120            # seconds a connection may wait to send a request
     debug-failpoints = []         # named fault points (see failpoints.py); debug only
     [runtimes]
     runc = "/usr/bin/runc"
@@ -47,7 +48,14 @@ usage: estibad [options]
   --log-format FORMAT      json or text (default json)
   --live-restore BOOL      keep containers running when the daemon stops (default true)
   --shutdown-timeout SECS  time given to requests in flight at SIGTERM (default 10)
-  --debug-failpoints LIST  comma-separated fault points to turn on (debug only)
+  --idle-timeout SECS      close a connection that sends no request for this long
+                           (default 120; 0: never)
+  --debug-failpoints LIST  debug only, off by default: comma-separated fault points
+                           (or env ESTIBA_FAILPOINTS) where the daemon kills itself
+                           with SIGKILL, for crash tests: container-after-snapshot,
+                           container-after-record, task-after-bundle, task-after-mount,
+                           task-after-shim, task-before-start, import-after-blobs,
+                           import-after-naming, unpack-after-layer (failpoints.py)
   -h, --help               this help
 """
 
@@ -69,6 +77,7 @@ class Config(Record):
     log_format: str = "json"
     live_restore: bool = True
     shutdown_timeout: float = 10.0
+    idle_timeout: float = 120.0
     debug_failpoints: tuple[str, ...] = ()
     config_file: str = ""
 
@@ -97,6 +106,7 @@ _FLAGS = {
     "--log-format": ("log_format", "str"),
     "--live-restore": ("live_restore", "bool"),
     "--shutdown-timeout": ("shutdown_timeout", "float"),
+    "--idle-timeout": ("idle_timeout", "float"),
     "--debug-failpoints": ("debug_failpoints", "list"),
     "--config": ("config_file", "str"),
 }
@@ -172,7 +182,7 @@ def from_file(data: dict) -> dict[str, object]:
             out[field] = list(items)
         elif field == "live_restore":
             out[field] = _bool(key, value)
-        elif field == "shutdown_timeout":
+        elif field in ("shutdown_timeout", "idle_timeout"):
             out[field] = _float(key, value)
         elif field in Config.__fields__ and field != "config_file":
             if not isinstance(value, str):

@@ -33,10 +33,11 @@ if TYPE_CHECKING:
 THREADS = 64  # blocking service calls (image import, task wait, event subscribers)
 
 
-def build_core(config: Config) -> Any:
+def build_core(config: Config, failpoint: Callable[[str], None] | None = None) -> Any:
     """The real core for ``config``: ``estiba.core.services.Core`` over the root, its
     task service (``estiba.core.tasks.Tasks``: conmon shims, the configured runtimes,
-    logs under ``<root>/tasks``) publishing to the core's events."""
+    logs under ``<root>/tasks``) publishing to the core's events; ``failpoint`` is
+    called at the named fault points (``failpoints.py``)."""
     from estiba.core.events import Events
     from estiba.core.services import Core
     from estiba.core.tasks import Tasks
@@ -46,9 +47,10 @@ def build_core(config: Config) -> Any:
     events = Events()
     tasks = Tasks(exec_root=config.exec_root, log_root=os.path.join(config.root, "tasks"),
                   runtimes=config.runtime_paths(), default_runtime=config.default_runtime,
-                  kernel=kernel, publish=events.publish, cgroup_parent=config.cgroup_parent)
+                  kernel=kernel, publish=events.publish, cgroup_parent=config.cgroup_parent,
+                  failpoint=failpoint)
     return Core(config.root, tasks, kernel=kernel, events=events,
-                cgroup_parent=config.cgroup_parent)
+                cgroup_parent=config.cgroup_parent, failpoint=failpoint)
 
 
 def _import_asyncio() -> None:
@@ -79,10 +81,11 @@ def main(argv: list[str] | None = None,
     log = Log(config.log_level, config.log_format)
     _import_asyncio()
     from estiba import errors
-    from estiba.daemon.failpoints import Failpoints
+    from estiba.daemon import failpoints as fault_points
 
     try:
-        failpoints = Failpoints(config.debug_failpoints)
+        failpoints = fault_points.Failpoints(config.debug_failpoints
+                                             + fault_points.from_env())
     except ValueError as err:
         log("error", "bad configuration", error=str(err))
         return 2
@@ -102,19 +105,20 @@ def main(argv: list[str] | None = None,
         log("error", "cannot start", error=str(err))
         return 1
     try:
-        return _run(config, build_core, log)
+        return _run(config, build_core, log, failpoints.hit if failpoints.active else None)
     finally:
         pidfile.release()
 
 
-def _run(config: Config, build_core: Callable[[Config], Any],
-         log: Callable[..., None]) -> int:
+def _run(config: Config, build_core: Callable[..., Any],
+         log: Callable[..., None], failpoint: Callable[[str], None] | None) -> int:
     import asyncio
 
     from estiba import errors
 
     try:
-        core = build_core(config)
+        # a build_core of tests takes the config alone
+        core = build_core(config) if failpoint is None else build_core(config, failpoint)
     except Exception as exc:  # noqa: BLE001 - whatever stops the core, the daemon says it
         log("error", "cannot build the core", error=f"{type(exc).__name__}: {exc}")
         return 1
@@ -152,11 +156,21 @@ async def serve(config: Config, core: Any, log: Callable[..., None]) -> int:
     if tasks is not None and hasattr(tasks, "adopt"):
         adopted = await loop.run_in_executor(executor, tasks.adopt)
         log("info", "adopted tasks", count=len(adopted))
+        for ns, tid in getattr(tasks, "discarded", ()):
+            log("warning", "removed a half-made task bundle", namespace=ns, id=tid)
+    if hasattr(core, "recover"):
+        # what a crash left (work leases, temporary files, what only they held); no
+        # work is in flight before the socket is served
+        dropped, collected = await loop.run_in_executor(executor, core.recover)
+        log("info", "recovered", leases_dropped=len(dropped),
+            blobs_removed=len(collected.blobs_removed),
+            snapshots_removed=len(collected.snapshots_removed))
 
     gid = sockets.group_id(config.group)
     address = config.core_address
     sockets.prepare(address)
-    server = Server(CoreAPI(core, executor, log), error_reply, executor, log)
+    server = Server(CoreAPI(core, executor, log), error_reply, executor, log,
+                    idle_timeout=config.idle_timeout or None)
     umask = os.umask(0o117 if gid >= 0 else 0o177)
     try:
         await server.listen_unix(address)

@@ -197,3 +197,49 @@ def test_parse_head() -> None:
     for bad in (b"GET /\r\n", b"GET / HTTP/1.1\r\nno colon", b"GET x HTTP/1.1"):
         with pytest.raises(HTTPError):
             parse_head(bad)
+
+
+def test_idle_connection_is_closed_and_others_are_served(api) -> None:
+    api.server.idle_timeout = 0.2
+    silent = socket.socket(socket.AF_UNIX)
+    silent.settimeout(5)
+    half = socket.socket(socket.AF_UNIX)
+    half.settimeout(5)
+    try:
+        silent.connect(api.path)
+        half.connect(api.path)
+        half.sendall(b"GET /v1/version HTTP/1.1\r\n")  # half a head, then nothing
+        assert ask(api.path, "GET", "/v1/version")[0] == 200  # served meanwhile
+        assert silent.recv(100) == b""  # closed by the server, well before 5 s
+        assert half.recv(100) == b""
+    finally:
+        silent.close()
+        half.close()
+
+
+def test_announced_huge_body_is_413_before_it_is_read(api) -> None:
+    response = raw(api.path, b"POST /v1/namespaces HTTP/1.1\r\nHost: x\r\n"
+                   b"Content-Length: 1000000000000\r\n\r\n{")
+    assert response.startswith(b"HTTP/1.1 413")
+
+
+def test_body_cut_off_is_not_answered(api) -> None:
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(5)
+    s.connect(api.path)
+    s.sendall(b"POST /v1/namespaces HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+    s.shutdown(socket.SHUT_WR)
+    assert s.recv(100) == b""
+    s.close()
+    assert ask(api.path, "GET", "/v1/version")[0] == 200
+    assert not [entry for entry in api.logged if entry[0] == "error"]
+
+
+@pytest.mark.parametrize("body", [
+    {"id": "x", "image": "busybox", "args": [1]},
+    {"id": "x", "image": "busybox", "env": [{"a": 1}]},
+    {"id": "x", "spec": {"process": "no"}},
+])
+def test_container_fields_are_checked(api, body: dict) -> None:
+    status, reply = ask(api.path, "POST", "/v1/containers", json.dumps(body).encode())
+    assert status == 400 and "internal error" not in reply["message"]

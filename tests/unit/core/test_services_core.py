@@ -245,3 +245,20 @@ def test_the_collector_lock_lets_works_share_and_a_collection_wait():
         order.append("work done")
     collector.join(5)
     assert order == ["work done", "collect"]
+
+
+def test_recover_drops_the_daemons_work_leases_and_what_they_held(core) -> None:
+    from estiba.metadata.leases import temporary
+
+    core.namespaces.create("ns")
+    core.leases.create("ns", "client-lease")
+    blob = core.store.write_blob(b"left by a crashed import")  # held by a work lease alone
+    with temporary(core.db, "ns", "import") as hold:
+        hold("content", blob)
+        os.makedirs(os.path.join(core.tmp_dir, "estiba-load-x"))  # a temporary copy
+        # the daemon restarted (nothing in flight): its own leases go, a client's stays
+        dropped, collected = core.recover()
+    assert [ns for ns, _ in dropped] == ["ns"]
+    assert [lease.id for lease in core.leases.list("ns")] == ["client-lease"]
+    assert blob in collected.blobs_removed and not core.store.exists(blob)
+    assert os.listdir(core.tmp_dir) == []

@@ -157,3 +157,40 @@ def test_failpoints_are_named() -> None:
     assert not Failpoints().active
     with pytest.raises(ValueError, match="unknown failpoints x"):
         Failpoints(("x",))
+    Failpoints().hit("task-after-bundle")  # off: nothing happens
+    Failpoints(("task-after-bundle",)).hit("task-before-start")  # another one: nothing
+
+
+def test_failpoints_from_the_environment() -> None:
+    from estiba.daemon.failpoints import KNOWN, from_env
+
+    assert from_env({}) == ()
+    assert from_env({"ESTIBA_FAILPOINTS": " task-after-mount,,import-after-blobs "}) == (
+        "task-after-mount", "import-after-blobs")
+    assert {"container-after-snapshot", "unpack-after-layer"} <= KNOWN
+    for name in KNOWN:  # every name is documented in the daemon's help
+        assert name in config.USAGE
+
+
+def test_a_failpoint_on_kills_the_process() -> None:
+    import signal
+    import subprocess
+    import sys
+
+    code = ("from estiba.daemon.failpoints import Failpoints\n"
+            "f = Failpoints(('task-after-mount',))\n"
+            "f.hit('task-after-bundle')\n"
+            "print('passed the other', flush=True)\n"
+            "f.hit('task-after-mount')\n"
+            "print('not reached')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=30)
+    assert done.returncode == -signal.SIGKILL
+    assert done.stdout == "passed the other\n"
+
+
+def test_idle_timeout() -> None:
+    assert load(["--idle-timeout", "2.5"]).idle_timeout == 2.5
+    assert load([]).idle_timeout == 120.0
+    with pytest.raises(config.ConfigError, match="idle-timeout"):
+        load(["--idle-timeout", "-1"])

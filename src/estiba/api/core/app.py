@@ -108,6 +108,8 @@ class CoreAPI:
                 await loop.run_in_executor(self.executor, stream.drain)
         except HTTPError:
             raise  # unreadable request: answered by the server, connection closed
+        except (asyncio.IncompleteReadError, ConnectionError):
+            raise  # the client went, or cut its body off: nobody to answer
         except Exception as exc:  # noqa: BLE001 - every error is mapped here, once
             status = status_for(exc)
             if status == 500:
@@ -115,6 +117,9 @@ class CoreAPI:
                          path=request.path, error=message_for(exc),
                          traceback=_traceback(exc))
             if stream is not None:
+                cut = _cut_off(exc)
+                if cut is not None:
+                    raise cut from exc  # the body was cut off: the client went
                 # the body may be half read: answered by the server, connection closed
                 raise HTTPError(status, message_for(exc)) from exc
             return error_reply(exc)
@@ -123,6 +128,19 @@ class CoreAPI:
         if result is None:
             return Reply(204)
         return Reply(200, encode(result))
+
+
+def _cut_off(exc: BaseException) -> BaseException | None:
+    """The end of a streamed body that came too early (the client closed or reset its
+    connection), when it is what ``exc`` was raised from (an archive loader reading
+    the body wraps the error it met)."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, asyncio.IncompleteReadError | ConnectionError):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
 
 
 def _traceback(exc: BaseException) -> str:

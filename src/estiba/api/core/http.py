@@ -123,7 +123,11 @@ def response_head(status: int, headers: list[tuple[str, str]]) -> bytes:
 
 
 async def read_body(reader: asyncio.StreamReader, request: Request, limit: int) -> bytes:
-    """The whole body, at most ``limit`` bytes (413 past it)."""
+    """The whole body, at most ``limit`` bytes (413 past it; at once when the
+    Content-Length announces more)."""
+    announced = request.headers.get("content-length", "")
+    if announced.isdigit() and int(announced) > limit:
+        raise HTTPError(413, f"request body larger than {limit} bytes")
     chunks = []
     size = 0
     async for chunk in body_chunks(reader, request):

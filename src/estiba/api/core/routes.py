@@ -58,6 +58,46 @@ class Call:
             raise errors.InvalidArgument(f"field {name!r}: expected {names}")
         return value
 
+    def strings(self, name: str, default: Any = None) -> Any:
+        """A field that must be a list of strings (argv, env)."""
+        value = self.field(name, list, default)
+        if value is not None and not all(isinstance(item, str) for item in value):
+            raise errors.InvalidArgument(f"field {name!r}: expected a list of strings")
+        return value
+
+    def spec(self) -> dict | None:
+        """The ``spec`` field: an OCI runtime config, whole or partial (the runtime
+        checks it at task create); the JSON kinds of the members it has are checked
+        here, so that a mistyped one is refused now rather than stored."""
+        spec = self.field("spec", dict)
+        if spec is None:
+            return None
+        for key, want in _SPEC_KINDS.items():
+            parent, _, name = key.rpartition(".")
+            holder = spec.get(parent) if parent else spec
+            if not isinstance(holder, dict) or holder.get(name) is None:
+                continue
+            value = holder[name]
+            ok = isinstance(value, want) and not (want is int and isinstance(value, bool))
+            if ok and want is list and key in ("process.args", "process.env"):
+                ok = all(isinstance(item, str) for item in value)
+            if not ok:
+                raise errors.InvalidArgument(f"field 'spec': {key}: expected "
+                                             f"{_KIND_NAMES[want]}")
+        return spec
+
+
+# members of a spec and the JSON kinds they must have (when present)
+_SPEC_KINDS: dict[str, type] = {
+    "ociVersion": str, "process": dict, "root": dict, "mounts": list, "hostname": str,
+    "linux": dict, "annotations": dict, "hooks": dict,
+    "process.args": list, "process.env": list, "process.cwd": str,
+    "process.terminal": bool, "process.user": dict, "root.path": str,
+    "root.readonly": bool,
+}
+_KIND_NAMES = {str: "a string", dict: "an object", list: "a list of strings",
+               bool: "true or false"}
+
 
 # --- version, namespaces, content -----------------------------------------------------
 
@@ -166,7 +206,7 @@ def containers_list(core: Any, call: Call) -> list:
 def containers_create(core: Any, call: Call) -> Any:
     cid = call.field("id", required=True)
     image = call.field("image", default="")
-    spec = call.field("spec", dict)
+    spec = call.spec()
     runtime = call.field("runtime", default="")
     container_labels = labels(call.body.get("labels"))
     if not image:
@@ -178,8 +218,8 @@ def containers_create(core: Any, call: Call) -> Any:
             namespace=call.namespace, id=cid, runtime=runtime, spec=spec,
             labels=container_labels))
     return core.new_container(
-        call.namespace, cid, image, runtime=runtime, args=call.field("args", list),
-        env=call.field("env", list, default=[]), cwd=call.field("cwd", default=""),
+        call.namespace, cid, image, runtime=runtime, args=call.strings("args"),
+        env=call.strings("env", default=[]), cwd=call.field("cwd", default=""),
         terminal=call.field("terminal", bool, default=False),
         labels=dict(container_labels), spec=spec)
 
@@ -252,8 +292,10 @@ def tasks_metrics(core: Any, call: Call, id: str) -> dict:
 
 def tasks_exec(core: Any, call: Call, id: str) -> dict:
     exec_id = call.field("exec_id", required=True)
-    args = call.field("args", list, required=True)
-    process = {"args": args, "env": call.field("env", list, default=[]),
+    args = call.strings("args")
+    if not args:
+        raise errors.InvalidArgument("exec: field 'args' is missing or empty")
+    process = {"args": args, "env": call.strings("env", default=[]),
                "cwd": call.field("cwd", default="")}
     terminal = call.field("terminal", bool, default=False)
     started = core.tasks.exec(call.namespace, id, exec_id, process, terminal=terminal)

@@ -3,6 +3,11 @@ connection, hands them to an application (``async app(request) -> Reply | Stream
 Download | Takeover``) and writes what it returns. Shutdown stops accepting, closes the
 connections waiting for a request, lets the requests in flight finish for a bounded
 time, then cancels what is left.
+
+Bad clients cost one connection, never the server: a connection that sends no whole
+request head within ``idle_timeout`` seconds is closed (a silent client, or one that
+dribbles its head); a request whose body is cut off is not answered (the client went);
+what is not HTTP is answered 400 (or 431 past ``MAX_HEAD``) and the connection closed.
 """
 
 from __future__ import annotations
@@ -28,13 +33,18 @@ if TYPE_CHECKING:
     from concurrent.futures import Executor
 
 _END = object()
+IDLE_TIMEOUT = 120.0  # seconds a connection may wait before sending its request head
 
 
 class Server:
     def __init__(self, app: Callable[[Request], Awaitable[object]],
                  error_reply: Callable[[BaseException], Reply],
-                 executor: Executor, log: Callable[..., None]) -> None:
+                 executor: Executor, log: Callable[..., None],
+                 idle_timeout: float | None = IDLE_TIMEOUT) -> None:
         self.app = app
+        # a connection that sends no whole request head for this long is closed (a
+        # client that connects and says nothing, or dribbles a head): None, never
+        self.idle_timeout = idle_timeout
         self.error_reply = error_reply
         self.executor = executor
         self.log = log
@@ -88,9 +98,12 @@ class Server:
         while not self.closing:
             self._idle.add(task)
             try:
-                head = await reader.readuntil(b"\r\n\r\n")
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"),
+                                              self.idle_timeout)
             except asyncio.IncompleteReadError:
                 return  # the client closed the connection
+            except TimeoutError:
+                return  # idle: closed
             except asyncio.LimitOverrunError:
                 await self._send_reply(writer, Reply(431, b'{"message": "request head too '
                                                      b'large"}'), keep_alive=False)
@@ -110,6 +123,8 @@ class Server:
             except HTTPError as err:
                 await self._send_reply(writer, _message(err.status, str(err)), False)
                 return
+            except (asyncio.IncompleteReadError, ConnectionError):
+                return  # the client cut its request off: nobody to answer
             except Exception as exc:  # noqa: BLE001 - the app maps its errors; a bug here
                 self.log("error", "request failed", method=request.method,
                          path=request.path, error=repr(exc))
