@@ -95,6 +95,9 @@ class _Entry:
         self.exit_status: int | None = None
         self.exited_at = ""
         self.execs: dict[str, _Exec] = {}
+        # held across a start and its event, and taken before the exit event: a process
+        # that exits at once is never told as exited before it is told as started
+        self.telling = threading.Lock()
 
 
 def _now() -> str:
@@ -216,7 +219,8 @@ class Tasks:
         attrs = {"id": entry.id, "pid": target.pid, "exit_status": status}
         if key[0] == "exec":
             attrs["exec_id"] = key[3]
-        self._emit("/tasks/exit", entry.namespace, **attrs)
+        with entry.telling:
+            self._emit("/tasks/exit", entry.namespace, **attrs)
 
     def _watch(self, key: tuple, target: _Entry | _Exec) -> None:
         self._watcher.watch(key, target.shim_pid)
@@ -308,8 +312,9 @@ class Tasks:
     def start(self, namespace: str, id: str) -> r.Task:
         entry = self._entry(namespace, id)
         self._failpoint("task-before-start")
-        self._cli(entry.meta["runtime"], namespace).start(id)
-        self._emit("/tasks/start", namespace, id=id, pid=entry.pid)
+        with entry.telling:
+            self._cli(entry.meta["runtime"], namespace).start(id)
+            self._emit("/tasks/start", namespace, id=id, pid=entry.pid)
         # running, or stopped already (a quick process): no runtime call to ask which
         status = r.RUNNING if entry.exit_status is None else r.STOPPED
         return self._task(entry, status, entry.pid)
@@ -384,8 +389,10 @@ class Tasks:
                 finally:
                     self._cond.acquire()
                 if task.status == r.STOPPED:
-                    entry.exit_status = UNKNOWN_EXIT
-                    entry.exited_at = _now()
+                    # a shim that is not watched may still have left its exit file
+                    found = shim.read_exit_file(entry.files.exit_file)
+                    entry.exit_status = UNKNOWN_EXIT if found is None else found[0]
+                    entry.exited_at = _now() if found is None else _rfc3339(found[1])
         return self._task(entry, r.STOPPED, entry.pid)
 
     # --- signals, freezing, processes -----------------------------------------------------

@@ -79,6 +79,11 @@ if not os.path.exists(link):
     sys.exit(1)
 bundle = open(link).read()
 exited = os.path.exists(os.path.join(bundle, "exit", cid))
+def killed(signal):
+    # whole or not there: the fake conmon reads it as soon as it exists
+    with open(os.path.join(bundle, "killed.tmp"), "w") as f:
+        f.write(signal)
+    os.rename(os.path.join(bundle, "killed.tmp"), os.path.join(bundle, "killed"))
 if verb == "start":
     open(os.path.join(bundle, "started"), "w").close()
 elif verb == "state":
@@ -89,12 +94,10 @@ elif verb == "state":
 elif verb == "list":
     print("null")
 elif verb == "kill":
-    with open(os.path.join(bundle, "killed"), "w") as f:
-        f.write(args[-1])
+    killed(args[-1])
 elif verb == "delete":
     if "--force" in args:
-        with open(os.path.join(bundle, "killed"), "w") as f:
-            f.write("9")
+        killed("9")
     os.unlink(link)
 """
 
