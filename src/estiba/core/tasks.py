@@ -94,6 +94,9 @@ class _Entry:
         self.deleting = False
         self.exit_status: int | None = None
         self.exited_at = ""
+        # created, running or paused as this service made it, while its shim is watched
+        # (so an exit would be known); None: ask the runtime (adopted, not watched)
+        self.status: str | None = None
         self.execs: dict[str, _Exec] = {}
         # held across a start and its event, and taken before the exit event: a process
         # that exits at once is never told as exited before it is told as started
@@ -293,6 +296,7 @@ class Tasks:
             raise
         entry.pid, entry.shim_pid = pid, shim_pid
         entry.watched = entry.ready = True
+        entry.status = r.CREATED
         self._watch(("task", namespace, id), entry)
         self._emit("/tasks/create", namespace, id=id, pid=pid)
         return self._task(entry, r.CREATED, pid)
@@ -314,6 +318,8 @@ class Tasks:
         self._failpoint("task-before-start")
         with entry.telling:
             self._cli(entry.meta["runtime"], namespace).start(id)
+            if entry.status is not None:
+                entry.status = r.RUNNING
             self._emit("/tasks/start", namespace, id=id, pid=entry.pid)
         # running, or stopped already (a quick process): no runtime call to ask which
         status = r.RUNNING if entry.exit_status is None else r.STOPPED
@@ -325,11 +331,19 @@ class Tasks:
         entry = self._entry(namespace, id)
         if entry.exit_status is not None:
             return self._task(entry, r.STOPPED, entry.pid)
+        known = self._known_status(entry)
+        if known is not None:  # no runtime call: a watched shim would have told an exit
+            return known
         try:
             state = self._cli(entry.meta["runtime"], namespace).state(id)
         except NotFound:
             state = {"status": r.STOPPED, "pid": 0}
         return self._from_state(entry, state)
+
+    def _known_status(self, entry: _Entry) -> r.Task | None:
+        with self._cond:
+            status = entry.status if entry.watched and entry.exit_status is None else None
+        return None if status is None else self._task(entry, status, entry.pid)
 
     def _from_state(self, entry: _Entry, state: dict) -> r.Task:
         """The task as the runtime's ``state`` shows it, the exit file having the last
@@ -347,13 +361,18 @@ class Tasks:
         with self._cond:
             entries = sorted((e for (ns, _), e in self._tasks.items()
                               if ns == namespace and e.ready), key=lambda e: e.id)
+        known = {e.id: self._known_status(e) for e in entries}
         states: dict[str, dict[str, dict]] = {}
-        for runtime in {e.meta["runtime"] for e in entries if e.exit_status is None}:
+        for runtime in {e.meta["runtime"] for e in entries
+                        if e.exit_status is None and known[e.id] is None}:
             states[runtime] = self._cli(runtime, namespace).states()
         out = []
         for entry in entries:
             if entry.exit_status is not None:
                 out.append(self._task(entry, r.STOPPED, entry.pid))
+                continue
+            if known[entry.id] is not None:
+                out.append(known[entry.id])
                 continue
             state = states[entry.meta["runtime"]].get(entry.id)
             out.append(self._from_state(entry, state or {"status": r.STOPPED, "pid": 0}))
@@ -406,11 +425,15 @@ class Tasks:
     def pause(self, namespace: str, id: str) -> None:
         entry = self._entry(namespace, id)
         self._cli(entry.meta["runtime"], namespace).pause(id)
+        if entry.status is not None:
+            entry.status = r.PAUSED
         self._emit("/tasks/paused", namespace, id=id)
 
     def resume(self, namespace: str, id: str) -> None:
         entry = self._entry(namespace, id)
         self._cli(entry.meta["runtime"], namespace).resume(id)
+        if entry.status is not None:
+            entry.status = r.RUNNING
         self._emit("/tasks/resumed", namespace, id=id)
 
     def ps(self, namespace: str, id: str) -> list[int]:
