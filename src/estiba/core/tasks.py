@@ -41,7 +41,7 @@ import time
 
 from estiba import mounts as mounting
 from estiba.core import records as r
-from estiba.core.runtimes import Runtime, RuntimeCLI, error_for, state_root
+from estiba.core.runtimes import InProcessEstiba, Runtime, RuntimeCLI, error_for, state_root
 from estiba.core.spec import cgroups_path as default_cgroups_path
 from estiba.errors import (
     AlreadyExists,
@@ -58,7 +58,7 @@ from estiba.shim import conmon as shim
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
     from estiba.kernel.linux import Linux
     from estiba.snapshots import Mount
@@ -144,7 +144,8 @@ class Tasks:
                  default_runtime: str, kernel: Linux,
                  publish: Callable[[str, str, Mapping[str, str]], object] | None = None,
                  conmon: str = "conmon", cgroup_parent: str = "estiba",
-                 failpoint: Callable[[str], None] | None = None) -> None:
+                 failpoint: Callable[[str], None] | None = None,
+                 in_process: Iterable[str] = ()) -> None:
         if default_runtime not in runtimes:
             raise InvalidArgument(f"default runtime {default_runtime!r} is not one of "
                                   f"{sorted(runtimes)}")
@@ -152,6 +153,9 @@ class Tasks:
         self.log_root = log_root
         self.runtimes = dict(runtimes)
         self.default_runtime = default_runtime
+        # runtimes that are this estiba's own estiba-runtime: their start and delete run
+        # in this process (core.runtimes.InProcessEstiba)
+        self.in_process = frozenset(in_process)
         self.kernel = kernel
         self.conmon = conmon
         self.cgroup_parent = cgroup_parent
@@ -179,8 +183,9 @@ class Tasks:
         except KeyError:
             raise InvalidArgument(f"runtime {runtime!r} is not configured (have "
                                   f"{', '.join(sorted(self.runtimes))})") from None
-        return RuntimeCLI(Runtime(name=runtime, path=path),
-                          state_root(self.exec_root, runtime, namespace))
+        cli = InProcessEstiba if runtime in self.in_process else RuntimeCLI
+        return cli(Runtime(name=runtime, path=path),
+                   state_root(self.exec_root, runtime, namespace))
 
     def _entry(self, namespace: str, id: str) -> _Entry:
         with self._cond:

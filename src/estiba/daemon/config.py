@@ -250,10 +250,10 @@ def load(argv: list[str]) -> Config:
         else:
             values[field] = value
     values["config_file"] = path
-    return build(values, _default_runtime_path())
+    return build(values, own_runtime_path())
 
 
-def _default_runtime_path() -> str:
+def own_runtime_path() -> str:
     # the launcher beside this interpreter (the venv's bin), else found on PATH
     beside = os.path.join(os.path.dirname(sys.executable), "estiba-runtime")
     return beside if os.path.exists(beside) else "estiba-runtime"

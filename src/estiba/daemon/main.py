@@ -45,10 +45,18 @@ def build_core(config: Config, failpoint: Callable[[str], None] | None = None) -
 
     kernel = Linux()
     events = Events()
+    runtimes = config.runtime_paths()
+    # the runtimes that are this installation's own estiba-runtime: the same code as
+    # this daemon's, so their start and delete may run in-process
+    from estiba.daemon.config import own_runtime_path
+
+    own = own_runtime_path()
+    in_process = [name for name, path in runtimes.items()
+                  if os.path.realpath(path) == os.path.realpath(own)]
     tasks = Tasks(exec_root=config.exec_root, log_root=os.path.join(config.root, "tasks"),
-                  runtimes=config.runtime_paths(), default_runtime=config.default_runtime,
+                  runtimes=runtimes, default_runtime=config.default_runtime,
                   kernel=kernel, publish=events.publish, cgroup_parent=config.cgroup_parent,
-                  failpoint=failpoint)
+                  failpoint=failpoint, in_process=in_process)
     return Core(config.root, tasks, kernel=kernel, events=events,
                 cgroup_parent=config.cgroup_parent, failpoint=failpoint)
 

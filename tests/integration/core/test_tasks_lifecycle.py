@@ -28,7 +28,9 @@ pytestmark = [
 ]
 
 NS = "t"
-RUNTIMES = {"estiba": runtime_binary(), "runc": "/usr/bin/runc"}
+# "estiba-fast": the same estiba-runtime, with start and delete run in-process
+RUNTIMES = {"estiba": runtime_binary(), "estiba-fast": runtime_binary(),
+            "runc": "/usr/bin/runc"}
 
 
 class Events:
@@ -45,10 +47,12 @@ class Events:
             return [t for t, _, a in self.seen if a.get("id") == id]
 
 
-@pytest.fixture(params=["estiba", "runc"])
+@pytest.fixture(params=["estiba", "estiba-fast", "runc"])
 def runtime_name(request: pytest.FixtureRequest) -> str:
     if request.param == "runc" and not os.access(RUNTIMES["runc"], os.X_OK):
         pytest.skip("runc is not installed")
+    if request.param == "estiba-fast" and "estiba-runtime" not in RUNTIMES["estiba-fast"]:
+        pytest.skip("the in-process verbs are estiba-runtime's own")
     return request.param
 
 
@@ -74,7 +78,8 @@ def make_tasks(exec_root, tmp_path, runtime_name, cgroup_parent, events):
 
     def make() -> Tasks:
         tasks = Tasks(exec_root, str(tmp_path / "logs"), RUNTIMES, runtime_name, Linux(),
-                      publish=events, cgroup_parent=cgroup_parent.strip("/"))
+                      publish=events, cgroup_parent=cgroup_parent.strip("/"),
+                      in_process={"estiba-fast"})
         made.append(tasks)
         return tasks
 
