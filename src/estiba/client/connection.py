@@ -101,6 +101,48 @@ class Response:
             self._done = True
 
 
+class Hijacked:
+    """A connection taken over after its response head (an attach): raw bytes both
+    ways. ``recv`` hands out what was read past the head first."""
+
+    def __init__(self, sock: _socket.socket, pending: bytes) -> None:
+        self.sock = sock
+        self._pending = pending
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    @property
+    def pending(self) -> bool:
+        """Bytes are buffered here already (poll would not tell)."""
+        return bool(self._pending)
+
+    def recv(self, n: int = 65536) -> bytes:
+        if self._pending:
+            data, self._pending = self._pending[:n], self._pending[n:]
+            return data
+        return self.sock.recv(n)
+
+    def sendall(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def close_write(self) -> None:
+        """Half-close: the far end reads EOF (the process's stdin ends)."""
+        try:
+            self.sock.shutdown(_socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> Hijacked:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class Connection:
     def __init__(self, path: str, timeout: float | None = None) -> None:
         self.path = path
@@ -126,6 +168,16 @@ class Connection:
             self._sock.close()
             self._sock = None
             self._buf = b""
+
+    def detach(self) -> Hijacked:
+        """Give the socket up (after the head of an upgrade's response): the next request
+        opens a new connection."""
+        if self._sock is None:
+            raise ConnectionError("no connection to take over")
+        taken = Hijacked(self._sock, self._buf)
+        self._sock = None
+        self._buf = b""
+        return taken
 
     # --- reading ---------------------------------------------------------------------
 

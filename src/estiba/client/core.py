@@ -12,7 +12,7 @@ a running daemon takes 11.9 ms (hyperfine, 40 runs), of which 7.0 ms is
 from __future__ import annotations
 
 from estiba import errors
-from estiba.client.connection import ConnectError, Connection, quote
+from estiba.client.connection import ConnectError, Connection, Hijacked, quote
 from estiba.oci.json_codec import dumps, loads
 
 TYPE_CHECKING = False
@@ -63,8 +63,10 @@ class CoreClient:
 
     def _open(self, method: str, path: str, body: Any = None,
               raw: bytes | BinaryIO | None = None, content_type: str = "",
-              namespace: str | None = None) -> Any:
+              namespace: str | None = None, upgrade: bool = False) -> Any:
         headers = {"Estiba-Namespace": self.namespace if namespace is None else namespace}
+        if upgrade:
+            headers.update({"Connection": "Upgrade", "Upgrade": "tcp"})
         data = raw
         if body is not None:
             data = dumps(body).encode()
@@ -213,6 +215,41 @@ class CoreClient:
                 "terminal": terminal}
         return self._call("POST", f"/v1/tasks/{quote(id)}/exec" + ("?wait=1" if wait else ""),
                           body)
+
+    def exec_attach(self, id: str, exec_id: str, args: Sequence[str],
+                    env: Sequence[str] = (), cwd: str = "", terminal: bool = False,
+                    stdin: bool = False) -> Hijacked:
+        """Start an exec with its stdio on the returned connection (see ``attach``),
+        attached before it runs."""
+        body = {"exec_id": exec_id, "args": list(args), "env": list(env), "cwd": cwd,
+                "terminal": terminal, "stdin": stdin}
+        return self._hijack(f"/v1/tasks/{quote(id)}/exec?attach=1", body)
+
+    def attach(self, id: str, stdin: bool = False, exec_id: str = "") -> Hijacked:
+        """The task's (or exec's) stdio as a raw connection: write stdin to it
+        (``close_write`` ends it), read its output: the pty's bytes for a terminal,
+        else Docker's multiplexed frames (``streams.Demux``); EOF once it exited."""
+        query = "?stdin=1" if stdin else "?stdin=0"
+        if exec_id:
+            query += f"&exec_id={quote(exec_id)}"
+        return self._hijack(f"/v1/tasks/{quote(id)}/attach{query}", {})
+
+    def _hijack(self, path: str, body: Any) -> Hijacked:
+        response = self._open("POST", path, body, upgrade=True)
+        if response.status not in (101, 200):
+            response.close()
+            raise errors.Internal(f"attach: the daemon answered {response.status}")
+        return self.conn.detach()
+
+    def resize(self, id: str, height: int, width: int, exec_id: str = "") -> None:
+        body = {"height": height, "width": width}
+        if exec_id:
+            body["exec_id"] = exec_id
+        self._call("POST", f"/v1/tasks/{quote(id)}/resize", body)
+
+    def wait_exec(self, id: str, exec_id: str) -> dict:
+        return self._call("POST", f"/v1/tasks/{quote(id)}/wait?exec_id={quote(exec_id)}",
+                          {})
 
     def logs(self, id: str, follow: bool = False) -> Iterator[dict]:
         return self._stream(f"/v1/tasks/{quote(id)}/logs" + ("?follow=1" if follow else ""))

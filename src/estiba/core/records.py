@@ -53,6 +53,7 @@ class ExecProcess(Record):
     pid: int = 0
     status: str = UNKNOWN
     exit_status: int | None = None
+    terminal: bool = False
 
 
 class Event(Record):

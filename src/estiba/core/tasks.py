@@ -13,7 +13,8 @@ does)::
         init.pid shim.pid       the container's and its shim's pids
         exit/<id>                 the exit status, written by conmon
         runtime.log               the runtime's JSON log (create's errors)
-        ctl winsz                 conmon's FIFOs
+        ctl winsz                 conmon's FIFOs (resize: ``resize``)
+        attach                    conmon's attach socket (``attach``; SOCK_SEQPACKET)
         exec/<exec id>/           an exec: process.json, pid, shim.pid, exit/<id>
     runtime/<runtime>/<namespace>/  the runtime's --root
     sockets/<hash>                conmon's links to bundles (short attach socket paths)
@@ -21,6 +22,12 @@ does)::
 Exits: one thread watches every shim's pid (a pidfd each; conmon exits right after it
 wrote the exit file), records the status, publishes ``/tasks/exit`` and wakes
 ``wait``. A task's status otherwise comes from the runtime's ``state``.
+
+Stdio: ``attach`` connects to a task's (or exec's) conmon attach socket, whose packets
+are its output and take its stdin (the framing: ``shim/conmon.py``); ``exec_attached``
+connects before the exec'd process runs, so none of its output is missed; ``resize``
+writes to the ``ctl`` FIFO. A task gets a stdin pipe only when created with ``stdin``
+(conmon ``-i``); a terminal's pty always takes input.
 
 Events (``publish(topic, namespace, attributes)``): /tasks/create, /tasks/start,
 /tasks/exit (exit_status; exec_id for an exec), /tasks/delete, /tasks/paused,
@@ -32,14 +39,15 @@ from __future__ import annotations
 import contextlib
 import copy
 import datetime
-import json
 import os
 import re
 import shutil
+import socket
 import threading
 import time
 
 from estiba import mounts as mounting
+from estiba.core import bundles
 from estiba.core import records as r
 from estiba.core.runtimes import InProcessEstiba, Runtime, RuntimeCLI, error_for, state_root
 from estiba.core.spec import cgroups_path as default_cgroups_path
@@ -48,6 +56,7 @@ from estiba.errors import (
     Conflict,
     EstibaError,
     FailedPrecondition,
+    Internal,
     InvalidArgument,
     NotFound,
     Unavailable,
@@ -70,9 +79,10 @@ _STOP_TIMEOUT = 10.0
 
 
 class _Exec:
-    def __init__(self, exec_id: str, files: shim.ShimFiles) -> None:
+    def __init__(self, exec_id: str, files: shim.ShimFiles, terminal: bool = False) -> None:
         self.exec_id = exec_id
         self.files = files
+        self.terminal = terminal
         self.pid = 0
         self.shim_pid = 0
         self.exit_status: int | None = None
@@ -170,6 +180,22 @@ class Tasks:
 
     def close(self) -> None:
         self._watcher.close()
+        self._remove_empty_parent()
+
+    def _remove_empty_parent(self) -> None:
+        """The containers' cgroup parent goes when no container is left in it (never
+        while tasks are created: removing it then would race with their creation)."""
+        from estiba.cgroups import open_cgroup
+
+        try:
+            paths = set(open_cgroup("/" + self.cgroup_parent).paths().values())
+        except EstibaError:
+            return
+        for path in paths:
+            try:
+                os.rmdir(path)  # refused while a container's cgroup is below it
+            except OSError:
+                pass
 
     # --- helpers -----------------------------------------------------------------------
 
@@ -216,7 +242,7 @@ class Tasks:
             target = entry.execs.get(key[3]) if key[0] == "exec" else entry
         if target is None:
             return
-        _reap(target.shim_pid)
+        bundles.reap(target.shim_pid)
         found = shim.read_exit_file(target.files.exit_file)
         status, written = found if found is not None else (UNKNOWN_EXIT, time.time())
         with self._cond:
@@ -275,14 +301,14 @@ class Tasks:
             entry = _Entry(namespace, id, bundle, meta)
             self._tasks[(namespace, id)] = entry
         try:
-            _write_json(os.path.join(bundle, "config.json"), spec)
-            _write_json(os.path.join(bundle, "task.json"), meta)
+            bundles.write_json(os.path.join(bundle, "config.json"), spec)
+            bundles.write_json(os.path.join(bundle, "task.json"), meta)
             self._failpoint("task-after-bundle")
             for path in (os.path.dirname(log_path), cli.root, self.socket_dir):
-                _makedirs(path)
+                bundles.makedirs(path)
             if mounts:
                 rootfs = os.path.join(bundle, "rootfs")
-                _makedirs(rootfs)
+                bundles.makedirs(rootfs)
                 mounting.mount_at(mounts, rootfs, self.kernel)
                 self._failpoint("task-after-mount")
             launch = shim.Launch(
@@ -463,36 +489,59 @@ class Tasks:
     # --- exec ----------------------------------------------------------------------------
 
     def exec(self, namespace: str, id: str, exec_id: str, process: dict, *,
-             terminal: bool = False) -> r.ExecProcess:
+             terminal: bool = False, stdin: bool = False) -> r.ExecProcess:
+        return self._exec(namespace, id, exec_id, process, terminal, stdin, False)[0]
+
+    def exec_attached(self, namespace: str, id: str, exec_id: str, process: dict, *,
+                      terminal: bool = False, stdin: bool = False
+                      ) -> tuple[r.ExecProcess, socket.socket]:
+        """``exec``, with a socket connected to its conmon's attach socket before the
+        process runs (conmon's ``--exec-attach``): none of its output is missed."""
+        return self._exec(namespace, id, exec_id, process, terminal, stdin, True)
+
+    def _exec(self, namespace: str, id: str, exec_id: str, process: dict, terminal: bool,
+              stdin: bool, attach: bool) -> tuple[r.ExecProcess, socket.socket | None]:
         entry = self._entry(namespace, id)
         _check_name("exec id", exec_id)
         if entry.exit_status is not None:
             raise FailedPrecondition(f"exec in task {id}: it is stopped")
         cli = self._cli(entry.meta["runtime"], namespace)
-        spec = _read_json(os.path.join(entry.bundle, "config.json"))
+        spec = bundles.read_json(os.path.join(entry.bundle, "config.json"))
         full = exec_process(spec.get("process") or {}, process, terminal)
         files = shim.exec_files(entry.bundle, id, exec_id)
+        conns: list[socket.socket] = []
         with self._cond:
             if exec_id in entry.execs:
                 raise AlreadyExists(f"exec {exec_id} in task {id}: exists already")
-            proc = _Exec(exec_id, files)
+            proc = _Exec(exec_id, files, bool(terminal))
             entry.execs[exec_id] = proc
         try:
-            _makedirs(os.path.dirname(files.dir))
+            bundles.makedirs(os.path.dirname(files.dir))
             os.mkdir(files.dir, 0o711)
             process_file = os.path.join(files.dir, "process.json")
             shim.write_process_file(process_file, full)
             launch = shim.Launch(
                 conmon=self.conmon, id=id, runtime_path=cli.runtime.path, files=files,
-                log_path=exec_log_path(files), socket_dir=self.socket_dir,
+                log_path=bundles.exec_log_path(files), socket_dir=self.socket_dir,
                 runtime_args=shim.runtime_args(cli.root,
                                                os.path.join(files.dir, "runtime.log")),
-                terminal=terminal, exec_process_file=process_file)
+                terminal=terminal, stdin=stdin, exec_process_file=process_file,
+                exec_attach=attach)
+
+            def connect() -> None:
+                conns.append(shim.connect_attach(shim.attach_path(self.socket_dir, files.dir),
+                                             f"exec {exec_id} in task {id}"))
+
             try:
-                proc.pid, proc.shim_pid = shim.start(launch)
+                proc.pid, proc.shim_pid = shim.start(launch, on_attach=connect)
             except shim.ShimError as err:
                 raise error_for(err.what, err.message) from err
+            if attach and not conns:
+                raise Internal(f"exec {exec_id} in task {id}: conmon did not say that "
+                               "its attach socket listens")
         except BaseException:
+            for conn in conns:
+                conn.close()
             with self._cond:
                 entry.execs.pop(exec_id, None)
             shim.remove_socket_link(self.socket_dir, files.dir)
@@ -501,19 +550,63 @@ class Tasks:
         # told before it is watched: its exit event cannot come first
         self._emit("/tasks/exec-added", namespace, id=id, exec_id=exec_id, pid=proc.pid)
         self._watch(("exec", namespace, id, exec_id), proc)
-        return self._exec_record(entry, proc)
+        return self._exec_record(entry, proc), (conns[0] if conns else None)
+
+    # --- attach, resize ------------------------------------------------------------------
+
+    def _shim_dir(self, namespace: str, id: str, exec_id: str) -> tuple[str, bool]:
+        """(the shim directory of the task or of its exec, whether it has exited)."""
+        entry = self._entry(namespace, id)
+        if not exec_id:
+            return entry.bundle, entry.exit_status is not None
+        with self._cond:
+            proc = entry.execs.get(exec_id)
+        if proc is None:
+            raise NotFound(f"exec {exec_id} in task {id}: not found")
+        return proc.files.dir, proc.exit_status is not None
+
+    def attach(self, namespace: str, id: str, exec_id: str = "") -> socket.socket:
+        """A socket connected to the attach socket of the task's conmon (or of its
+        exec's): packets ``<tag><bytes>`` of output (tag 2 stdout, 3 stderr) come from
+        it, packets sent to it go to the process's stdin (shim/conmon.py)."""
+        what = f"exec {exec_id} in task {id}" if exec_id else f"task {id}"
+        dir, exited = self._shim_dir(namespace, id, exec_id)
+        if exited:
+            raise FailedPrecondition(f"attach to {what}: it is stopped")
+        return shim.connect_attach(shim.attach_path(self.socket_dir, dir), what)
+
+    def resize(self, namespace: str, id: str, height: int, width: int,
+               exec_id: str = "") -> None:
+        """Set the size of the pty of the task (or of its exec)."""
+        what = f"exec {exec_id} in task {id}" if exec_id else f"task {id}"
+        message = shim.resize_message(height, width)
+        dir, exited = self._shim_dir(namespace, id, exec_id)
+        if exited:
+            raise FailedPrecondition(f"resize {what}: it is stopped")
+        try:
+            shim.write_ctl(dir, message)
+        except NotFound as err:
+            raise FailedPrecondition(f"resize {what}: its shim is gone") from err
 
     def exec_log(self, namespace: str, id: str, exec_id: str) -> str:
         """The CRI log of an exec's output (kept apart from the task's log, as Docker
         keeps ``exec`` output out of ``docker logs``; removed with the task)."""
         entry = self._entry(namespace, id)
-        return exec_log_path(shim.exec_files(entry.bundle, id, exec_id))
+        return bundles.exec_log_path(shim.exec_files(entry.bundle, id, exec_id))
 
     def _exec_record(self, entry: _Entry, proc: _Exec) -> r.ExecProcess:
         return r.ExecProcess(namespace=entry.namespace, id=entry.id, exec_id=proc.exec_id,
                              pid=proc.pid,
                              status=r.RUNNING if proc.exit_status is None else r.STOPPED,
-                             exit_status=proc.exit_status)
+                             exit_status=proc.exit_status, terminal=proc.terminal)
+
+    def get_exec(self, namespace: str, id: str, exec_id: str) -> r.ExecProcess:
+        entry = self._entry(namespace, id)
+        with self._cond:
+            proc = entry.execs.get(exec_id)
+        if proc is None:
+            raise NotFound(f"exec {exec_id} in task {id}: not found")
+        return self._exec_record(entry, proc)
 
     def wait_exec(self, namespace: str, id: str, exec_id: str,
                   timeout: float | None = None) -> r.ExecProcess:
@@ -575,20 +668,20 @@ class Tasks:
         """Unmount the rootfs, remove the shims' links and the bundle directory; never
         remove through a mount still there (that would delete the snapshot's files)."""
         rootfs = os.path.join(entry.bundle, "rootfs")
-        if entry.meta.get("mounted") and _mounted_under(rootfs):
+        if entry.meta.get("mounted") and bundles.mounted_under(rootfs):
             try:
                 self.kernel.umount(rootfs)
             except Conflict:  # EBUSY: mounts below it (records with targets)
                 self.kernel.umount(rootfs, k.MNT_DETACH)
-            if _mounted_under(rootfs):
+            if bundles.mounted_under(rootfs):
                 raise Conflict(f"delete task {entry.id}: {rootfs} is still mounted")
         shim.remove_socket_link(self.socket_dir, entry.bundle)
-        for name in _listdir(os.path.join(entry.bundle, "exec")):
+        for name in bundles.listdir(os.path.join(entry.bundle, "exec")):
             shim.remove_socket_link(self.socket_dir, os.path.join(entry.bundle, "exec", name))
-        left = _mounted_under(entry.bundle)
+        left = bundles.mounted_under(entry.bundle)
         if left:
             raise Conflict(f"delete task {entry.id}: still mounted: {', '.join(left)}")
-        _remove_tree(entry.bundle)
+        bundles.remove_tree(entry.bundle)
 
     # --- adopt ---------------------------------------------------------------------------
 
@@ -621,7 +714,7 @@ class Tasks:
     def _adopt_one(self, namespace: str, id: str) -> _Entry | None:
         bundle = self.bundle_dir(namespace, id)
         try:
-            meta = _read_json(os.path.join(bundle, "task.json"))
+            meta = bundles.read_json(os.path.join(bundle, "task.json"))
         except (NotFound, InvalidArgument):
             # a create that died before writing it: not a task, and in the way of one
             self._discard_half_made(namespace, id, bundle, {"mounted": True})
@@ -634,7 +727,7 @@ class Tasks:
         files = shim.task_files(bundle, id)
         if (not os.path.exists(files.pid_file)
                 and shim.read_exit_file(files.exit_file) is None
-                and not _shim_alive(files)):
+                and not bundles.shim_alive(files)):
             # the create died before its shim made the container (or with it)
             self._discard_half_made(namespace, id, bundle, meta)
             return None
@@ -649,10 +742,13 @@ class Tasks:
         except EstibaError:
             entry.pid = 0
         exited = self._adopt_shim(("task", namespace, id), entry)
-        for name in _listdir(os.path.join(bundle, "exec")):
+        for name in bundles.listdir(os.path.join(bundle, "exec")):
             proc = _Exec(name, shim.exec_files(bundle, id, name))
             with contextlib.suppress(EstibaError):
                 proc.pid = shim.read_pid_file(proc.files.pid_file)
+            with contextlib.suppress(EstibaError):
+                proc.terminal = bool(bundles.read_json(os.path.join(proc.files.dir,
+                                                             "process.json")).get("terminal"))
             entry.execs[name] = proc
             self._adopt_shim(("exec", namespace, id, name), proc)
         if exited:
@@ -697,136 +793,9 @@ class Tasks:
         target.exit_status = found[0]
         if isinstance(target, _Entry):
             target.exited_at = _rfc3339(found[1])
-        _reap_exited_shim(target.files.conmon_pid_file)
+        bundles.reap_exited_shim(target.files.conmon_pid_file)
         return True
-
-
-# --- files --------------------------------------------------------------------------------
-
-
-def exec_log_path(files: shim.ShimFiles) -> str:
-    return os.path.join(files.dir, "output.log")
-
-
-def _mounted_under(path: str, mountinfo: str = "/proc/self/mountinfo") -> list[str]:
-    """Mount points at or below ``path`` (a bind mount of a directory of the same
-    filesystem shows in no st_dev: mountinfo is asked)."""
-    prefix = path.rstrip("/") + "/"
-    found = []
-    try:
-        with open(mountinfo, encoding="utf-8", errors="surrogateescape") as f:
-            for line in f:
-                fields = line.split(" ", 5)
-                if len(fields) < 5:
-                    continue
-                target = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)),
-                                fields[4])
-                if target == path or target.startswith(prefix):
-                    found.append(target)
-    except OSError as err:
-        raise from_oserror(f"read {mountinfo}", err) from err
-    return found
 
 
 def _no_failpoint(name: str) -> None:
     pass
-
-
-def _shim_alive(files: shim.ShimFiles) -> bool:
-    try:
-        pid = shim.read_pid_file(files.conmon_pid_file)
-    except EstibaError:
-        return False
-    return bool(pid) and shim.is_conmon_of(pid, files.dir)
-
-
-def _reap_exited_shim(pid_file: str) -> None:
-    """Reap the conmon of an exit found at adopt when it is our child (a service
-    restarted in the same process, as tests do); a daemon restarted for real is not its
-    parent. Checked by name and parent: the pid may be another process's by now."""
-    from estiba.kernel import proc
-
-    try:
-        pid = shim.read_pid_file(pid_file)
-        with open(f"/proc/{pid}/comm", encoding="utf-8") as f:
-            comm = f.read().strip()
-    except (EstibaError, OSError):
-        return
-    found = proc.stat(pid)
-    if comm == "conmon" and found is not None and found.ppid == os.getpid():
-        # it wrote the exit file: it is gone, or about to be
-        with contextlib.suppress(EstibaError):
-            shim.await_exit(pid, 2.0)
-
-
-def _reap(pid: int) -> None:
-    """Collect the exited shim when it is our child (we are its subreaper)."""
-    if pid <= 0:
-        return
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
-
-
-def _makedirs(path: str) -> None:
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError as err:
-        raise from_oserror(f"make {path}", err) from err
-
-
-def _listdir(path: str) -> list[str]:
-    try:
-        return sorted(os.listdir(path))
-    except OSError:
-        return []
-
-
-def _write_json(path: str, value: object) -> None:
-    tmp = f"{path}.tmp"
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(value, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as err:
-        raise from_oserror(f"write {path}", err) from err
-
-
-def _read_json(path: str) -> dict:
-    try:
-        with open(path, encoding="utf-8") as f:
-            value = json.load(f)
-    except OSError as err:
-        raise from_oserror(f"read {path}", err) from err
-    except ValueError as err:
-        raise InvalidArgument(f"read {path}: not JSON") from err
-    if not isinstance(value, dict):
-        raise InvalidArgument(f"read {path}: not a JSON object")
-    return value
-
-
-def _remove_tree(path: str) -> None:
-    """rm -r that does not cross into another filesystem: whatever is still mounted
-    below is left (and seen), not emptied."""
-    device = os.lstat(path).st_dev if os.path.lexists(path) else None
-    if device is None:
-        return
-
-    def remove(dir: str) -> None:
-        for entry in os.scandir(dir):
-            if entry.is_dir(follow_symlinks=False):
-                if entry.stat(follow_symlinks=False).st_dev != device:
-                    raise Conflict(f"remove {dir}: {entry.path} is a mount point")
-                remove(entry.path)
-                os.rmdir(entry.path)
-            else:
-                os.unlink(entry.path)
-
-    try:
-        remove(path)
-        os.rmdir(path)
-    except OSError as err:
-        raise from_oserror(f"remove {path}", err) from err

@@ -37,15 +37,49 @@ The protocol, as measured with conmon 2.1.6 (Debian) and checked against its sou
   ``--log-level error`` it is not seen.
 - ``--exit-command`` (a program run after the exit) is not used: the core watches
   conmon's pid instead.
+
+Attach, resize (conmon 2.1.6's ``conn_sock.c``, ``ctrl.c``, ``ctr_stdio.c``; checked
+by the integration tests of ``ctr run -t``/``tasks attach``):
+
+- The attach socket: ``AF_UNIX``/``SOCK_SEQPACKET``, bound at ``BUNDLE/attach`` and
+  reached as ``<socket-dir>/<UUID>/attach`` (``attach_path``). conmon makes it for every
+  create and exec (not only with ``-i``); any number of clients may connect.
+- conmon → client: each read of the container's output (at most 8192 bytes) is sent to
+  every client as one packet ``<tag><bytes>``, tag 2 for stdout, 3 for stderr (its
+  ``stdpipe_t``: 0 none, 1 stdin, 2 stdout, 3 stderr); with ``-t`` the pty is one stream,
+  always tag 2. The same bytes go to the log. conmon writes with blocking writes: a
+  client that stops reading stalls the container's output (and its log).
+- client → conmon: each packet's bytes (no tag) are written to the container's stdin:
+  the pty with ``-t``, else a pipe that exists only with ``-i`` (without either, stdin
+  is /dev/null and what clients send is dropped).
+- stdin's end: when a client's socket reads EOF (it shut down its write side, or
+  closed), conmon closes the container's stdin (the pipe; with ``-t`` the pty master's
+  input) when ``-i`` was given, unless ``--leave-stdin-open``: the first client to go
+  ends stdin, as Docker's ``StdinOnce``. Not used: every attach with stdin is a
+  "once" attach.
+- When the container exits, conmon drains the output, closes every client's socket
+  (EOF), then writes the exit file and exits.
+- ``BUNDLE/ctl`` (FIFO, conmon keeps a writer open so it never sees EOF): lines
+  ``<type> <height> <width>\n``, type 1 resizes the pty (``resize_message``), type 2
+  reopens the log; sizes are checked to be 0..1000. conmon passes a resize on through
+  ``BUNDLE/winsz`` (``<height> <width>\n``), read only once it has the pty: a resize
+  sent between create and start is applied before the process runs (the pty exists
+  after ``create``).
+- ``--exec-attach`` (with ``-e``, env ``_OCI_ATTACHPIPE=<fd>``): conmon writes
+  ``{"data": 0}`` to the attach pipe once its attach socket listens, then waits for a
+  second write to the start pipe (or its EOF) before it runs ``runtime exec``: a client
+  that connects in between misses none of the exec's output (``start(on_attach=)``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
 import select
+import socket
 import subprocess
 import tempfile
 import threading
@@ -53,6 +87,7 @@ import time
 
 from estiba.errors import (
     EstibaError,
+    FailedPrecondition,
     Internal,
     InvalidArgument,
     NotFound,
@@ -113,6 +148,7 @@ class Launch(Record):
     terminal: bool = False
     stdin: bool = False
     exec_process_file: str = ""  # set: an exec, not a create
+    exec_attach: bool = False  # an exec that waits for a client (start(on_attach=))
     syslog: bool = True
 
 
@@ -134,6 +170,8 @@ def argv(launch: Launch) -> list[str]:
         out.append("-i")
     if launch.exec_process_file:
         out += ["-e", "--exec-process-spec", launch.exec_process_file]
+        if launch.exec_attach:
+            out.append("--exec-attach")
     out += ["--log-level", "error"]
     if launch.syslog:
         out.append("--syslog")
@@ -215,10 +253,57 @@ def is_conmon_of(pid: int, shim_dir: str, proc: str = "/proc") -> bool:
         return False
 
 
-def start(launch: Launch, timeout: float = SYNC_TIMEOUT) -> tuple[int, int]:
+def attach_path(socket_dir: str, shim_dir: str) -> str:
+    """The attach socket of the conmon of ``shim_dir``, through its short link."""
+    return os.path.join(socket_dir, socket_link_name(shim_dir), "attach")
+
+
+def connect_attach(path: str, what: str) -> socket.socket:
+    """A client of the attach socket at ``path`` (``attach_path``), connected."""
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+    try:
+        conn.connect(path)
+    except OSError as err:
+        conn.close()
+        if err.errno in (errno.ENOENT, errno.ECONNREFUSED):
+            raise FailedPrecondition(f"attach to {what}: {path}: no shim listens") from err
+        raise from_oserror(f"attach to {what}: connect {path}", err) from err
+    return conn
+
+
+def resize_message(height: int, width: int) -> bytes:
+    """The ``ctl`` line that resizes the pty (pure)."""
+    if not (0 <= height <= 1000 and 0 <= width <= 1000):
+        raise InvalidArgument(f"resize to {height}x{width}: height and width must be "
+                              "0..1000")
+    return f"1 {height} {width}\n".encode()
+
+
+def write_ctl(shim_dir: str, message: bytes) -> None:
+    """Send one line to the ``ctl`` FIFO of the conmon of ``shim_dir`` (without
+    blocking: ENXIO when no conmon reads it any more)."""
+    path = os.path.join(shim_dir, "ctl")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as err:
+        if err.errno in (errno.ENXIO, errno.ENOENT):  # no reader, no FIFO
+            raise NotFound(f"write {path}: its conmon is gone") from err
+        raise from_oserror(f"open {path}", err) from err
+    try:
+        os.write(fd, message)
+    except OSError as err:
+        raise from_oserror(f"write {path}", err) from err
+    finally:
+        os.close(fd)
+
+
+def start(launch: Launch, timeout: float = SYNC_TIMEOUT,
+          on_attach: Callable[[], object] | None = None) -> tuple[int, int]:
     """Start conmon for ``launch``; return (container or exec'd process pid, conmon
     pid) once the runtime has created it. The runtime's failure raises ``ShimError``
-    with its words, for the caller to classify (``runtimes.error_for``)."""
+    with its words, for the caller to classify (``runtimes.error_for``). With
+    ``launch.exec_attach``, ``on_attach()`` is called once the attach socket listens
+    and before the exec runs (to connect to it)."""
     for path in (launch.files.exit_dir, launch.socket_dir):
         try:
             os.makedirs(path, exist_ok=True)
@@ -227,7 +312,7 @@ def start(launch: Launch, timeout: float = SYNC_TIMEOUT) -> tuple[int, int]:
     what = f"{'exec in' if launch.exec_process_file else 'create'} {launch.id}"
     # stderr goes to a file, not a pipe: the forked shim may keep it open
     with tempfile.TemporaryFile() as errors:
-        returncode, first = _spawn(launch, what, errors, timeout)
+        returncode, first = _spawn(launch, what, errors, timeout, on_attach)
         errors.seek(0)
         stderr = errors.read(4096).decode(errors="replace").strip()
     if returncode != 0:
@@ -247,18 +332,24 @@ def start(launch: Launch, timeout: float = SYNC_TIMEOUT) -> tuple[int, int]:
     return messages[0].data, conmon_pid
 
 
-def _spawn(launch: Launch, what: str, errors: IO[bytes],
-           timeout: float) -> tuple[int, bytes]:
-    """Run conmon with its two pipes, let it go, wait for its first process to exit
-    (it forks the shim) and for the first sync line; (exit status, that line)."""
+def _spawn(launch: Launch, what: str, errors: IO[bytes], timeout: float,
+           on_attach: Callable[[], object] | None = None) -> tuple[int, bytes]:
+    """Run conmon with its two pipes (three with ``exec_attach``), let it go, wait for
+    its first process to exit (it forks the shim) and for the first sync line; (exit
+    status, that line)."""
     sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
     start_r, start_w = os.pipe2(os.O_CLOEXEC)
+    attach_r, attach_w = os.pipe2(os.O_CLOEXEC) if launch.exec_attach else (-1, -1)
     try:
         env = {"_OCI_SYNCPIPE": str(sync_w), "_OCI_STARTPIPE": str(start_r),
                "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")}
+        passed = (sync_w, start_r)
+        if launch.exec_attach:
+            env["_OCI_ATTACHPIPE"] = str(attach_w)
+            passed += (attach_w,)
         try:
             proc = subprocess.Popen(
-                argv(launch), pass_fds=(sync_w, start_r), env=env,
+                argv(launch), pass_fds=passed, env=env,
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
                 cwd="/",
             )
@@ -272,9 +363,13 @@ def _spawn(launch: Launch, what: str, errors: IO[bytes],
         sync_w = -1
         os.close(start_r)
         start_r = -1
+        if attach_w >= 0:
+            os.close(attach_w)
+            attach_w = -1
         os.write(start_w, b"0")
-        os.close(start_w)
-        start_w = -1
+        if not launch.exec_attach:
+            os.close(start_w)
+            start_w = -1
         # a pidfd, not proc.wait(timeout): that one polls with sleeps that double from
         # 0.5 ms, which cost several ms of every create
         if not _exited(proc.pid, timeout):
@@ -282,9 +377,15 @@ def _spawn(launch: Launch, what: str, errors: IO[bytes],
             proc.wait()
             raise Internal(f"{what}: conmon did not fork within {timeout:g}s")
         proc.wait()
+        if launch.exec_attach and proc.returncode == 0:
+            # the socket listens once this line comes; the exec waits for our second
+            # start message (or the pipe's end, should on_attach fail)
+            if parse_sync(_read_line(attach_r, timeout, what)) and on_attach is not None:
+                on_attach()
+            os.write(start_w, b"1")
         return proc.returncode, _read_line(sync_r, timeout, what)
     finally:
-        for fd in (sync_w, start_r, start_w, sync_r):
+        for fd in (sync_w, start_r, start_w, sync_r, attach_r, attach_w):
             if fd >= 0:
                 os.close(fd)
 

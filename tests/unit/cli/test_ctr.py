@@ -24,7 +24,7 @@ BUSYBOX = "docker.io/library/busybox:latest"
 
 def ctr(api, *argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    status = main(["-a", api.path, *argv], out, err)
+    status = main(["-a", api.path, *argv], out, err, stdin_fd=None)
     return status, out.getvalue(), err.getvalue()
 
 

@@ -159,3 +159,36 @@ def test_exit_watcher_gone_process_is_reported_at_once():
             assert seen == ["k"]
     finally:
         watcher.close()
+
+
+def test_exec_attach_argv_and_attach_path():
+    files = conmon.exec_files("/b", "c1", "e1")
+    argv = conmon.argv(launch(files=files, exec_process_file="/b/exec/e1/process.json",
+                              exec_attach=True, syslog=False))
+    assert argv[argv.index("-e"):] == ["-e", "--exec-process-spec",
+                                       "/b/exec/e1/process.json", "--exec-attach",
+                                       "--log-level", "error"]
+    assert conmon.attach_path("/run/e/sockets", "/b/exec/e1") == (
+        f"/run/e/sockets/{conmon.socket_link_name('/b/exec/e1')}/attach")
+
+
+def test_resize_message():
+    assert conmon.resize_message(33, 101) == b"1 33 101\n"
+    assert conmon.resize_message(0, 1000) == b"1 0 1000\n"
+    for bad in ((-1, 80), (24, 1001)):
+        with pytest.raises(InvalidArgument):
+            conmon.resize_message(*bad)
+
+
+def test_write_ctl_without_a_reader(tmp_path):
+    os.mkfifo(tmp_path / "ctl")
+    with pytest.raises(NotFound):  # ENXIO: no conmon holds it open
+        conmon.write_ctl(str(tmp_path), b"1 2 3\n")
+    with pytest.raises(NotFound):
+        conmon.write_ctl(str(tmp_path / "gone"), b"1 2 3\n")
+    reader = os.open(tmp_path / "ctl", os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        conmon.write_ctl(str(tmp_path), b"1 24 80\n")
+        assert os.read(reader, 100) == b"1 24 80\n"
+    finally:
+        os.close(reader)

@@ -7,7 +7,8 @@ kinds: ``Reply``, ``Stream``, ``Download``, ``Takeover`` for hijacked connection
 ``server.py`` (connections, keep-alive, bounded shutdown), ``app.py`` (the router, the
 thread pool calls, the one error mapping), ``routes.py`` (one thin handler per route),
 ``encoding.py`` (records to JSON, the taxonomy's statuses), ``logs.py`` (the CRI log
-reader of the ``logs`` route), ``signals.py``. May import ``core`` (its records and
+reader of the ``logs`` route), ``attach.py`` (the attach stream's relay and framing),
+``signals.py``. May import ``core`` (its records and
 services' shapes), ``oci``, ``errors`` and the standard library; never ``daemon``.
 
 Conventions: the namespace is the ``Estiba-Namespace`` header (default ``default``);
@@ -53,14 +54,28 @@ Routes (``{id}`` a container id, ``{name}`` an image name, URL-quoted):
     GET    /v1/tasks/{id}                    Task
     POST   /v1/tasks/{id}/start              -> Task
     POST   /v1/tasks/{id}/kill               {"signal"?: "SIGTERM"|15, "all"?: false}
-    POST   /v1/tasks/{id}/wait               -> {"exit_status", "exited_at"}; blocks
+    POST   /v1/tasks/{id}/wait               -> {"exit_status", "exited_at"}; blocks;
+                                             ?exec_id=E: an exec's -> {"exit_status"}
     DELETE /v1/tasks/{id}                    -> {"exit_status", "exited_at"}
     POST   /v1/tasks/{id}/pause | /resume
     GET    /v1/tasks/{id}/ps                 [{"pid"}]
     GET    /v1/tasks/{id}/metrics            cgroup stats (memory, cpu, pids)
     POST   /v1/tasks/{id}/exec               {"exec_id", "args", "env"?, "cwd"?,
                                               "terminal"?} -> {"pid"}; waits for exit
-                                             when ?wait=1 -> {"exit_status"}
+                                             when ?wait=1 -> {"exit_status"};
+                                             ?attach=1 (body also "stdin"?): the
+                                             connection is taken over as by attach,
+                                             connected before the process runs
+    POST   /v1/tasks/{id}/attach?stdin=1&exec_id=E
+                                             101 (with "Connection: Upgrade") or 200,
+                                             then the connection carries the process's
+                                             stdio (attach.py): in, stdin (raw; a
+                                             half-close ends it); out, the pty's bytes
+                                             (terminal) or Docker's multiplexed frames
+                                             [stream 1|2, 0, 0, 0, size BE32] + bytes;
+                                             closed when the process's output ends
+    POST   /v1/tasks/{id}/resize             {"height", "width", "exec_id"?}: the pty's
+                                             size (412 without a running shim)
     GET    /v1/tasks/{id}/logs?follow=1      stream of {"time", "stream", "log"} (the CRI
                                              log's lines, partial lines joined), ending
                                              with {"exit_status"} when following

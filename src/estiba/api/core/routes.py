@@ -1,7 +1,8 @@
 """The core API's routes (listed in this package's docstring): each decodes, calls one
 service of the core, encodes. Handlers are blocking functions, run in the daemon's thread
 pool, called as ``handler(core, call, **path_params)``; what they return is encoded
-by ``encoding.encode`` (None: 204), unless it is a ``Stream`` or ``Download``.
+by ``encoding.encode`` (None: 204), unless it is a ``Stream``, ``Download`` or
+``Takeover`` (attach: ``attach.py``).
 """
 
 from __future__ import annotations
@@ -267,6 +268,9 @@ def _exit(task: Any) -> dict:
 
 
 def tasks_wait(core: Any, call: Call, id: str) -> dict:
+    exec_id = call.arg("exec_id")
+    if exec_id:
+        return {"exit_status": core.tasks.wait_exec(call.namespace, id, exec_id).exit_status}
     return _exit(core.tasks.wait(call.namespace, id))
 
 
@@ -295,14 +299,44 @@ def tasks_exec(core: Any, call: Call, id: str) -> dict:
     args = call.strings("args")
     if not args:
         raise errors.InvalidArgument("exec: field 'args' is missing or empty")
-    process = {"args": args, "env": call.strings("env", default=[]),
-               "cwd": call.field("cwd", default="")}
+    # what is not given is the container's (exec_process): an empty env or cwd too
+    process = {"args": args}
+    env, cwd = call.strings("env", default=[]), call.field("cwd", default="")
+    if env:
+        process["env"] = env
+    if cwd:
+        process["cwd"] = cwd
     terminal = call.field("terminal", bool, default=False)
+    if call.flag("attach"):
+        from estiba.api.core import attach
+
+        stdin = call.field("stdin", bool, default=False)
+        _, conn = core.tasks.exec_attached(call.namespace, id, exec_id, process,
+                                           terminal=terminal, stdin=stdin)
+        return attach.takeover(call.request, conn, tty=terminal, stdin=stdin)
     started = core.tasks.exec(call.namespace, id, exec_id, process, terminal=terminal)
     if not call.flag("wait"):
         return {"pid": started.pid}
     done = core.tasks.wait_exec(call.namespace, id, exec_id)
     return {"pid": started.pid, "exit_status": done.exit_status}
+
+
+def tasks_attach(core: Any, call: Call, id: str) -> Any:
+    from estiba.api.core import attach
+
+    exec_id = call.arg("exec_id")
+    if exec_id:
+        tty = core.tasks.get_exec(call.namespace, id, exec_id).terminal
+    else:
+        tty = core.tasks.get(call.namespace, id).terminal
+    conn = core.tasks.attach(call.namespace, id, exec_id)
+    return attach.takeover(call.request, conn, tty=tty, stdin=call.flag("stdin"))
+
+
+def tasks_resize(core: Any, call: Call, id: str) -> None:
+    core.tasks.resize(call.namespace, id, call.field("height", int, required=True),
+                      call.field("width", int, required=True),
+                      exec_id=call.field("exec_id", default=""))
 
 
 def tasks_logs(core: Any, call: Call, id: str) -> Stream:
@@ -393,6 +427,8 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("GET", "/v1/tasks/{id}/ps", tasks_ps, "json"),
     ("GET", "/v1/tasks/{id}/metrics", tasks_metrics, "json"),
     ("POST", "/v1/tasks/{id}/exec", tasks_exec, "json"),
+    ("POST", "/v1/tasks/{id}/attach", tasks_attach, "json"),
+    ("POST", "/v1/tasks/{id}/resize", tasks_resize, "json"),
     ("GET", "/v1/tasks/{id}/logs", tasks_logs, "json"),
     ("GET", "/v1/leases", leases_list, "json"),
     ("POST", "/v1/leases", leases_create, "json"),

@@ -39,8 +39,8 @@ commands:
   snapshots ls|info KEY|usage [KEY]|tree
   containers ls|create [--runtime R] [-t] IMAGE ID [CMD...]|info ID|rm ID...
   tasks ls|start ID|kill [-s SIG] [-a] ID|ps ID|pause ID|resume ID|metrics ID
-        |exec --exec-id E ID CMD...|rm [-f] ID
-  run [--rm] [-t] [--runtime R] IMAGE ID [CMD...]
+        |exec [-t] --exec-id E ID CMD...|attach ID|rm [-f] ID
+  run [--rm] [-t] [-d] [--runtime R] IMAGE ID [CMD...]
   events
 """
 
@@ -52,11 +52,13 @@ class Context:
     """What a verb needs: the client (made on first use) and the output."""
 
     def __init__(self, address: str, namespace: str, out: TextIO | None = None,
-                 err: TextIO | None = None) -> None:
+                 err: TextIO | None = None, stdin_fd: int | None = 0) -> None:
         self.address = address
         self.namespace = namespace
         self.out = out if out is not None else sys.stdout
         self.err = err if err is not None else sys.stderr
+        # the stdin a task may read (run, attach, exec); None: none, as with run -d
+        self.stdin_fd = stdin_fd
         self._client: CoreClient | None = None
 
     @property
@@ -94,7 +96,8 @@ def verb(verbs: dict, argv: list[str], noun: str) -> tuple[object, list[str]]:
     return verbs[argv[0]], argv[1:]
 
 
-def main(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) -> int:
+def main(argv: list[str], out: TextIO | None = None, err: TextIO | None = None,
+         stdin_fd: int | None = 0) -> int:
     err = err if err is not None else sys.stderr
     from estiba import errors
 
@@ -106,7 +109,7 @@ def main(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) 
         ctx = Context(str(opts["address"] or os.environ.get("ESTIBA_ADDRESS")
                           or DEFAULT_ADDRESS),
                       str(opts["namespace"] or os.environ.get("ESTIBA_NAMESPACE")
-                          or "default"), out, err)
+                          or "default"), out, err, stdin_fd)
         try:
             return dispatch(ctx, rest)
         finally:

@@ -1,9 +1,19 @@
-"""``ctr run [--rm] [-t] [--runtime R] IMAGE ID [CMD...]``: create the container and
-its task, start it, copy its log to stdout and stderr until it exits, exit with its
-status; ``--rm`` deletes the task and the container afterwards. SIGINT and SIGTERM
-are passed on to the task."""
+"""``ctr run [--rm] [-t] [-d] [--runtime R] IMAGE ID [CMD...]``: create the container
+and its task, start it, relay its stdio until it exits, exit with its status; ``--rm``
+deletes the task and the container afterwards. SIGINT and SIGTERM are passed on to the
+task (with ``-t`` on a terminal, ^C is a key for the task's pty instead).
+
+Stdio, as ctr does it: with ``-t``, the task gets a pty and our stdin and output go
+through an attach (``stdio.py``: raw mode, window size). Without ``-t``, when our stdin
+is not a terminal (a pipe, a file, /dev/null) it is the task's stdin, and its output
+comes through the attach too (``echo hi | estiba ctr run --rm busybox x cat``); when
+it is a terminal, the task gets no stdin and its log is followed, as before attach
+existed (a terminal's stdin without ``-t`` would be read line by line, and held from
+the shell, for a task that most often reads nothing). ``-d``: no stdio at all."""
 
 from __future__ import annotations
+
+import os
 
 from estiba.cli.args import Option, count, parse
 from estiba.cli.ctr.containers import CREATE_OPTIONS, create_from
@@ -12,25 +22,44 @@ from estiba.cli.ctr.containers import CREATE_OPTIONS, create_from
 def main(ctx, argv: list[str]) -> int:
     opts, positional = parse(argv, (*CREATE_OPTIONS, Option("--rm"), Option("-d", "--detach")),
                              interleave=False)
-    count(positional, 2, None, "ctr run [--rm] [-t] [--runtime R] IMAGE ID [CMD...]")
+    count(positional, 2, None, "ctr run [--rm] [-t] [-d] [--runtime R] IMAGE ID [CMD...]")
     client = ctx.client
+    tty = bool(opts["tty"])
+    detach = bool(opts["detach"])
+    stdin = not detach and ctx.stdin_fd is not None and (
+        tty or not os.isatty(ctx.stdin_fd))
     container = create_from(ctx, opts, positional)
     cid = container["id"]
     try:
-        client.create_task(cid, terminal=bool(opts["tty"]))
-        if opts["detach"]:
+        client.create_task(cid, terminal=tty, stdin=stdin)
+        if detach:
             client.start_task(cid)
             return 0
         restore = _forward_signals(ctx, cid)
         try:
+            if tty or stdin:
+                return attach_and_start(ctx, cid, tty=tty, stdin=stdin)
             client.start_task(cid)
             status = follow(ctx, cid)
         finally:
             restore()
         return status
     finally:
-        if opts["rm"] and not opts["detach"]:
+        if opts["rm"] and not detach:
             _remove(ctx, cid)
+
+
+def attach_and_start(ctx, cid: str, *, tty: bool, stdin: bool) -> int:
+    """Attach to the created task, start it, relay until it ends; its status."""
+    from estiba.cli.ctr import stdio
+
+    client = ctx.client
+    conn = client.attach(cid, stdin=stdin)
+    stdio.attached(ctx, conn, tty=tty, stdin=stdin,
+                   resize=stdio.resize_via(ctx, cid),
+                   start=lambda: client.start_task(cid))
+    status = client.wait_task(cid).get("exit_status")
+    return int(status) if status is not None else 0
 
 
 def follow(ctx, cid: str) -> int:

@@ -1,4 +1,4 @@
-"""``ctr tasks ls|start|kill|ps|pause|resume|metrics|exec|rm``."""
+"""``ctr tasks ls|start|kill|ps|pause|resume|metrics|exec|attach|rm``."""
 
 from __future__ import annotations
 
@@ -104,22 +104,52 @@ def metrics(ctx, argv: list[str]) -> int:
 
 
 def exec_(ctx, argv: list[str]) -> int:
-    """Run a process in the task and exit with its status (its output goes to the
-    task's log: the core API has no stdio attach yet)."""
+    """Run a process in the task, its stdio attached (``-t``: on a pty), and exit with
+    its status. Without a stdin (the context's is None) its output goes to its own log
+    and the status is waited for."""
     opts, positional = parse(argv, (Option("--exec-id", value=True), Option("-t", "--tty"),
                                     Option("--cwd", value=True),
                                     Option("--env", value=True, repeat=True)),
                              interleave=False)
-    count(positional, 2, None, "ctr tasks exec --exec-id ID TASK CMD...")
+    count(positional, 2, None, "ctr tasks exec [-t] --exec-id ID TASK CMD...")
     if not opts["exec_id"]:
         from estiba.cli.args import UsageError
 
         raise UsageError("exec-id is required")
-    done = ctx.client.exec(positional[0], str(opts["exec_id"]), positional[1:],
-                           env=list(opts["env"]), cwd=str(opts["cwd"] or ""),
-                           terminal=bool(opts["tty"]), wait=True)
+    tid, exec_id, tty = positional[0], str(opts["exec_id"]), bool(opts["tty"])
+    env, cwd = list(opts["env"]), str(opts["cwd"] or "")
+    if ctx.stdin_fd is None:
+        done = ctx.client.exec(tid, exec_id, positional[1:], env=env, cwd=cwd,
+                               terminal=tty, wait=True)
+    else:
+        from estiba.cli.ctr import stdio
+
+        conn = ctx.client.exec_attach(tid, exec_id, positional[1:], env=env, cwd=cwd,
+                                      terminal=tty, stdin=True)
+        stdio.attached(ctx, conn, tty=tty, stdin=True,
+                       resize=stdio.resize_via(ctx, tid, exec_id), start=_nothing)
+        done = ctx.client.wait_exec(tid, exec_id)
     status = done.get("exit_status")
     return int(status) if status is not None else 0
+
+
+def attach(ctx, argv: list[str]) -> int:
+    """Attach our stdio to the running task (its pty when it has one) until it exits;
+    exit with its status."""
+    from estiba.cli.ctr import stdio
+
+    tid = _one(argv, "ctr tasks attach ID")
+    tty = bool(ctx.client.task(tid).get("terminal"))
+    stdin = ctx.stdin_fd is not None
+    conn = ctx.client.attach(tid, stdin=stdin)
+    stdio.attached(ctx, conn, tty=tty, stdin=stdin, resize=stdio.resize_via(ctx, tid),
+                   start=_nothing)
+    status = ctx.client.wait_task(tid).get("exit_status")
+    return int(status) if status is not None else 0
+
+
+def _nothing() -> None:
+    pass
 
 
 def rm(ctx, argv: list[str]) -> int:
@@ -132,7 +162,7 @@ def rm(ctx, argv: list[str]) -> int:
 
 VERBS = {"ls": ls, "list": ls, "start": start, "kill": kill, "ps": ps, "pause": pause,
          "resume": resume, "metrics": metrics, "metric": metrics, "exec": exec_,
-         "rm": rm, "delete": rm, "del": rm, "remove": rm}
+         "attach": attach, "rm": rm, "delete": rm, "del": rm, "remove": rm}
 
 
 def main(ctx, argv: list[str]) -> int:
