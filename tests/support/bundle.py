@@ -9,43 +9,22 @@ absolute ``root.path``.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from estiba.oci import defaults
+
 OCI_VERSION = "1.2.0"
 
 # runc's defaults: a small capability set, no new privileges, one rlimit.
 DEFAULT_CAPABILITIES = ("CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE")
 DEFAULT_NAMESPACES = ("pid", "network", "ipc", "uts", "mount")
-DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+DEFAULT_PATH = defaults.DEFAULT_PATH
 CAPABILITY_SETS = ("bounding", "effective", "permitted", "ambient")
 
-_DEFAULT_MOUNTS: tuple[dict[str, Any], ...] = (
-    {"destination": "/proc", "type": "proc", "source": "proc"},
-    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-     "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-    {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-     "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
-    {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-     "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
-    {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
-     "options": ["nosuid", "noexec", "nodev"]},
-    {"destination": "/sys", "type": "sysfs", "source": "sysfs",
-     "options": ["nosuid", "noexec", "nodev", "ro"]},
-    {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-     "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]},
-)
-
-_MASKED_PATHS = (
-    "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
-    "/proc/scsi",
-)
-_READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
 
 
 def default_config(
@@ -69,12 +48,12 @@ def default_config(
         },
         "root": {"path": root_path, "readonly": readonly},
         "hostname": "estiba",
-        "mounts": copy.deepcopy(list(_DEFAULT_MOUNTS)),
+        "mounts": defaults.linux_mounts(),
         "linux": {
             "resources": {"devices": [{"allow": False, "access": "rwm"}]},
             "namespaces": [{"type": t} for t in DEFAULT_NAMESPACES],
-            "maskedPaths": list(_MASKED_PATHS),
-            "readonlyPaths": list(_READONLY_PATHS),
+            "maskedPaths": list(defaults.MASKED_PATHS),
+            "readonlyPaths": list(defaults.READONLY_PATHS),
         },
     }
 

@@ -17,9 +17,10 @@ from __future__ import annotations
 import copy
 
 from estiba.errors import InvalidArgument, Unimplemented
+from estiba.oci import defaults
 
 OCI_VERSION = "1.2.0"
-DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+DEFAULT_PATH = defaults.DEFAULT_PATH
 DEFAULT_CGROUP_PARENT = "estiba"
 
 # Docker's default capabilities (moby oci/caps/defaults.go), the set containerd uses too
@@ -30,28 +31,9 @@ DEFAULT_CAPABILITIES = (
 )
 DEFAULT_NAMESPACES = ("pid", "ipc", "uts", "mount", "network")
 
-_MOUNTS = (
-    {"destination": "/proc", "type": "proc", "source": "proc",
-     "options": ["nosuid", "noexec", "nodev"]},
-    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-     "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-    {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-     "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
-    {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-     "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
-    {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
-     "options": ["nosuid", "noexec", "nodev"]},
-    {"destination": "/sys", "type": "sysfs", "source": "sysfs",
-     "options": ["nosuid", "noexec", "nodev", "ro"]},
-    {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-     "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]},
-)
-MASKED_PATHS = (
-    "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
-    "/sys/devices/virtual/powercap", "/proc/scsi",
-)
-READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+# containerd's additions to runc's masked paths
+MASKED_PATHS = (*defaults.MASKED_PATHS, "/sys/devices/virtual/powercap")
+READONLY_PATHS = defaults.READONLY_PATHS
 
 
 def cgroups_path(namespace: str, id: str, cgroup_parent: str = DEFAULT_CGROUP_PARENT) -> str:
@@ -82,7 +64,7 @@ def default_spec(namespace: str, id: str, *,
             "noNewPrivileges": False,
         },
         "root": {"path": "rootfs", "readonly": False},
-        "mounts": copy.deepcopy(list(_MOUNTS)),
+        "mounts": defaults.linux_mounts(proc_options=("nosuid", "noexec", "nodev")),
         "linux": {
             "resources": {"devices": [{"allow": False, "access": "rwm"}]},
             "cgroupsPath": cgroups_path(namespace, id, cgroup_parent),
