@@ -1,0 +1,88 @@
+"""The attach stream: a hijacked client connection relayed to a conmon attach socket
+(``shim/conmon.py`` says what conmon sends and reads there).
+
+On the client connection, after the ``101`` (or ``200``) head:
+
+- client → daemon: raw bytes, the process's stdin (dropped unless the attach asked for
+  stdin). The client's half-close (``shutdown(SHUT_WR)``) ends the process's stdin: the
+  daemon shuts down its own write side to conmon, which then closes the stdin it holds.
+- daemon → client: for a process with a terminal, the pty's bytes as they are (one
+  stream); without one, Docker's multiplexed frames: an 8-byte header ``[stream, 0, 0,
+  0, size as big-endian uint32]`` (stream 1 stdout, 2 stderr) and ``size`` bytes. The
+  Docker API's attach speaks the same.
+- The daemon closes the connection once conmon closes its socket (the process exited
+  and its output is drained); the exit status is asked for apart (``wait``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from estiba.api.core.http import Takeover
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from estiba.api.core.http import Request
+
+# conmon's tags (stdpipe_t) to Docker's stream numbers
+_STREAMS = {2: 1, 3: 2}
+CHUNK = 8192  # at most this much stdin in one packet to conmon (it reads 32 KiB - 1)
+
+
+def frame(packet: bytes, tty: bool) -> bytes:
+    """What the client is sent for one packet of conmon's (``<tag><bytes>``; pure)."""
+    data = packet[1:]
+    if not data:
+        return b""
+    if tty:
+        return data
+    stream = _STREAMS.get(packet[0], 1)
+    return bytes((stream, 0, 0, 0)) + len(data).to_bytes(4, "big") + data
+
+
+def takeover(request: Request, conn: socket.socket, *, tty: bool,
+             stdin: bool) -> Takeover:
+    """The reply of an attach route: ``101 UPGRADED`` when the client asked to upgrade
+    (``Connection: Upgrade``), else ``200`` with Docker's content type; then the
+    relay."""
+
+    async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await relay(conn, reader, writer, tty=tty, stdin=stdin)
+
+    kind = "raw-stream" if tty else "multiplexed-stream"
+    content = ("Content-Type", f"application/vnd.docker.{kind}")
+    if "upgrade" in request.headers.get("connection", "").lower():
+        return Takeover(run, 101, (content, ("Connection", "Upgrade"), ("Upgrade", "tcp")))
+    return Takeover(run, 200, (content,))
+
+
+async def relay(conn: socket.socket, reader: asyncio.StreamReader,
+                writer: asyncio.StreamWriter, *, tty: bool, stdin: bool) -> None:
+    """Copy both ways until conmon closes the attach socket (or the client goes)."""
+    loop = asyncio.get_running_loop()
+    conn.setblocking(False)
+
+    async def upstream() -> None:
+        try:
+            while data := await reader.read(CHUNK):
+                if stdin:
+                    await loop.sock_sendall(conn, data)
+            if stdin:
+                conn.shutdown(socket.SHUT_WR)  # conmon closes the process's stdin
+        except (ConnectionError, OSError):
+            pass
+
+    up = asyncio.create_task(upstream())
+    try:
+        while packet := await loop.sock_recv(conn, 65536):
+            data = frame(packet, tty)
+            if data:
+                writer.write(data)
+                await writer.drain()
+    except (ConnectionError, OSError):
+        pass  # the client went (or conmon did)
+    finally:
+        up.cancel()
+        await asyncio.gather(up, return_exceptions=True)
+        conn.close()
