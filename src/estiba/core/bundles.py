@@ -89,12 +89,13 @@ def listdir(path: str) -> list[str]:
 
 
 def write_json(path: str, value: object) -> None:
+    """Write a bundle file whole (a rename), without fsync: a bundle lives in the exec
+    root, runtime state that a daemon crash keeps (it is in the page cache) and a
+    machine's restart loses along with the containers it describes."""
     tmp = f"{path}.tmp"
     try:
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(value, f)
-            f.flush()
-            os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as err:
         raise from_oserror(f"write {path}", err) from err
