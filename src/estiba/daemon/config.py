@@ -193,9 +193,11 @@ def from_file(data: dict) -> dict[str, object]:
     return out
 
 
-def build(values: dict[str, object], default_runtime_path: str) -> Config:
+def build(values: dict[str, object], default_runtime_path: str,
+          installed: dict[str, str] | None = None) -> Config:
     """Check the merged values and fill the runtimes: the default runtime ``estiba`` is
-    ``default_runtime_path`` unless configured."""
+    ``default_runtime_path`` unless configured; ``installed`` (name -> path: runc, crun
+    found on the host) are there too unless configured, as dockerd offers runc."""
     runtimes: dict[str, str] = {}
     for item in values.pop("runtimes", []):  # type: ignore[union-attr]
         name, eq, path = item.partition("=")
@@ -203,6 +205,8 @@ def build(values: dict[str, object], default_runtime_path: str) -> Config:
             raise ConfigError(f"runtime {item!r}: expected name=path")
         runtimes[name] = path
     runtimes.setdefault("estiba", default_runtime_path)
+    for name, path in (installed or {}).items():
+        runtimes.setdefault(name, path)
     config = Config(**{**values, "runtimes": tuple(sorted(runtimes.items())),
                        "hosts": tuple(values.get("hosts", ())),  # type: ignore[arg-type]
                        "debug_failpoints": tuple(values.get("debug_failpoints", ()))})  # type: ignore[arg-type]
@@ -250,7 +254,15 @@ def load(argv: list[str]) -> Config:
         else:
             values[field] = value
     values["config_file"] = path
-    return build(values, own_runtime_path())
+    return build(values, own_runtime_path(), installed_runtimes())
+
+
+def installed_runtimes() -> dict[str, str]:
+    """runc and crun, where the host has them."""
+    import shutil
+
+    found = {name: shutil.which(name) for name in ("runc", "crun")}
+    return {name: path for name, path in found.items() if path}
 
 
 def own_runtime_path() -> str:

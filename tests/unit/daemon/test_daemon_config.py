@@ -62,7 +62,7 @@ def test_file_then_flags(tmp_path) -> None:
     (["--frob"], "unknown flag '--frob'"),
     (["--root"], "flag --root needs a value"),
     (["--root", "rel"], "root: must be an absolute path"),
-    (["--default-runtime", "runc"], "default runtime 'runc' is not configured"),
+    (["--default-runtime", "kata"], "default runtime 'kata' is not configured"),
     (["--runtime", "runc"], "expected name=path"),
     (["--log-level", "loud"], "log level 'loud'"),
     (["--log-format", "xml"], "log format 'xml'"),
