@@ -194,3 +194,12 @@ def test_idle_timeout() -> None:
     assert load([]).idle_timeout == 120.0
     with pytest.raises(config.ConfigError, match="idle-timeout"):
         load(["--idle-timeout", "-1"])
+
+
+def test_installed_runtimes_are_offered_unless_configured() -> None:
+    from estiba.daemon.config import build
+
+    config = build({"runtimes": ["runc=/opt/runc"]}, "/x/estiba-runtime",
+                   {"runc": "/usr/bin/runc", "crun": "/usr/bin/crun"})
+    assert config.runtime_paths() == {"estiba": "/x/estiba-runtime", "runc": "/opt/runc",
+                                      "crun": "/usr/bin/crun"}
