@@ -77,6 +77,10 @@ def test_run_and_live_restore(roots: dict[str, str], busybox_tar: str) -> None:
         ran = ctr(sock, "run", "--rm", BUSYBOX, one, "sh", "-c", "echo out; echo err >&2; exit 3")
         assert (ran.returncode, ran.stdout, ran.stderr) == (3, "out\n", "err\n")
         assert one not in ctr(sock, "containers", "ls", "-q").stdout
+        if shutil.which("runc"):  # offered by the daemon, chosen per container
+            via = ctr(sock, "run", "--rm", "--runtime", "runc", "busybox",
+                      f"u{secrets.token_hex(3)}", "sh", "-c", "echo via runc; exit 4")
+            assert (via.returncode, via.stdout) == (4, "via runc\n")
         # the same id again: a new container, whose output is its own alone
         again = ctr(sock, "run", "--rm", "busybox", one, "echo", "again")
         assert (again.returncode, again.stdout, again.stderr) == (0, "again\n", "")
