@@ -29,6 +29,7 @@ import sys
 from estiba.oci.record import Record
 
 DEFAULT_CONFIG = "/etc/estiba/estibad.toml"
+DEFAULT_HOST = "unix:///run/estiba/estiba.sock"  # the Docker API
 LEVELS = ("debug", "info", "warning", "error")
 FORMATS = ("json", "text")
 
@@ -38,7 +39,8 @@ usage: estibad [options]
   --config FILE            TOML configuration (default /etc/estiba/estibad.toml if present)
   --root DIR               persistent state (default /var/lib/estiba)
   --exec-root DIR          runtime state: bundles, sockets (default /run/estiba)
-  -H, --host unix://PATH   Docker API socket (repeatable; recorded, not served yet)
+  -H, --host unix://PATH   Docker API socket (repeatable; default
+                           unix:///run/estiba/estiba.sock)
   --core-address PATH      core API socket (default /run/estiba/core.sock)
   --default-runtime NAME   runtime of containers that name none (default estiba)
   --runtime NAME=PATH      an OCI runtime (repeatable)
@@ -208,7 +210,8 @@ def build(values: dict[str, object], default_runtime_path: str,
     for name, path in (installed or {}).items():
         runtimes.setdefault(name, path)
     config = Config(**{**values, "runtimes": tuple(sorted(runtimes.items())),
-                       "hosts": tuple(values.get("hosts", ())),  # type: ignore[arg-type]
+                       "hosts": tuple(values.get("hosts", ()))  # type: ignore[arg-type]
+                       or (DEFAULT_HOST,),
                        "debug_failpoints": tuple(values.get("debug_failpoints", ()))})  # type: ignore[arg-type]
     if config.default_runtime not in runtimes:
         raise ConfigError(f"default runtime {config.default_runtime!r} is not configured "
@@ -223,6 +226,11 @@ def build(values: dict[str, object], default_runtime_path: str,
     for host in config.hosts:
         if not host.startswith("unix://"):
             raise ConfigError(f"host {host!r}: only unix:// sockets are supported")
+        path = host.removeprefix("unix://")
+        if not os.path.isabs(path):
+            raise ConfigError(f"host {host!r}: the socket path must be absolute")
+        if len(os.fsencode(path)) >= 108:
+            raise ConfigError(f"host {host!r}: longer than a unix socket path allows")
     for name in ("root", "exec_root", "core_address"):
         if not os.path.isabs(getattr(config, name)):
             raise ConfigError(f"{name.replace('_', '-')}: must be an absolute path")

@@ -174,23 +174,36 @@ async def serve(config: Config, core: Any, log: Callable[..., None]) -> int:
             blobs_removed=len(collected.blobs_removed),
             snapshots_removed=len(collected.snapshots_removed))
 
+    from estiba.api.docker.app import DockerAPI
+    from estiba.api.docker.app import error_reply as docker_error_reply
+    from estiba.engine import Engine
+
     gid = sockets.group_id(config.group)
     address = config.core_address
-    sockets.prepare(address)
-    server = Server(CoreAPI(core, executor, log), error_reply, executor, log,
-                    idle_timeout=config.idle_timeout or None)
-    umask = os.umask(0o117 if gid >= 0 else 0o177)
+    idle = config.idle_timeout or None
+    engine = Engine(core)
+    # (server, socket path) of the core API, then of the Docker API on each host
+    servers = [(Server(CoreAPI(core, executor, log), error_reply, executor, log,
+                       idle_timeout=idle), address)]
+    for host in config.hosts:
+        servers.append((Server(DockerAPI(engine, executor, log), docker_error_reply,
+                               executor, log, idle_timeout=idle),
+                        host.removeprefix("unix://")))
+    bound: list[tuple[str, tuple[int, int, int]]] = []
     try:
-        await server.listen_unix(address)
-    finally:
-        os.umask(umask)
-    try:
-        sockets.secure(address, gid)
-        bound = sockets.identity(address)
-    except BaseException:
-        sockets.remove(address)
-        raise
-    try:
+        for server, path in servers:
+            sockets.prepare(path)
+            umask = os.umask(0o117 if gid >= 0 else 0o177)
+            try:
+                await server.listen_unix(path)
+            finally:
+                os.umask(umask)
+            try:
+                sockets.secure(path, gid)
+                bound.append((path, sockets.identity(path)))
+            except BaseException:
+                sockets.remove(path)
+                raise
         stop = asyncio.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
@@ -200,12 +213,15 @@ async def serve(config: Config, core: Any, log: Callable[..., None]) -> int:
             pid=os.getpid())
         await stop.wait()
         log("info", "stopping", grace=config.shutdown_timeout)
-        await server.shutdown(config.shutdown_timeout)
+        engine.close()  # Docker waits in flight end (their threads must not hold the exit)
+        await asyncio.gather(*(server.shutdown(config.shutdown_timeout)
+                               for server, _ in servers))
         if not config.live_restore and tasks is not None:
             await loop.run_in_executor(executor, stop_tasks, core, config.shutdown_timeout,
                                        log)
     finally:
-        sockets.remove(address, bound)
+        for path, identity in bound:
+            sockets.remove(path, identity)
     log("info", "stopped")
     # threads still blocked in a service call (a task wait) must not hold the exit
     executor.shutdown(wait=False, cancel_futures=True)

@@ -40,13 +40,15 @@ def poll(check, timeout: float, what: str, interval: float = 0.02):
 
 
 class Daemon:
-    """estibad on ``<dir>/root``, ``<dir>/run``, ``<dir>/c.sock``, instance ``name``."""
+    """estibad on ``<dir>/root``, ``<dir>/run``, ``<dir>/c.sock`` (the Docker API on
+    ``<dir>/d.sock``), instance ``name``."""
 
     def __init__(self, prefix: str = "esx-") -> None:
         self.dir = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
         self.root = f"{self.dir}/root"
         self.exec_root = f"{self.dir}/run"
         self.sock = f"{self.dir}/c.sock"
+        self.docker_sock = f"{self.dir}/d.sock"
         self.instance = "t" + secrets.token_hex(4)
         self.proc: subprocess.Popen | None = None
         self.logs: list[str] = []
@@ -59,7 +61,8 @@ class Daemon:
         assert self.proc is None or self.proc.poll() is not None
         argv = [sys.executable, "-m", "estiba.daemon", "--config", os.devnull,
                 "--root", self.root, "--exec-root", self.exec_root,
-                "--core-address", self.sock, "--instance", self.instance,
+                "--core-address", self.sock, "--host", f"unix://{self.docker_sock}",
+                "--instance", self.instance,
                 "--log-format", "json", "--shutdown-timeout", "2"]
         if failpoints:
             argv += ["--debug-failpoints", ",".join(failpoints)]

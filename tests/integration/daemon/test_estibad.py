@@ -45,7 +45,8 @@ def roots() -> Iterator[dict[str, str]]:
 
 def start(roots: dict[str, str], fake: bool) -> subprocess.Popen:
     flags = ["--config", os.devnull, "--root", roots["root"], "--exec-root",
-             roots["exec_root"], "--core-address", roots["sock"], "--instance", "esdtest",
+             roots["exec_root"], "--core-address", roots["sock"],
+             "--host", f"unix://{roots['sock']}.docker", "--instance", "esdtest",
              "--log-format", "json"]
     argv = [PYTHON, "-c", WITH_FAKE, *flags] if fake else [PYTHON, "-m", "estiba.daemon",
                                                            *flags]

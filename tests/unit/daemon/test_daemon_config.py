@@ -26,6 +26,7 @@ def test_defaults() -> None:
     c = load([])
     assert (c.root, c.exec_root, c.core_address) == (
         "/var/lib/estiba", "/run/estiba", "/run/estiba/core.sock")
+    assert c.hosts == ("unix:///run/estiba/estiba.sock",)  # the Docker API
     assert c.default_runtime == "estiba" and "estiba" in c.runtime_paths()
     assert c.instance == "estiba" and c.live_restore and c.group == ""
     assert (c.log_level, c.log_format, c.debug_failpoints) == ("info", "json", ())
@@ -69,6 +70,8 @@ def test_file_then_flags(tmp_path) -> None:
     (["--live-restore", "maybe"], "expected true or false"),
     (["--host", "tcp://0.0.0.0:2375"], "only unix:// sockets"),
     (["--core-address", "/" + "x" * 120], "longer than a unix socket path"),
+    (["--host", "unix:///" + "x" * 120], "longer than a unix socket path"),
+    (["--host", "unix://relative.sock"], "must be absolute"),
     (["--instance", "a/b"], "instance 'a/b'"),
 ])
 def test_bad_flags(argv: list[str], message: str) -> None:

@@ -263,13 +263,15 @@ class ChunkedWriter:
 class Reply:
     """A complete response."""
 
-    __slots__ = ("status", "body", "content_type")
+    __slots__ = ("status", "body", "content_type", "headers")
 
     def __init__(self, status: int, body: bytes = b"",
-                 content_type: str = "application/json") -> None:
+                 content_type: str = "application/json",
+                 headers: tuple[tuple[str, str], ...] = ()) -> None:
         self.status = status
         self.body = body
         self.content_type = content_type
+        self.headers = headers  # sent besides Content-Type and Content-Length
 
 
 class Stream:

@@ -132,7 +132,8 @@ class Server:
                 return
             keep_alive = request.keep_alive and not self.closing
             if isinstance(response, Reply):
-                await self._send_reply(writer, response, keep_alive)
+                await self._send_reply(writer, response, keep_alive,
+                                       head_only=request.method == "HEAD")
             elif isinstance(response, Stream):
                 keep_alive = await self._send_stream(request, response) and keep_alive
             elif isinstance(response, Download):
@@ -148,14 +149,17 @@ class Server:
                 return
 
     async def _send_reply(self, writer: asyncio.StreamWriter, reply: Reply,
-                          keep_alive: bool) -> None:
+                          keep_alive: bool, head_only: bool = False) -> None:
+        """``head_only``: the answer to a HEAD request, its head alone."""
         headers = [("Content-Type", reply.content_type),
                    ("Content-Length", str(len(reply.body)))]
         if reply.status in (204, 304):
             headers = []
+        headers.extend(reply.headers)
         if not keep_alive:
             headers.append(("Connection", "close"))
-        writer.write(response_head(reply.status, headers) + reply.body)
+        body = b"" if head_only or reply.status in (204, 304) else reply.body
+        writer.write(response_head(reply.status, headers) + body)
         await writer.drain()
 
     async def _send_stream(self, request: Request, stream: Stream) -> bool:

@@ -1,0 +1,135 @@
+"""The Docker API as an application of ``api.core.server.Server``: the optional version
+prefix (``/v1.47/containers/json``), the routing table, the handler run in the thread
+pool, and every error mapped to Docker's status once (``status_for``)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from estiba import errors
+from estiba.api.core.app import Router
+from estiba.api.core.encoding import decode_object, message_for
+from estiba.api.core.http import Download, HTTPError, Reply, Request, Stream, Takeover, read_body
+from estiba.api.docker import routes
+from estiba.oci.json_codec import dumps
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from concurrent.futures import Executor
+    from typing import Any
+
+API_VERSION = "1.47"
+MIN_API_VERSION = "1.24"
+MAX_JSON_BODY = 16 * 1024 * 1024
+_PREFIX = re.compile(r"^/v(\d+)\.(\d+)(/.*)$")
+
+# Docker's statuses (moby errdefs/http_helpers.go): a precondition failed is a conflict
+STATUS = (
+    (errors.InvalidArgument, 400),
+    (errors.PermissionDenied, 403),
+    (errors.NotFound, 404),
+    (errors.AlreadyExists, 409),
+    (errors.Conflict, 409),
+    (errors.FailedPrecondition, 409),
+    (errors.Unimplemented, 501),
+    (errors.Unavailable, 503),
+)
+
+
+def _version(text: str) -> tuple[int, int]:
+    major, _, minor = text.partition(".")
+    return int(major), int(minor)
+
+
+def strip_version(path: str) -> str:
+    """The path without its ``/v1.NN`` prefix; HTTPError 400 for a version outside
+    [1.24, 1.47] (pure)."""
+    found = _PREFIX.match(path)
+    if not found:
+        return path
+    version = (int(found.group(1)), int(found.group(2)))
+    shown = f"{found.group(1)}.{found.group(2)}"
+    if version < _version(MIN_API_VERSION):
+        raise HTTPError(400, f"client version {shown} is too old. Minimum supported API "
+                             f"version is {MIN_API_VERSION}, please upgrade your client "
+                             "to a newer version")
+    if version > _version(API_VERSION):
+        raise HTTPError(400, f"client version {shown} is too new. Maximum supported API "
+                             f"version is {API_VERSION}")
+    return found.group(3)
+
+
+def quote_image_name(path: str) -> str:
+    """``/images/docker.io/library/busybox/json`` as ``/images/<quoted name>/json``: the
+    CLI sends image names with their slashes unquoted (pure)."""
+    from urllib.parse import quote
+
+    if not path.startswith("/images/") or path in ("/images/json", "/images/create"):
+        return path
+    name = path[len("/images/"):]
+    suffix = ""
+    for verb in ("/json", "/tag", "/push", "/history", "/get"):
+        if name.endswith(verb):
+            name, suffix = name[:-len(verb)], verb
+            break
+    return f"/images/{quote(name, safe='')}{suffix}"
+
+
+def status_for(exc: BaseException) -> int:
+    for kind, status in STATUS:
+        if isinstance(exc, kind):
+            return status
+    return 500
+
+
+def error_reply(exc: BaseException) -> Reply:
+    return Reply(status_for(exc), dumps({"message": message_for(exc)}).encode())
+
+
+class DockerAPI:
+    """``await api(request)``: the response to one request of the Docker API."""
+
+    def __init__(self, engine: Any, executor: Executor, log: Callable[..., None]) -> None:
+        self.engine = engine
+        self.executor = executor
+        self.log = log
+        self.router = Router(routes.ROUTES)
+
+    async def __call__(self, request: Request) -> Any:
+        response = await self._respond(request)
+        self.log("debug", "docker request", method=request.method, path=request.target,
+                 status=getattr(response, "status", 200))
+        return response
+
+    async def _respond(self, request: Request) -> Any:
+        loop = asyncio.get_running_loop()
+        try:
+            path = quote_image_name(strip_version(request.path))
+            method = "GET" if request.method == "HEAD" else request.method
+            handler, _, params = self.router.match(method, path)
+            body = await read_body(request.reader, request, MAX_JSON_BODY)
+        except HTTPError as err:
+            if err.status in (404, 405, 400):
+                await read_body(request.reader, request, MAX_JSON_BODY)
+                return Reply(err.status, dumps({"message": str(err)}).encode())
+            raise
+        try:
+            decoded = decode_object(body) if body.strip() else {}
+            call = routes.Call(request, decoded)
+            result = await loop.run_in_executor(
+                self.executor, lambda: handler(self.engine, call, **params))
+        except (asyncio.IncompleteReadError, ConnectionError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - every error is mapped here, once
+            status = status_for(exc)
+            if status == 500:
+                self.log("error", "docker request failed", method=request.method,
+                         path=request.path, error=message_for(exc))
+            return error_reply(exc)
+        if isinstance(result, Reply | Stream | Download | Takeover):
+            return result
+        if result is None:
+            return Reply(204)
+        return Reply(200, dumps(result).encode())

@@ -1,0 +1,192 @@
+"""The Docker API's routes (listed in this package's docstring): each decodes, calls
+one method of the engine, encodes. Handlers are blocking functions run in the daemon's
+thread pool as ``handler(engine, call, **path_params)``."""
+
+from __future__ import annotations
+
+from estiba import errors
+from estiba.api.core.http import Reply, Request, Stream
+from estiba.api.core.signals import signal_number
+from estiba.api.docker import system
+from estiba.oci.json_codec import dumps
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from typing import Any
+
+POLL = 0.5  # a follower's chance to see its client gone
+
+
+class Call:
+    __slots__ = ("request", "body")
+
+    def __init__(self, request: Request, body: dict) -> None:
+        self.request = request
+        self.body = body
+
+    def arg(self, name: str, default: str = "") -> str:
+        return self.request.arg(name, default)
+
+    def flag(self, name: str) -> bool:
+        return self.request.flag(name)
+
+    def number(self, name: str) -> int | None:
+        text = self.arg(name)
+        if not text:
+            return None
+        try:
+            return int(text)
+        except ValueError as err:
+            raise errors.InvalidArgument(f"invalid value for {name}: {text!r}") from err
+
+
+_NOT_MODIFIED = Reply(304)
+
+
+# --- containers ---------------------------------------------------------------------
+
+def containers_list(engine: Any, call: Call) -> list:
+    return engine.containers.list(all=call.flag("all"))
+
+
+def containers_create(engine: Any, call: Call) -> Reply:
+    made = engine.containers.create(call.arg("name"), call.body)
+    return Reply(201, dumps(made).encode())
+
+
+def containers_inspect(engine: Any, call: Call, id: str) -> dict:
+    return engine.containers.inspect(id)
+
+
+def containers_start(engine: Any, call: Call, id: str) -> Any:
+    return None if engine.containers.start(id) else _NOT_MODIFIED
+
+
+def containers_stop(engine: Any, call: Call, id: str) -> Any:
+    signal = signal_number(call.arg("signal")) if call.arg("signal") else 15
+    stopped = engine.containers.stop(id, timeout=call.number("t"), signal=signal)
+    return None if stopped else _NOT_MODIFIED
+
+
+def containers_restart(engine: Any, call: Call, id: str) -> None:
+    engine.containers.stop(id, timeout=call.number("t"))
+    engine.containers.start(id)
+
+
+def containers_kill(engine: Any, call: Call, id: str) -> None:
+    engine.containers.kill(id, signal_number(call.arg("signal") or "SIGKILL"))
+
+
+def containers_wait(engine: Any, call: Call, id: str) -> Stream:
+    finish = engine.containers.waiter(id, call.arg("condition", "not-running"))
+
+    def items() -> Iterator[bytes | None]:
+        yield None  # the head goes out now: the CLI starts the container after it
+        yield (dumps(finish()) + "\n").encode()
+
+    return Stream(items(), "application/json")
+
+
+def containers_delete(engine: Any, call: Call, id: str) -> None:
+    engine.containers.remove(id, force=call.flag("force"))
+
+
+def containers_resize(engine: Any, call: Call, id: str) -> None:
+    height, width = call.number("h"), call.number("w")
+    if height is None or width is None:
+        raise errors.InvalidArgument("resize: h and w are required")
+    engine.containers.resize(id, height, width)
+
+
+def containers_attach(engine: Any, call: Call, id: str) -> Any:
+    from estiba.api.core import attach
+
+    conn, tty = engine.containers.attach(id)
+    if conn is None:  # the task could not be made: start will say why
+        made = attach.takeover(call.request, _closed(), tty=tty, stdin=False)
+        return made
+    return attach.takeover(call.request, conn, tty=tty, stdin=call.flag("stdin"))
+
+
+def _closed() -> Any:
+    """A socket whose peer is closed: a relay over it ends at once."""
+    import socket
+
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    theirs.close()
+    return ours
+
+
+def containers_logs(engine: Any, call: Call, id: str) -> Stream:
+    from estiba.api.core import logs
+
+    path, tty, exited = engine.containers.log_source(id)
+    wanted = {"stdout"} if call.flag("stdout") else set()
+    if call.flag("stderr"):
+        wanted.add("stderr")
+    follow = call.flag("follow")
+
+    def items() -> Iterator[bytes | None]:
+        if not path:
+            return
+        for entry in logs.entries(path, follow=follow, exited=exited, poll=POLL):
+            if entry is None:
+                yield None
+                continue
+            stream = entry.get("stream")
+            if stream not in wanted:
+                continue
+            data = entry.get("log", "").encode()
+            if tty:
+                yield data
+            else:
+                number = 1 if stream == "stdout" else 2
+                yield bytes((number, 0, 0, 0)) + len(data).to_bytes(4, "big") + data
+
+    kind = "raw-stream" if tty else "multiplexed-stream"
+    return Stream(items(), f"application/vnd.docker.{kind}")
+
+
+# --- images -------------------------------------------------------------------------
+
+def images_list(engine: Any, call: Call) -> list:
+    return engine.images.list()
+
+
+def images_inspect(engine: Any, call: Call, name: str) -> dict:
+    return engine.images.inspect(name)
+
+
+def images_delete(engine: Any, call: Call, name: str) -> list:
+    return engine.images.delete(name, force=call.flag("force"))
+
+
+def images_create(engine: Any, call: Call) -> Stream:
+    progress = list(engine.images.pull(call.arg("fromImage"), call.arg("tag")))
+    return Stream(iter([(dumps(p) + "\r\n").encode() for p in progress]),
+                  "application/json")
+
+
+# method, path pattern, handler, body kind (always "json" here)
+ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
+    ("GET", "/_ping", system.ping, "json"),
+    ("GET", "/version", system.version, "json"),
+    ("GET", "/info", system.info, "json"),
+    ("GET", "/containers/json", containers_list, "json"),
+    ("POST", "/containers/create", containers_create, "json"),
+    ("GET", "/containers/{id}/json", containers_inspect, "json"),
+    ("POST", "/containers/{id}/start", containers_start, "json"),
+    ("POST", "/containers/{id}/stop", containers_stop, "json"),
+    ("POST", "/containers/{id}/restart", containers_restart, "json"),
+    ("POST", "/containers/{id}/kill", containers_kill, "json"),
+    ("POST", "/containers/{id}/wait", containers_wait, "json"),
+    ("POST", "/containers/{id}/attach", containers_attach, "json"),
+    ("POST", "/containers/{id}/resize", containers_resize, "json"),
+    ("GET", "/containers/{id}/logs", containers_logs, "json"),
+    ("DELETE", "/containers/{id}", containers_delete, "json"),
+    ("GET", "/images/json", images_list, "json"),
+    ("POST", "/images/create", images_create, "json"),
+    ("GET", "/images/{name}/json", images_inspect, "json"),
+    ("DELETE", "/images/{name}", images_delete, "json"),
+]

@@ -1,0 +1,116 @@
+"""``_ping``, ``version`` and ``info``: what the docker CLI asks first, and prints."""
+
+from __future__ import annotations
+
+import os
+import platform
+
+from estiba import __version__
+from estiba.api.core.http import Reply
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+API_VERSION = "1.47"
+MIN_API_VERSION = "1.24"
+_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}
+
+
+def ping(engine: Any, call: Any) -> Reply:
+    return Reply(200, b"OK", "text/plain; charset=utf-8", headers=(
+        ("Api-Version", API_VERSION), ("OSType", "linux"),
+        ("Docker-Experimental", "false"), ("Builder-Version", "1"),
+        ("Cache-Control", "no-cache, no-store, must-revalidate"), ("Pragma", "no-cache")))
+
+
+def arch() -> str:
+    machine = platform.machine()
+    return _ARCH.get(machine, machine)
+
+
+def version(engine: Any, call: Any) -> dict:
+    uname = os.uname()
+    python = f"python{platform.python_version()}"
+    return {
+        "Platform": {"Name": "Estiba Engine"},
+        "Components": [{"Name": "Engine", "Version": __version__, "Details": {
+            "ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION, "Os": "linux",
+            "Arch": arch(), "KernelVersion": uname.release, "GoVersion": python,
+            "GitCommit": "", "BuildTime": "", "Experimental": "false"}}],
+        "Version": __version__, "ApiVersion": API_VERSION,
+        "MinAPIVersion": MIN_API_VERSION, "GitCommit": "", "GoVersion": python,
+        "Os": "linux", "Arch": arch(), "KernelVersion": uname.release,
+        "Experimental": False, "BuildTime": "",
+    }
+
+
+def _mem_total() -> int:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _os_name() -> str:
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    return line.partition("=")[2].strip().strip('"')
+    except OSError:
+        pass
+    return "Linux"
+
+
+def info(engine: Any, call: Any) -> dict:
+    containers = engine.containers.list(all=True)
+    states = [c["State"] for c in containers]
+    cgroup_v2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+    uname = os.uname()
+    core = engine.core
+    runtimes = {}
+    tasks = getattr(core, "tasks", None)
+    for name, path in sorted(getattr(tasks, "runtimes", {}).items()):
+        runtimes[name] = {"path": path}
+    default_runtime = getattr(tasks, "default_runtime", "estiba")
+    return {
+        "ID": "", "Containers": len(containers),
+        "ContainersRunning": states.count("running"), "ContainersPaused": 0,
+        "ContainersStopped": len(states) - states.count("running"),
+        "Images": len(engine.images.list()),
+        "Driver": "overlayfs", "DriverStatus": [],
+        "Plugins": {"Volume": [], "Network": [], "Authorization": None, "Log": []},
+        "MemoryLimit": True, "SwapLimit": True, "KernelMemoryTCP": False,
+        "CpuCfsPeriod": True, "CpuCfsQuota": True, "CPUShares": True, "CPUSet": True,
+        "PidsLimit": True, "IPv4Forwarding": False, "Debug": False,
+        "NFd": len(os.listdir("/proc/self/fd")), "OomKillDisable": False,
+        "NGoroutines": 0, "SystemTime": _now(), "LoggingDriver": "json-file",
+        "CgroupDriver": "cgroupfs", "CgroupVersion": "2" if cgroup_v2 else "1",
+        "NEventsListener": 0, "KernelVersion": uname.release,
+        "OperatingSystem": _os_name(), "OSVersion": "", "OSType": "linux",
+        "Architecture": platform.machine(), "IndexServerAddress":
+            "https://index.docker.io/v1/",
+        "RegistryConfig": {"IndexConfigs": {}, "InsecureRegistryCIDRs": [],
+                           "Mirrors": []},
+        "NCPU": os.cpu_count() or 1, "MemTotal": _mem_total(),
+        "DockerRootDir": getattr(core, "root", ""), "HttpProxy": "", "HttpsProxy": "",
+        "NoProxy": "", "Name": uname.nodename, "Labels": [], "ExperimentalBuild": False,
+        "ServerVersion": __version__, "Runtimes": runtimes,
+        "DefaultRuntime": default_runtime, "Swarm": {"LocalNodeState": "inactive",
+                                                     "ControlAvailable": False,
+                                                     "NodeID": "", "NodeAddr": ""},
+        "LiveRestoreEnabled": False, "Isolation": "", "InitBinary": "",
+        "SecurityOptions": ["name=seccomp,profile=builtin", "name=cgroupns"],
+        "Warnings": [],
+    }
+
+
+def _now() -> str:
+    import time
+
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

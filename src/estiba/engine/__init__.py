@@ -1,0 +1,38 @@
+"""The engine: dockerd's role above the core. Docker's semantics (names, Config and
+HostConfig turned into an OCI spec, start/stop/kill/wait/attach/logs of Docker
+containers, AutoRemove, the images as Docker lists them) on the core's services, in the
+core namespace ``docker``. ``api/docker`` is its thin adapter.
+
+Modules: ``containers.py`` (``Containers``: the verbs), ``names.py`` (names, random
+names, id and prefix lookup; pure), ``inspect.py`` (Docker's JSON of a container: inspect,
+list, status strings; pure), ``images.py`` (``Images``: list, inspect, the built-in
+pull). May import ``core``, ``oci``, ``errors`` and the standard library.
+
+Docker-level state lives in the core container's labels (``estiba.docker.*``: the name,
+the Config and HostConfig as given, the time of the last start); the exit status and
+time come from the task.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+NAMESPACE = "docker"
+
+
+class Engine:
+    """The engine over one core: ``containers`` and ``images``."""
+
+    def __init__(self, core: Any, namespace: str = NAMESPACE) -> None:
+        from estiba.engine.containers import Containers
+        from estiba.engine.images import Images
+
+        self.core = core
+        self.namespace = namespace
+        self.images = Images(core, namespace)
+        self.containers = Containers(core, namespace, self.images)
+
+    def close(self) -> None:
+        self.containers.close()

@@ -1,0 +1,162 @@
+"""The real docker CLI against estibad's Docker API (``api/docker`` over ``engine/``):
+an estibad of the module's own on temporary roots, ``DOCKER_HOST`` its ``--host``
+socket. What the course's demos do: version, info, ``run`` (output, exit status, piped
+stdin, a terminal through a pty), detached containers listed, logged, inspected,
+stopped and removed."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pty
+import select
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "daemon"))
+from harness import Daemon  # noqa: E402
+
+pytestmark = [pytest.mark.e2e, pytest.mark.root]
+
+
+@pytest.fixture(scope="module")
+def daemon() -> Iterator[Daemon]:
+    if os.geteuid() != 0:
+        pytest.skip("needs root: runs containers")
+    if shutil.which("docker") is None:
+        pytest.skip("no docker CLI")
+    d = Daemon(prefix="edk-")
+    try:
+        d.start()
+        yield d
+        docker(d, "rm", "-f", *docker(d, "ps", "-aq").stdout.split())
+        d.stop()
+        d.assert_nothing_left()
+    finally:
+        d.remove()
+        _reap_shims()
+
+
+def _reap_shims() -> None:
+    """The daemon's conmons are reparented to this session (the subreaper): reap those
+    that exited, so that no later test finds them as zombies."""
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                comm, _, rest = f.read().partition(" (")[2].rpartition(") ")
+        except OSError:
+            continue
+        fields = rest.split()
+        if comm == "conmon" and fields[0] == "Z" and int(fields[1]) == os.getpid():
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(int(name), os.WNOHANG)
+
+
+def docker(d: Daemon, *args: str, input: str | None = None,
+           timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DOCKER_HOST": f"unix://{d.docker_sock}"}
+    env.pop("DOCKER_CONTEXT", None)
+    return subprocess.run(["docker", *args], env=env, input=input, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_version_and_info(daemon: Daemon) -> None:
+    version = docker(daemon, "version")
+    assert version.returncode == 0, version.stderr
+    assert "Server: Estiba Engine" in version.stdout
+    assert "API version:      1.47 (minimum version 1.24)" in version.stdout
+    info = docker(daemon, "info")
+    assert info.returncode == 0, info.stderr
+    assert "Storage Driver: overlayfs" in info.stdout
+    assert "Default Runtime: estiba" in info.stdout
+
+
+def test_run_prints_and_exits_with_the_command_status(daemon: Daemon) -> None:
+    hi = docker(daemon, "run", "--rm", "busybox", "echo", "hi")
+    assert (hi.returncode, hi.stdout) == (0, "hi\n"), hi.stderr
+    three = docker(daemon, "run", "--rm", "busybox", "sh", "-c", "echo err >&2; exit 3")
+    assert (three.returncode, three.stderr) == (3, "err\n")
+    missing = docker(daemon, "run", "--rm", "busybox", "/no/such")
+    assert missing.returncode in (126, 127), missing
+    assert docker(daemon, "ps", "-aq").stdout == ""  # --rm removed them
+
+
+def test_piped_stdin_ends_with_a_half_close(daemon: Daemon) -> None:
+    cat = docker(daemon, "run", "-i", "--rm", "busybox", "cat", input="x\n")
+    assert (cat.returncode, cat.stdout) == (0, "x\n"), cat.stderr
+
+
+def test_terminal(daemon: Daemon) -> None:
+    env = {**os.environ, "DOCKER_HOST": f"unix://{daemon.docker_sock}"}
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.execvpe("docker", ["docker", "run", "-it", "--rm", "busybox", "sh", "-c",
+                              "echo $((6*7))"], env)
+    out = b""
+    try:
+        while select.select([fd], [], [], 20)[0]:
+            try:
+                data = os.read(fd, 4096)
+            except OSError:
+                break
+            if not data:
+                break
+            out += data
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0, out
+    assert b"42\r\n" in out
+
+
+def test_detached_lifecycle(daemon: Daemon) -> None:
+    started = docker(daemon, "run", "-d", "--name", "web", "busybox", "sh", "-c",
+                     "echo hello; exec sleep 100")
+    assert started.returncode == 0, started.stderr
+    cid = started.stdout.strip()
+    assert len(cid) == 64
+    try:
+        ps = docker(daemon, "ps")
+        assert "web" in ps.stdout and cid[:12] in ps.stdout
+        again = docker(daemon, "run", "-d", "--name", "web", "busybox", "true")
+        assert again.returncode == 125 and "is already in use" in again.stderr
+        assert docker(daemon, "logs", "web").stdout == "hello\n"
+        running = docker(daemon, "inspect", "-f", "{{.State.Running}}", "web")
+        assert running.stdout == "true\n", running.stderr
+        refused = docker(daemon, "rm", "web")
+        assert refused.returncode != 0 and "container is running" in refused.stderr
+        assert docker(daemon, "stop", "-t", "1", "web").returncode == 0
+        state = docker(daemon, "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}",
+                       cid[:12])
+        assert state.stdout == "exited 143\n" or state.stdout == "exited 137\n"
+        assert "Exited (" in docker(daemon, "ps", "-a").stdout
+        assert docker(daemon, "rm", "web").returncode == 0
+        assert docker(daemon, "ps", "-aq").stdout == ""
+    finally:
+        docker(daemon, "rm", "-f", cid)
+
+
+def test_images_and_errors(daemon: Daemon) -> None:
+    images = docker(daemon, "images", "--format", "{{.Repository}}:{{.Tag}}")
+    assert images.stdout.splitlines() == ["busybox:latest"], images
+    inspect = docker(daemon, "image", "inspect", "-f", "{{.Os}}", "busybox")
+    assert inspect.stdout == "linux\n", inspect.stderr
+    full = docker(daemon, "image", "inspect", "-f", "{{.Os}}", "docker.io/library/busybox")
+    assert full.stdout == "linux\n", full.stderr
+    pull = docker(daemon, "pull", "alpine")
+    assert pull.returncode == 1 and "pull is not supported yet" in pull.stderr
+    kept = docker(daemon, "create", "busybox", "true").stdout.strip()
+    used = docker(daemon, "rmi", "busybox")
+    assert used.returncode == 1 and "must force" in used.stderr
+    assert docker(daemon, "rm", kept).returncode == 0
+    assert docker(daemon, "rmi", "busybox").stdout == "Untagged: busybox:latest\n"
+    assert docker(daemon, "images", "-q").stdout == ""
+    gone = docker(daemon, "rm", "nothere")
+    assert gone.returncode == 1 and "No such container: nothere" in gone.stderr
