@@ -20,6 +20,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "estiba"
 LAYERS = {
     "errors": 0,
     "oci": 0,
+    "units": 0,
     "kernel": 1,
     "cgroups": 2,
     "content": 2,
@@ -46,6 +47,7 @@ LAYERS = {
 # Packages that may import nothing of estiba but these, whatever their layer allows.
 ONLY = {
     "errors": set(),
+    "units": set(),
     "oci": {"oci", "errors"},
 }
 

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from estiba import units
 from estiba.oci.json_codec import dumps
 
 
@@ -26,56 +27,9 @@ def tabwrite(rows: list[list[str]], minwidth: int = 1, padding: int = 1,
     return "\n".join(lines) + "\n"
 
 
-_BINARY = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
-_DECIMAL = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
-
-
-def binary_size(size: int) -> str:
-    """containerd's progress.Bytes: ``512 B``, ``1.5 KiB``, ``2.0 MiB``."""
-    if size < 1024:
-        return f"{size} B"
-    exp = 0
-    value = float(size)
-    while value >= 1024 and exp < len(_BINARY) - 1:
-        value /= 1024
-        exp += 1
-    return f"{value:.1f} {_BINARY[exp]}"
-
-
-def human_size(size: float) -> str:
-    """go-units' HumanSize: 4 significant digits, decimal units (``1.234kB``)."""
-    i = 0
-    while size >= 1000 and i < len(_DECIMAL) - 1:
-        size /= 1000
-        i += 1
-    return f"{size:.4g}{_DECIMAL[i]}"
-
-
-def human_duration(seconds: float) -> str:
-    """go-units' HumanDuration."""
-    if seconds < 1:
-        return "Less than a second"
-    if seconds < 2:
-        return "1 second"
-    if seconds < 60:
-        return f"{int(seconds)} seconds"
-    minutes = int(seconds / 60)
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = int(seconds / 3600 + 0.5)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{hours // 24 // 365} years"
+binary_size = units.binary_size
+human_size = units.human_size
+human_duration = units.human_duration
 
 
 def epoch(stamp: str) -> float | None:
