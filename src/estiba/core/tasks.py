@@ -184,18 +184,23 @@ class Tasks:
 
     def _remove_empty_parent(self) -> None:
         """The containers' cgroup parent goes when no container is left in it (never
-        while tasks are created: removing it then would race with their creation)."""
-        from estiba.cgroups import open_cgroup
+        while tasks are created: removing it then would race with their creation), in
+        every cgroup hierarchy mounted: the v1 ones and, on a hybrid host, the unified
+        one, where runc puts its containers too."""
+        from estiba.cgroups.layout import parse_mountinfo
 
         try:
-            paths = set(open_cgroup("/" + self.cgroup_parent).paths().values())
-        except EstibaError:
+            with open("/proc/self/mountinfo", encoding="utf-8") as f:
+                mounts = parse_mountinfo(f.read())
+        except OSError:
             return
-        for path in paths:
-            try:
-                os.rmdir(path)  # refused while a container's cgroup is below it
-            except OSError:
-                pass
+        for mount in mounts:
+            if mount.fstype in ("cgroup", "cgroup2") and \
+                    mount.mount_point.startswith("/sys/fs/cgroup"):
+                try:
+                    os.rmdir(os.path.join(mount.mount_point, self.cgroup_parent))
+                except OSError:
+                    pass  # not there, or a container's cgroup is below it
 
     # --- helpers -----------------------------------------------------------------------
 
