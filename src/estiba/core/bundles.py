@@ -88,19 +88,6 @@ def listdir(path: str) -> list[str]:
         return []
 
 
-def write_json(path: str, value: object) -> None:
-    """Write a bundle file whole (a rename), without fsync: a bundle lives in the exec
-    root, runtime state that a daemon crash keeps (it is in the page cache) and a
-    machine's restart loses along with the containers it describes."""
-    tmp = f"{path}.tmp"
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(value, f)
-        os.replace(tmp, path)
-    except OSError as err:
-        raise from_oserror(f"write {path}", err) from err
-
-
 def read_json(path: str) -> dict:
     try:
         with open(path, encoding="utf-8") as f:

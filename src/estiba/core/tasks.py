@@ -306,8 +306,8 @@ class Tasks:
             entry = _Entry(namespace, id, bundle, meta)
             self._tasks[(namespace, id)] = entry
         try:
-            bundles.write_json(os.path.join(bundle, "config.json"), spec)
-            bundles.write_json(os.path.join(bundle, "task.json"), meta)
+            shim.write_json(os.path.join(bundle, "config.json"), spec)
+            shim.write_json(os.path.join(bundle, "task.json"), meta)
             self._failpoint("task-after-bundle")
             for path in (os.path.dirname(log_path), cli.root, self.socket_dir):
                 bundles.makedirs(path)

@@ -471,10 +471,13 @@ def remove_socket_link(socket_dir: str, shim_dir: str) -> None:
 
 def write_process_file(path: str, process: dict) -> None:
     """The process JSON of an exec (what ``runtime exec --process`` reads)."""
-    _write_json(path, process)
+    write_json(path, process)
 
 
-def _write_json(path: str, value: object) -> None:
+def write_json(path: str, value: object) -> None:
+    """Write a bundle file whole (a rename), without fsync: a bundle lives in the exec
+    root, runtime state that a daemon crash keeps (it is in the page cache) and a
+    machine's restart loses along with the containers it describes."""
     tmp = f"{path}.tmp"
     try:
         with open(tmp, "w", encoding="utf-8") as f:

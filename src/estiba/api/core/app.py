@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from urllib.parse import unquote
 
-from estiba.api.core import routes
+from estiba.api.core import encoding, routes
 from estiba.api.core.encoding import decode_object, encode, message_for, status_for
 from estiba.api.core.http import (
     BlockingBody,
@@ -66,8 +66,10 @@ class Router:
         raise HTTPError(404, f"no route for {method} {path}")
 
 
-def error_reply(exc: BaseException) -> Reply:
-    return Reply(status_for(exc), dumps({"message": message_for(exc)}).encode())
+def error_reply(exc: BaseException, table: tuple = encoding.STATUS) -> Reply:
+    """``{"message"}`` with the status ``table`` gives the error (the core API's by
+    default; the Docker API passes its own)."""
+    return Reply(status_for(exc, table), dumps({"message": message_for(exc)}).encode())
 
 
 class CoreAPI:

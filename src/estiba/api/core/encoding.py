@@ -29,8 +29,10 @@ STATUS = (
 _MAPPINGS = frozenset({"labels", "attributes", "annotations"})
 
 
-def status_for(exc: BaseException) -> int:
-    for kind, status in STATUS:
+def status_for(exc: BaseException,
+               table: tuple[tuple[type[BaseException], int], ...] = STATUS) -> int:
+    """The status of ``exc`` in ``table`` (the core API's by default), else 500."""
+    for kind, status in table:
         if isinstance(exc, kind):
             return status
     return 500

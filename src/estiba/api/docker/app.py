@@ -8,7 +8,9 @@ import asyncio
 import re
 
 from estiba import errors
+from estiba.api.core import encoding
 from estiba.api.core.app import Router
+from estiba.api.core.app import error_reply as core_error_reply
 from estiba.api.core.encoding import decode_object, message_for
 from estiba.api.core.http import Download, HTTPError, Reply, Request, Stream, Takeover, read_body
 from estiba.api.docker import routes
@@ -25,17 +27,10 @@ MIN_API_VERSION = "1.24"
 MAX_JSON_BODY = 16 * 1024 * 1024
 _PREFIX = re.compile(r"^/v(\d+)\.(\d+)(/.*)$")
 
-# Docker's statuses (moby errdefs/http_helpers.go): a precondition failed is a conflict
-STATUS = (
-    (errors.InvalidArgument, 400),
-    (errors.PermissionDenied, 403),
-    (errors.NotFound, 404),
-    (errors.AlreadyExists, 409),
-    (errors.Conflict, 409),
-    (errors.FailedPrecondition, 409),
-    (errors.Unimplemented, 501),
-    (errors.Unavailable, 503),
-)
+# Docker's statuses (moby errdefs/http_helpers.go): the core API's, but a failed
+# precondition is a conflict
+STATUS = tuple((kind, 409 if kind is errors.FailedPrecondition else status)
+               for kind, status in encoding.STATUS)
 
 
 def _version(text: str) -> tuple[int, int]:
@@ -78,14 +73,11 @@ def quote_image_name(path: str) -> str:
 
 
 def status_for(exc: BaseException) -> int:
-    for kind, status in STATUS:
-        if isinstance(exc, kind):
-            return status
-    return 500
+    return encoding.status_for(exc, STATUS)
 
 
 def error_reply(exc: BaseException) -> Reply:
-    return Reply(status_for(exc), dumps({"message": message_for(exc)}).encode())
+    return core_error_reply(exc, STATUS)
 
 
 class DockerAPI:
