@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from support.reaper import zombie_children
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "daemon"))
 from harness import Daemon  # noqa: E402
 
@@ -45,18 +47,9 @@ def daemon() -> Iterator[Daemon]:
 def _reap_shims() -> None:
     """The daemon's conmons are reparented to this session (the subreaper): reap those
     that exited, so that no later test finds them as zombies."""
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                comm, _, rest = f.read().partition(" (")[2].rpartition(") ")
-        except OSError:
-            continue
-        fields = rest.split()
-        if comm == "conmon" and fields[0] == "Z" and int(fields[1]) == os.getpid():
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(int(name), os.WNOHANG)
+    for pid in zombie_children("conmon"):
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
 
 
 def docker(d: Daemon, *args: str, input: str | None = None,

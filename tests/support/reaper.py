@@ -70,3 +70,21 @@ def _children_elsewhere() -> tuple[list[int], list[int]]:
         except (OSError, IndexError, ValueError):
             continue
     return zombies, exiting
+
+
+def zombie_children(comm: str) -> list[int]:
+    """This session's zombie children named ``comm`` (``conmon``: shims that a service
+    or a daemon's restart left to this session, their subreaper)."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                found_comm, _, rest = f.read().partition(" (")[2].rpartition(") ")
+        except OSError:
+            continue
+        fields = rest.split()
+        if found_comm == comm and fields[0] == "Z" and int(fields[1]) == os.getpid():
+            found.append(int(name))
+    return found

@@ -20,6 +20,7 @@ from estiba.errors import AlreadyExists, FailedPrecondition
 from estiba.kernel.linux import Linux
 from estiba.snapshots import Mount
 from support.paths import runtime_binary
+from support.reaper import zombie_children
 from support.runtime import new_runtime_root, remove_tree
 
 pytestmark = [
@@ -84,32 +85,14 @@ def make_tasks(exec_root, tmp_path, runtime_name, cgroup_parent, events):
         return tasks
 
     # conmons other tests' daemons left to this session are not this service's to reap
-    before = set(_zombie_shims())
+    before = set(zombie_children("conmon"))
     yield make
     last = made[-1]
     for task in last.list(NS):
         last.delete(NS, task.id, force=True)
     for tasks in made:
         tasks.close()
-    assert sorted(set(_zombie_shims()) - before) == []
-
-
-def _zombie_shims() -> list[int]:
-    """conmons that exited and were not reaped: the service reaps the shims it sees
-    exit (this session is their subreaper)."""
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                comm, _, rest = f.read().partition(" (")[2].rpartition(") ")
-        except OSError:
-            continue
-        fields = rest.split()
-        if comm == "conmon" and fields[0] == "Z" and int(fields[1]) == os.getpid():
-            found.append(int(name))
-    return found
+    assert sorted(set(zombie_children("conmon")) - before) == []
 
 
 @pytest.fixture

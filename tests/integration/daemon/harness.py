@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
+
 from estiba import errors
 from estiba.client.core import CoreClient
 
@@ -25,6 +27,12 @@ REPO = Path(__file__).resolve().parents[3]
 SRC = REPO / "src"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 BUSYBOX = "docker.io/library/busybox:latest"
+
+# the marks of a module that runs the real daemon: root, and conmon for its shims
+REAL_CORE = [
+    pytest.mark.root,
+    pytest.mark.skipif(shutil.which("conmon") is None, reason="conmon is not installed"),
+]
 
 
 def poll(check, timeout: float, what: str, interval: float = 0.02):

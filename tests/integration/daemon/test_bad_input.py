@@ -6,24 +6,17 @@ request."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import shutil
 import socket
 from collections.abc import Iterator
 
 import pytest
-from harness import BUSYBOX, Daemon, clean_namespace, keeper_spec
+from harness import BUSYBOX, REAL_CORE, Daemon, clean_namespace, keeper_spec
 
 from estiba import errors
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.skipif(importlib.util.find_spec("estiba.core.services") is None,
-                       reason="the real core is not there"),
-    pytest.mark.skipif(shutil.which("conmon") is None, reason="conmon is not installed"),
-]
+pytestmark = REAL_CORE
 
 
 @pytest.fixture(scope="module")

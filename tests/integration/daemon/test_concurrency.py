@@ -5,20 +5,13 @@ error, every exit status 0, a consistent store at the end and nothing left."""
 
 from __future__ import annotations
 
-import importlib.util
-import shutil
 import threading
 from collections.abc import Iterator
 
 import pytest
-from harness import BUSYBOX, Daemon, busybox_archive, check_consistent, clean_namespace
+from harness import BUSYBOX, REAL_CORE, Daemon, busybox_archive, check_consistent, clean_namespace
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.skipif(importlib.util.find_spec("estiba.core.services") is None,
-                       reason="the real core is not there"),
-    pytest.mark.skipif(shutil.which("conmon") is None, reason="conmon is not installed"),
-]
+pytestmark = REAL_CORE
 
 CLIENTS = 20
 ROUNDS = 2  # containers per client, one after the other

@@ -10,13 +10,12 @@ in namespace ``keep`` through every crash."""
 
 from __future__ import annotations
 
-import importlib.util
-import shutil
 from collections.abc import Iterator
 
 import pytest
 from harness import (
     BUSYBOX,
+    REAL_CORE,
     Daemon,
     busybox_archive,
     check_consistent,
@@ -27,12 +26,7 @@ from harness import (
 
 from estiba import errors
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.skipif(importlib.util.find_spec("estiba.core.services") is None,
-                       reason="the real core is not there"),
-    pytest.mark.skipif(shutil.which("conmon") is None, reason="conmon is not installed"),
-]
+pytestmark = REAL_CORE
 
 KEEPER = "keeper"
 

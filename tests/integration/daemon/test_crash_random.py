@@ -7,10 +7,8 @@ printed, so that a failure can be replayed."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import random
-import shutil
 import subprocess
 import sys
 import threading
@@ -19,6 +17,7 @@ from collections.abc import Iterator
 import pytest
 from harness import (
     BUSYBOX,
+    REAL_CORE,
     SRC,
     Daemon,
     busybox_archive,
@@ -29,12 +28,7 @@ from harness import (
 
 from estiba import errors
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.skipif(importlib.util.find_spec("estiba.core.services") is None,
-                       reason="the real core is not there"),
-    pytest.mark.skipif(shutil.which("conmon") is None, reason="conmon is not installed"),
-]
+pytestmark = REAL_CORE
 
 ROUNDS = 10
 SEED = int(os.environ.get("ESTIBA_CRASH_SEED", "20261128"))  # replay: set it

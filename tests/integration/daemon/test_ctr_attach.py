@@ -6,7 +6,6 @@ attach`` to a running task."""
 from __future__ import annotations
 
 import fcntl
-import importlib.util
 import os
 import secrets
 import select
@@ -19,15 +18,11 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from harness import REAL_CORE
 from test_ctr_run import BUSYBOX, stop, unmount_under
 from test_estibad import PYTHON, SRC, ctr, start, wait_serving
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.skipif(importlib.util.find_spec("estiba.core.services") is None,
-                       reason="the real core (estiba.core.services) is not there yet"),
-    pytest.mark.skipif(shutil.which("conmon") is None, reason="conmon is not installed"),
-]
+pytestmark = REAL_CORE
 
 DEADLINE = 10.0
 

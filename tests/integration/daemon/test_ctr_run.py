@@ -4,7 +4,6 @@ adopted by the next daemon (live restore)."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import secrets
 import shutil
@@ -15,14 +14,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from harness import REAL_CORE
 from test_estibad import ctr, start, wait_serving
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.skipif(importlib.util.find_spec("estiba.core.services") is None,
-                       reason="the real core (estiba.core.services) is not there yet"),
-    pytest.mark.skipif(shutil.which("conmon") is None, reason="conmon is not installed"),
-]
+pytestmark = REAL_CORE
 
 BUSYBOX = "docker.io/library/busybox:latest"
 
