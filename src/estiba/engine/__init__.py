@@ -6,7 +6,9 @@ core namespace ``docker``. ``api/docker`` is its thin adapter.
 Modules: ``containers.py`` (``Containers``: the verbs), ``names.py`` (names, random
 names, id and prefix lookup; pure), ``inspect.py`` (Docker's JSON of a container: inspect,
 list, status strings; pure), ``images.py`` (``Images``: list, inspect, the built-in
-pull). May import ``core``, ``oci``, ``errors`` and the standard library.
+pull), ``execs.py`` (``Execs``: ``docker exec``), ``filesystem.py`` (``Filesystems``:
+a container's files: archive, export, changes, commit), ``hostconfig.py`` (HostConfig
+into the OCI spec; pure). May import ``core``, ``oci``, ``errors`` and the standard library.
 
 Docker-level state lives in the core container's labels (``estiba.docker.*``: the name,
 the Config and HostConfig as given, the time of the last start); the exit status and
@@ -27,12 +29,16 @@ class Engine:
 
     def __init__(self, core: Any, namespace: str = NAMESPACE) -> None:
         from estiba.engine.containers import Containers
+        from estiba.engine.execs import Execs
+        from estiba.engine.filesystem import Filesystems
         from estiba.engine.images import Images
 
         self.core = core
         self.namespace = namespace
         self.images = Images(core, namespace)
         self.containers = Containers(core, namespace, self.images)
+        self.execs = Execs(core, namespace, self.containers)
+        self.filesystems = Filesystems(core, namespace, self.containers, self.images)
 
     def close(self) -> None:
         self.containers.close()

@@ -22,7 +22,7 @@ import time
 
 from estiba import errors
 from estiba.core import spec as specs
-from estiba.engine import names
+from estiba.engine import hostconfig, names
 from estiba.engine.inspect import View, inspect, summary
 
 TYPE_CHECKING = False
@@ -364,9 +364,7 @@ def build_spec(namespace: str, cid: str, image_config: dict, config: dict,
                                    user=config.get("User") or "")
     hostname = config.get("Hostname") or cid[:12]
     spec["hostname"] = hostname
-    if host_config.get("NetworkMode") == "host":
-        spec["linux"]["namespaces"] = [n for n in spec["linux"]["namespaces"]
-                                       if n.get("type") != "network"]
+    spec = hostconfig.apply(spec, host_config)
     shown = {**config, "Hostname": hostname, "Env": spec["process"]["env"],
              "Cmd": inner.get("Cmd"), "Entrypoint": inner.get("Entrypoint"),
              "WorkingDir": config.get("WorkingDir") or inner.get("WorkingDir") or "",

@@ -5,9 +5,10 @@ thread pool as ``handler(engine, call, **path_params)``."""
 from __future__ import annotations
 
 from estiba import errors
-from estiba.api.core.http import Reply, Request, Stream
+from estiba.api.core.http import Reply, Stream
 from estiba.api.core.signals import signal_number
-from estiba.api.docker import system
+from estiba.api.docker import execs, filesystem, images, system
+from estiba.api.docker.call import Call
 from estiba.oci.json_codec import dumps
 
 TYPE_CHECKING = False
@@ -16,29 +17,6 @@ if TYPE_CHECKING:
     from typing import Any
 
 POLL = 0.5  # a follower's chance to see its client gone
-
-
-class Call:
-    __slots__ = ("request", "body")
-
-    def __init__(self, request: Request, body: dict) -> None:
-        self.request = request
-        self.body = body
-
-    def arg(self, name: str, default: str = "") -> str:
-        return self.request.arg(name, default)
-
-    def flag(self, name: str) -> bool:
-        return self.request.flag(name)
-
-    def number(self, name: str) -> int | None:
-        text = self.arg(name)
-        if not text:
-            return None
-        try:
-            return int(text)
-        except ValueError as err:
-            raise errors.InvalidArgument(f"invalid value for {name}: {text!r}") from err
 
 
 _NOT_MODIFIED = Reply(304)
@@ -148,26 +126,6 @@ def containers_logs(engine: Any, call: Call, id: str) -> Stream:
     return Stream(items(), f"application/vnd.docker.{kind}")
 
 
-# --- images -------------------------------------------------------------------------
-
-def images_list(engine: Any, call: Call) -> list:
-    return engine.images.list()
-
-
-def images_inspect(engine: Any, call: Call, name: str) -> dict:
-    return engine.images.inspect(name)
-
-
-def images_delete(engine: Any, call: Call, name: str) -> list:
-    return engine.images.delete(name, force=call.flag("force"))
-
-
-def images_create(engine: Any, call: Call) -> Stream:
-    progress = list(engine.images.pull(call.arg("fromImage"), call.arg("tag")))
-    return Stream(iter([(dumps(p) + "\r\n").encode() for p in progress]),
-                  "application/json")
-
-
 # method, path pattern, handler, body kind (always "json" here)
 ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("GET", "/_ping", system.ping, "json"),
@@ -185,8 +143,7 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("POST", "/containers/{id}/resize", containers_resize, "json"),
     ("GET", "/containers/{id}/logs", containers_logs, "json"),
     ("DELETE", "/containers/{id}", containers_delete, "json"),
-    ("GET", "/images/json", images_list, "json"),
-    ("POST", "/images/create", images_create, "json"),
-    ("GET", "/images/{name}/json", images_inspect, "json"),
-    ("DELETE", "/images/{name}", images_delete, "json"),
+    *execs.ROUTES,
+    *filesystem.ROUTES,
+    *images.ROUTES,
 ]

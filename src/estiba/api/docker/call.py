@@ -1,0 +1,33 @@
+"""One Docker API call as a handler sees it: the request (query arguments) and its
+decoded JSON body."""
+
+from __future__ import annotations
+
+from estiba import errors
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from estiba.api.core.http import Request
+
+
+class Call:
+    __slots__ = ("request", "body")
+
+    def __init__(self, request: Request, body: dict) -> None:
+        self.request = request
+        self.body = body
+
+    def arg(self, name: str, default: str = "") -> str:
+        return self.request.arg(name, default)
+
+    def flag(self, name: str) -> bool:
+        return self.request.flag(name)
+
+    def number(self, name: str) -> int | None:
+        text = self.arg(name)
+        if not text:
+            return None
+        try:
+            return int(text)
+        except ValueError as err:
+            raise errors.InvalidArgument(f"invalid value for {name}: {text!r}") from err
