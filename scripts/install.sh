@@ -13,9 +13,10 @@ repo=$(pwd)
 # busybox-static: container root filesystems; gcc, libc6-dev: the static test probe;
 # libseccomp2: seccomp filters; iproute2: network setup and leak checks; docker.io,
 # containerd, runc: end-to-end tests and the reference runtime; hyperfine: the bench;
-# zstd: zstd-compressed layers; debootstrap: scripts/debian-image; conmon: the per-container shim.
+# zstd: zstd-compressed layers; debootstrap: scripts/debian-image; conmon: the per-container shim;
+# tini: the init (its tini-static) of docker run --init.
 packages=(python3 python3-venv busybox-static libseccomp2 gcc libc6-dev iproute2
-          docker.io containerd runc hyperfine zstd debootstrap conmon)
+          docker.io containerd runc hyperfine zstd debootstrap conmon tini)
 
 installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${packages[@]}" 2>/dev/null \
             | awk '$NF == "installed" {print $1}' || true)

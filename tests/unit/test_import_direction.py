@@ -21,6 +21,7 @@ LAYERS = {
     "errors": 0,
     "oci": 0,
     "units": 0,
+    "signals": 0,
     "kernel": 1,
     "cgroups": 2,
     "content": 2,
@@ -48,6 +49,7 @@ LAYERS = {
 ONLY = {
     "errors": set(),
     "units": set(),
+    "signals": {"errors"},
     "oci": {"oci", "errors"},
 }
 

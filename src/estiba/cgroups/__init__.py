@@ -92,7 +92,8 @@ class CgroupManager:
         """Usage counters, for ``docker stats``::
 
             {"memory": {"usage": bytes, "limit": bytes or None (unlimited),
-                        "max_usage": bytes or None, "stat": {memory.stat key: int}},
+                        "max_usage": bytes or None, "stat": {memory.stat key: int},
+                        "oom_kills": processes the OOM killer killed in it},
              "cpu": {"usage_ns": int, "user_ns": int, "system_ns": int},
              "pids": {"current": int, "limit": int or None}}
 

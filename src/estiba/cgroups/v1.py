@@ -191,6 +191,8 @@ class CgroupV1:
                 "limit": cgroupfs.parse_int(read_file(fs, memory, "memory.limit_in_bytes")),
                 "max_usage": int(read_file(fs, memory, "memory.max_usage_in_bytes")),
                 "stat": cgroupfs.parse_keyed(read_file(fs, memory, "memory.stat")),
+                "oom_kills": cgroupfs.parse_keyed(read_optional(
+                    fs, memory, "memory.oom_control") or "").get("oom_kill", 0),
             }
         cpuacct = self._paths.get("cpuacct")
         if cpuacct is not None:

@@ -185,6 +185,8 @@ class CgroupV2:
                 "limit": cgroupfs.parse_int(read_file(fs, d, "memory.max")),
                 "max_usage": int(peak) if peak is not None else None,
                 "stat": cgroupfs.parse_keyed(read_file(fs, d, "memory.stat")),
+                "oom_kills": cgroupfs.parse_keyed(read_optional(
+                    fs, d, "memory.events") or "").get("oom_kill", 0),
             }
         cpu = cgroupfs.parse_keyed(read_file(fs, d, "cpu.stat"))  # a core file: always there
         out["cpu"] = {

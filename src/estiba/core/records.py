@@ -42,6 +42,7 @@ class Task(Record):
     log_path: str = ""  # the CRI log the shim writes
     runtime: str = ""
     shim_pid: int = 0
+    oom_killed: bool = False  # the OOM killer killed one of its processes
 
 
 class ExecProcess(Record):

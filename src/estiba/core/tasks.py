@@ -104,6 +104,7 @@ class _Entry:
         self.deleting = False
         self.exit_status: int | None = None
         self.exited_at = ""
+        self.oom_killed = False  # the OOM killer killed a process of its cgroup
         # created, running or paused as this service made it, while its shim is watched
         # (so an exit would be known); None: ask the runtime (adopted, not watched)
         self.status: str | None = None
@@ -234,7 +235,7 @@ class Tasks:
                       exit_status=entry.exit_status, exited_at=entry.exited_at,
                       terminal=bool(meta.get("terminal")), stdin=bool(meta.get("stdin")),
                       log_path=meta.get("log_path", ""), runtime=meta.get("runtime", ""),
-                      shim_pid=entry.shim_pid)
+                      shim_pid=entry.shim_pid, oom_killed=entry.oom_killed)
 
     # --- exits ---------------------------------------------------------------------------
 
@@ -250,7 +251,9 @@ class Tasks:
         bundles.reap(target.shim_pid)
         found = shim.read_exit_file(target.files.exit_file)
         status, written = found if found is not None else (UNKNOWN_EXIT, time.time())
+        oom = target is entry and _oom_killed(entry)
         with self._cond:
+            entry.oom_killed = entry.oom_killed or oom
             target.exit_status = status
             if target is entry:
                 entry.exited_at = _rfc3339(written)
@@ -798,8 +801,24 @@ class Tasks:
         target.exit_status = found[0]
         if isinstance(target, _Entry):
             target.exited_at = _rfc3339(found[1])
+            target.oom_killed = _oom_killed(target)
         bundles.reap_exited_shim(target.files.conmon_pid_file)
         return True
+
+
+def _oom_killed(entry: _Entry) -> bool:
+    """Whether the OOM killer killed a process of the task's cgroup: read once its init
+    has exited, while the cgroup stays until the task is deleted."""
+    from estiba.cgroups import open_cgroup
+
+    path = entry.meta.get("cgroups_path", "")
+    if not path:
+        return False
+    try:
+        memory = open_cgroup(path).stats().get("memory") or {}
+    except EstibaError:
+        return False
+    return bool(memory.get("oom_kills"))
 
 
 def _no_failpoint(name: str) -> None:

@@ -8,11 +8,15 @@ names, id and prefix lookup; pure), ``inspect.py`` (Docker's JSON of a container
 list, status strings; pure), ``images.py`` (``Images``: list, inspect, the built-in
 pull), ``execs.py`` (``Execs``: ``docker exec``), ``filesystem.py`` (``Filesystems``:
 a container's files: archive, export, changes, commit), ``hostconfig.py`` (HostConfig
-into the OCI spec; pure). May import ``core``, ``oci``, ``errors`` and the standard library.
+into the OCI spec; pure but for its ``LocalHost``), ``policy.py`` (restart policies;
+pure), ``supervisor.py`` (exits: AutoRemove and restarts), ``filters.py`` (Docker's
+``filters`` argument; pure), ``stats.py`` (stats and top JSON; pure). May import
+``core``, ``oci``, ``errors``, ``signals``, ``kernel.capabilities`` (the capability names)
+and the standard library.
 
 Docker-level state lives in the core container's labels (``estiba.docker.*``: the name,
-the Config and HostConfig as given, the time of the last start); the exit status and
-time come from the task.
+the Config and HostConfig as given, the time of the last start, restarts by policy,
+whether a user stopped it); the exit status and time and an OOM kill come from the task.
 """
 
 from __future__ import annotations
@@ -29,16 +33,22 @@ class Engine:
 
     def __init__(self, core: Any, namespace: str = NAMESPACE) -> None:
         from estiba.engine.containers import Containers
+        from estiba.engine.events import Events
         from estiba.engine.execs import Execs
         from estiba.engine.filesystem import Filesystems
         from estiba.engine.images import Images
 
         self.core = core
         self.namespace = namespace
+        self.events = Events(core, namespace)
         self.images = Images(core, namespace)
         self.containers = Containers(core, namespace, self.images)
         self.execs = Execs(core, namespace, self.containers)
         self.filesystems = Filesystems(core, namespace, self.containers, self.images)
+        self.containers.exec_ids = self.execs.ids_of
+        self.containers.emit = self.execs.emit = self.images.emit = self.events.emit
+        self.containers.supervise()
 
     def close(self) -> None:
         self.containers.close()
+        self.events.close()

@@ -4,26 +4,33 @@ state is kept in the container's labels (``estiba.docker.*``).
 
 - create: the Config's image resolved (busybox provided), its config merged with the
   request's Entrypoint/Cmd/Env/WorkingDir/User/Tty into the core's default spec
-  (``core.spec``); ``HostConfig.NetworkMode`` ``host`` drops the network namespace,
-  anything else keeps the container's own (loopback only).
+  (``core.spec``); the HostConfig is applied by ``hostconfig.apply`` (limits, mounts,
+  security, namespaces, init).
 - the task is made lazily, by ``attach`` (the CLI attaches before it starts) or
   ``start``, with ``terminal = Tty`` and ``stdin = OpenStdin``; a stopped task is deleted
   and made again (a restart).
-- ``AutoRemove``: a thread waits for the task's exit, then deletes task and container.
+- exits are the supervisor's (``supervisor.py``): ``AutoRemove``, restart policies.
+- stop and kill mark the container stopped by a user (no restart by its policy until a
+  user starts it again); a paused container is thawed after the signal, so that it can
+  act on it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import secrets
 import threading
 import time
 
 from estiba import errors
 from estiba.core import spec as specs
-from estiba.engine import hostconfig, names
-from estiba.engine.inspect import View, inspect, summary
+from estiba.engine import filters as filtering
+from estiba.engine import hostconfig, names, policy
+from estiba.engine import stats as stats_json
+from estiba.engine.inspect import FILTERS, View, inspect, matches, parse_time, summary
+from estiba.signals import signal_number
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -32,6 +39,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from estiba.engine.images import Images
+    from estiba.engine.supervisor import Supervisor
 
 PREFIX = "estiba.docker."
 NAME = PREFIX + "name"
@@ -39,6 +47,8 @@ IMAGE = PREFIX + "image"
 CONFIG = PREFIX + "config"
 HOST_CONFIG = PREFIX + "host-config"
 STARTED_AT = PREFIX + "started-at"
+STOPPED_BY_USER = PREFIX + "stopped-by-user"
+RESTART_COUNT = PREFIX + "restart-count"
 POLL = 0.02  # how often a wait looks for a task to appear or a container to go
 
 
@@ -55,10 +65,24 @@ class Containers:
         self._lock = threading.Lock()  # names are checked and taken under it
         self._ns_ready = False
         self._closing = threading.Event()
+        self.supervisor: Supervisor | None = None
+        self.exec_ids: Callable[[str], list[str]] = lambda cid: []
+        # Docker's events only the engine knows (kill, stop, rename ...): Events.emit
+        self.emit: Callable[..., None] = lambda *args, **kw: None
+
+    def supervise(self) -> None:
+        """Start the supervisor: exits handled from now on, missed ones looked at."""
+        from estiba.engine.supervisor import Supervisor
+
+        self._ensure_namespace()
+        self.supervisor = Supervisor(self.core, self.ns, self)
+        self.supervisor.start()
 
     def close(self) -> None:
         """End the waits in progress (Unavailable): the daemon is stopping."""
         self._closing.set()
+        if self.supervisor is not None:
+            self.supervisor.close()
 
     def _check_open(self) -> None:
         if self._closing.is_set():
@@ -97,6 +121,49 @@ class Containers:
         except errors.NotFound:
             return None
 
+    def _relabel(self, container: Any, **changes: str | None) -> Any:
+        """The container with its labels changed (None removes one), stored."""
+        labels = dict(container.labels)
+        for key, value in changes.items():
+            if value is None:
+                labels.pop(key, None)
+            else:
+                labels[key] = value
+        changed = container.replace(labels=tuple(sorted(labels.items())))
+        self.core.containers.update(changed)
+        return changed
+
+    # --- what the supervisor reads ---------------------------------------------------
+
+    def records(self) -> list[Any]:
+        return self._all()
+
+    def record(self, cid: str) -> Any:
+        return self.core.containers.get(self.ns, cid)
+
+    def task_of(self, cid: str) -> Any:
+        return self._task(cid)
+
+    @staticmethod
+    def host_config(container: Any) -> dict:
+        return json.loads(dict(container.labels).get(HOST_CONFIG) or "{}")
+
+    @staticmethod
+    def started_at(container: Any) -> str:
+        return dict(container.labels).get(STARTED_AT, "")
+
+    @staticmethod
+    def restart_state(container: Any) -> tuple[int, bool]:
+        """(restarts by its policy so far, whether a user stopped it)."""
+        labels = dict(container.labels)
+        return int(labels.get(RESTART_COUNT) or 0), bool(labels.get(STOPPED_BY_USER))
+
+    def ran_for(self, container: Any) -> float:
+        """Seconds between its last start and its exit."""
+        task = self._task(container.id)
+        end = parse_time(task.exited_at) if task is not None and task.exited_at else time.time()
+        return max(0.0, end - parse_time(self.started_at(container)))
+
     # --- create ---------------------------------------------------------------------
 
     def create(self, name: str, body: dict) -> dict:
@@ -105,7 +172,9 @@ class Containers:
         if not image_name:
             raise errors.InvalidArgument("config cannot be empty in order to create a "
                                          "container")
-        host_config = body.get("HostConfig") or {}
+        host_config = dict(body.get("HostConfig") or {})
+        host_config["RestartPolicy"] = policy.check(host_config.get("RestartPolicy"),
+                                                    bool(host_config.get("AutoRemove")))
         config = {k: v for k, v in body.items()
                   if k not in ("HostConfig", "NetworkingConfig")}
         image = self.images.resolve(image_name)
@@ -157,34 +226,46 @@ class Containers:
                 # Docker: the attach gets no output
                 config = json.loads(dict(container.labels).get(CONFIG) or "{}")
                 return None, bool(config.get("Tty"))
-        return self.core.tasks.attach(self.ns, container.id), task.terminal
+        conn = self.core.tasks.attach(self.ns, container.id)
+        self.emit("container", "attach", container.id)
+        return conn, task.terminal
 
     def start(self, ref: str) -> bool:
         """Start the container; False when it is running already (Docker's 304)."""
         with self._lock:
             container, task = self._get(ref)
-            if task is not None and task.exit_status is None and task.status != "created":
-                return False
-            host_config = json.loads(dict(container.labels).get(HOST_CONFIG) or "{}")
-            try:
-                task = self._ensure_task(container, task)
-                self.core.containers.update(container.replace(labels=tuple(sorted(
-                    {**dict(container.labels), STARTED_AT: _now()}.items()))))
-                self.core.tasks.start(self.ns, container.id)
-            except errors.EstibaError:
-                if host_config.get("AutoRemove"):
-                    with contextlib.suppress(errors.EstibaError):
-                        self._remove(container.id, force=True)
-                raise
-        if host_config.get("AutoRemove"):
-            threading.Thread(target=self._remove_after_exit, args=(container.id,),
-                             name=f"autoremove-{container.id[:12]}", daemon=True).start()
-        return True
+            if self.supervisor is not None:
+                self.supervisor.cancel(container.id)
+            return self._start(container, task, {STOPPED_BY_USER: None})
 
-    def _remove_after_exit(self, cid: str) -> None:
-        with contextlib.suppress(errors.EstibaError):
-            self.core.tasks.wait(self.ns, cid)
-            self._remove(cid, force=True)
+    def restart_by_policy(self, cid: str, at_boot: bool = False) -> None:
+        """The supervisor's restart: not if a user stopped, started or removed it
+        meanwhile, unless the daemon is starting (``always`` then starts even those)."""
+        with self._lock:
+            try:
+                container, task = self._get(cid)
+            except errors.NotFound:
+                return
+            restarts, by_user = self.restart_state(container)
+            if at_boot:
+                self._start(container, task, {STOPPED_BY_USER: None})
+            elif not by_user:
+                self._start(container, task, {RESTART_COUNT: str(restarts + 1)})
+
+    def _start(self, container: Any, task: Any, labels: dict[str, str | None]) -> bool:
+        if task is not None and task.exit_status is None and task.status != "created":
+            return False
+        host_config = self.host_config(container)
+        try:
+            task = self._ensure_task(container, task)
+            self._relabel(container, **{STARTED_AT: _now(), **labels})
+            self.core.tasks.start(self.ns, container.id)
+        except errors.EstibaError:
+            if host_config.get("AutoRemove"):
+                with contextlib.suppress(errors.EstibaError):
+                    self._remove(container.id, force=True)
+            raise
+        return True
 
     def wait(self, ref: str, condition: str = "not-running") -> dict:
         return self.waiter(ref, condition)()
@@ -243,28 +324,83 @@ class Containers:
         if task is None or task.exit_status is not None:
             raise errors.Conflict(f"Container {container.id} is not running")
         self.core.tasks.resize(self.ns, container.id, height, width)
+        self.emit("container", "resize", container.id,
+                  {"height": str(height), "width": str(width)})
+
+    def _signal(self, container: Any, task: Any, signal: int) -> None:
+        """Send ``signal`` to every process of the task, which a user stopped: no
+        restart by its policy; a paused task is thawed to act on it."""
+        cid = container.id
+        if self.supervisor is not None:
+            self.supervisor.cancel(cid)
+        if not self.restart_state(container)[1]:
+            self._relabel(container, **{STOPPED_BY_USER: "1"})
+        self.core.tasks.kill(self.ns, cid, signal, all=True)
+        self.emit("container", "kill", cid, {"signal": str(signal)})
+        if task.status == "paused":
+            with contextlib.suppress(errors.EstibaError):
+                self.core.tasks.resume(self.ns, cid)
 
     def kill(self, ref: str, signal: int = 9) -> None:
         container, task = self._get(ref)
-        if task is None or task.exit_status is not None or task.status == "created":
+        if not _running(task):
             raise errors.Conflict(f"cannot kill container: {ref}: container "
                                   f"{container.id} is not running")
-        self.core.tasks.kill(self.ns, container.id, signal, all=True)
+        self._signal(container, task, signal)
 
-    def stop(self, ref: str, timeout: float | None = None, signal: int = 15) -> bool:
-        """SIGTERM (or ``signal``), SIGKILL after ``timeout`` seconds (10); False when
-        it was not running (Docker's 304)."""
+    def stop(self, ref: str, timeout: float | None = None,
+             signal: int | None = None) -> bool:
+        """The Config's StopSignal (SIGTERM) or ``signal``, SIGKILL after ``timeout``
+        seconds (the Config's StopTimeout, 10); False when it was not running (Docker's
+        304)."""
         container, task = self._get(ref)
-        if task is None or task.exit_status is not None or task.status == "created":
+        if not _running(task):
+            if self.supervisor is not None and self.supervisor.restarting(container.id):
+                self.supervisor.cancel(container.id)
+                self._relabel(container, **{STOPPED_BY_USER: "1"})
+                return True
             return False
+        config = self._config(container)
+        if signal is None:
+            signal = signal_number(config.get("StopSignal") or "SIGTERM")
+        if timeout is None:
+            timeout = config.get("StopTimeout")
         cid = container.id
-        self.core.tasks.kill(self.ns, cid, signal, all=True)
+        self._signal(container, task, signal)
         try:
             self.core.tasks.wait(self.ns, cid, timeout=10 if timeout is None else timeout)
         except errors.Unavailable:
             self.core.tasks.kill(self.ns, cid, 9, all=True)
+            self.emit("container", "kill", cid, {"signal": "9"})
             self.core.tasks.wait(self.ns, cid)
+        self.emit("container", "stop", cid)
         return True
+
+    def restart(self, ref: str, timeout: float | None = None,
+                signal: int | None = None) -> None:
+        """``POST /containers/{id}/restart``: stop (if running), then start."""
+        cid = self.resolve(ref)
+        self.stop(cid, timeout=timeout, signal=signal)
+        self.start(cid)
+        self.emit("container", "restart", cid)
+
+    def pause(self, ref: str) -> None:
+        container, task = self._get(ref)
+        if not _running(task):
+            raise errors.Conflict(f"Container {container.id} is not running")
+        if task.status == "paused":
+            raise errors.Conflict(f"Container {container.id} is already paused")
+        self.core.tasks.pause(self.ns, container.id)
+
+    def unpause(self, ref: str) -> None:
+        container, task = self._get(ref)
+        if not _running(task) or task.status != "paused":
+            raise errors.Conflict(f"Container {container.id} is not paused")
+        self.core.tasks.resume(self.ns, container.id)
+
+    @staticmethod
+    def _config(container: Any) -> dict:
+        return json.loads(dict(container.labels).get(CONFIG) or "{}")
 
     def remove(self, ref: str, force: bool = False) -> None:
         """``DELETE /containers/{id}``: refused while running unless ``force`` (then
@@ -274,14 +410,16 @@ class Containers:
     def _remove(self, ref: str, force: bool) -> None:
         container, task = self._get(ref)
         cid = container.id
+        if self.supervisor is not None:
+            self.supervisor.cancel(cid)
         if task is not None:
-            if task.exit_status is None and task.status != "created":
+            if _running(task):
                 if not force:
                     name = dict(container.labels).get(NAME, cid)
                     raise errors.Conflict(
                         f'cannot remove container "{name}": container is running: stop '
                         "the container before removing or force remove")
-                self.core.tasks.kill(self.ns, cid, 9, all=True)
+                self._signal(container, task, 9)
                 with contextlib.suppress(errors.Unavailable):
                     self.core.tasks.wait(self.ns, cid, timeout=10)
             with contextlib.suppress(errors.NotFound):
@@ -291,7 +429,9 @@ class Containers:
 
     # --- views ------------------------------------------------------------------------
 
-    def _view(self, container: Any, task: Any) -> View:
+    def _view(self, container: Any, task: Any,
+              image_ids: dict[str, str] | None = None) -> View:
+        """What inspect and list show; ``image_ids`` caches image ids over one list."""
         labels = dict(container.labels)
         config = json.loads(labels.get(CONFIG) or "{}")
         status, pid, code, finished = "created", 0, 0, ""
@@ -299,29 +439,147 @@ class Containers:
             if task.exit_status is not None:
                 status, code, finished = "exited", task.exit_status, task.exited_at
             elif task.status != "created":
-                status, pid = "running", task.pid
+                status = "paused" if task.status == "paused" else "running"
+                pid = task.pid
         args = tuple(((container.spec or {}).get("process") or {}).get("args") or ())
-        try:
-            image_id = self.images.image_id(container.image)
-        except errors.NotFound:
-            image_id = ""
+        image_ids = {} if image_ids is None else image_ids
+        if container.image not in image_ids:
+            try:
+                image_ids[container.image] = self.images.image_id(container.image)
+            except errors.NotFound:
+                image_ids[container.image] = ""
+        restarts, _ = self.restart_state(container)
+        restarting = (status == "exited" and self.supervisor is not None
+                      and self.supervisor.restarting(container.id))
         return View(id=container.id, name=labels.get(NAME, "/" + container.id[:12]),
                     created=container.created_at, image=labels.get(IMAGE, container.image),
-                    image_id=image_id, args=args, config=config,
+                    image_id=image_ids[container.image], args=args, config=config,
                     host_config=json.loads(labels.get(HOST_CONFIG) or "{}"),
                     status=status, pid=pid, exit_code=code,
                     started_at=labels.get(STARTED_AT, "") if task is not None else "",
-                    finished_at=finished)
+                    finished_at=finished,
+                    oom_killed=bool(task is not None and task.oom_killed),
+                    restarting=restarting, restart_count=restarts,
+                    exec_ids=tuple(self.exec_ids(container.id)),
+                    log_path=task.log_path if task is not None else "")
 
     def inspect(self, ref: str) -> dict:
         return inspect(self._view(*self._get(ref)))
 
-    def list(self, all: bool = False) -> list[dict]:
+    def list(self, all: bool = False, filters: str = "", limit: int | None = None) -> list[dict]:
+        """``GET /containers/json``: running ones (``all``: every one), newest first,
+        passing Docker's ``filters``; ``limit`` the newest N of every one."""
+        wanted = filtering.parse(filters, FILTERS)
         now = time.time()
         tasks = {t.id: t for t in self.core.tasks.list(self.ns)}
-        views = [self._view(c, tasks.get(c.id)) for c in self._all()]
-        views.sort(key=lambda v: v.created, reverse=True)
-        return [summary(v, now) for v in views if all or v.status == "running"]
+        image_ids: dict[str, str] = {}
+        views = [self._view(c, tasks.get(c.id), image_ids) for c in self._all()]
+        views.sort(key=lambda v: parse_time(v.created), reverse=True)
+        ancestors = None
+        if "ancestor" in wanted:
+            ancestors = set()
+            for name in wanted["ancestor"]:
+                with contextlib.suppress(errors.EstibaError):
+                    ancestors.add(self.images.image_id(self.images.resolve(name).name))
+        bounds = {}
+        for key in ("before", "since"):
+            if key in wanted:
+                ref = self.resolve(wanted[key][0])
+                bounds[key] = next(parse_time(v.created) for v in views if v.id == ref)
+        if limit is not None and limit > 0:
+            all, views = True, views[:limit]
+        if not all and "status" not in wanted and "exited" not in wanted:
+            views = [v for v in views if v.running]
+        return [summary(v, now) for v in views
+                if matches(v, wanted, ancestors, bounds.get("before"), bounds.get("since"))]
+
+    def rename(self, ref: str, new_name: str) -> None:
+        """``POST /containers/{id}/rename?name=``."""
+        if not new_name:
+            raise errors.InvalidArgument("Neither old nor new names may be empty")
+        wanted = names.check_name(new_name)
+        with self._lock:
+            container, _ = self._get(ref)
+            old = dict(container.labels).get(NAME, "")
+            if wanted == old:
+                raise errors.InvalidArgument("Renaming a container with the same name as "
+                                             "its current name")
+            taken = {dict(c.labels)[NAME]: c.id for c in self._all()}
+            if wanted in taken:
+                raise errors.Conflict(
+                    f'Conflict. The container name "{wanted}" is already in use by '
+                    f'container "{taken[wanted]}". You have to remove (or rename) that '
+                    "container to be able to reuse that name.")
+            self._relabel(container, **{NAME: wanted})
+        self.emit("container", "rename", container.id, {"oldName": old})
+
+    def top(self, ref: str, ps_args: str = "") -> dict:
+        """``GET /containers/{id}/top?ps_args=``: the host's ``ps`` (``-ef``) cut down
+        to the container's processes."""
+        import shlex
+        import subprocess
+
+        container, task = self._get(ref)
+        if not _running(task):
+            raise errors.Conflict(f"Container {container.id} is not running")
+        pids = set(self.core.tasks.ps(self.ns, container.id))
+        argv = ["ps", *(shlex.split(ps_args) if ps_args else ["-ef"])]
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=30,
+                                  check=False)
+        except (OSError, subprocess.TimeoutExpired) as err:
+            raise errors.Internal(f"ps: {err}") from err
+        if done.returncode != 0:
+            raise errors.InvalidArgument(f"Error running ps: {done.stderr.strip()}")
+        return stats_json.top(done.stdout, pids)
+
+    def stats(self, ref: str, previous: dict | None = None) -> dict:
+        """One ``docker stats`` object of the container (zeros when it is not
+        running); ``previous`` the last one of the stream."""
+        container, task = self._get(ref)
+        name = dict(container.labels).get(NAME, "")
+        metrics = None
+        if _running(task):
+            with contextlib.suppress(errors.NotFound):
+                metrics = self.core.tasks.metrics(self.ns, container.id)
+        with open("/proc/stat", encoding="ascii") as f:
+            system_cpu = stats_json.system_cpu_ns(f.read())
+        with open("/proc/meminfo", encoding="ascii") as f:
+            memory_total = stats_json.mem_total(f.read())
+        return stats_json.sample(metrics, name=name, id=container.id, read=_now(),
+                                 system_cpu=system_cpu,
+                                 online_cpus=len(os.sched_getaffinity(0)),
+                                 memory_total=memory_total, previous=previous)
+
+    def prune(self, filters: str = "") -> dict:
+        """``POST /containers/prune``: every stopped container (``until``, ``label``
+        filters) removed."""
+        wanted = filtering.parse(filters, ("until", "label", "label!"))
+        until = _until(wanted.get("until", [""])[0]) if "until" in wanted else None
+        deleted, reclaimed = [], 0
+        tasks = {t.id: t for t in self.core.tasks.list(self.ns)}
+        for container in self._all():
+            task = tasks.get(container.id)
+            if _running(task):
+                continue
+            config = self._config(container)
+            labels = config.get("Labels") or {}
+            if "label" in wanted and not filtering.labels_match(labels, wanted["label"]):
+                continue
+            if "label!" in wanted and filtering.labels_match(labels, wanted["label!"]):
+                continue
+            if until is not None and parse_time(container.created_at) >= until:
+                continue
+            with contextlib.suppress(errors.NotFound, errors.Conflict):
+                reclaimed += self._writable_size(container)
+                self._remove(container.id, force=False)
+                deleted.append(container.id)
+        return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+
+    def _writable_size(self, container: Any) -> int:
+        with contextlib.suppress(errors.EstibaError, AttributeError):
+            return int(self.core.snapshots.usage(self.ns, container.snapshot_key).size)
+        return 0
 
     def log_source(self, ref: str) -> tuple[str, bool, Any]:
         """(the task's CRI log path, whether it has a terminal, ``exited(timeout)``
@@ -342,9 +600,27 @@ class Containers:
         return (task.log_path if task is not None else ""), bool(config.get("Tty")), exited
 
 
+def _until(text: str) -> float:
+    """A filter's time: Unix seconds (with a fraction) or RFC 3339."""
+    try:
+        return float(text)
+    except ValueError:
+        try:
+            return parse_time(text)
+        except ValueError as err:
+            raise errors.InvalidArgument(f"invalid filter 'until={text}'") from err
+
+
+def _running(task: Any) -> bool:
+    """Started and not exited (paused counts as running, as in Docker)."""
+    return task is not None and task.exit_status is None and task.status != "created"
+
+
 def build_spec(namespace: str, cid: str, image_config: dict, config: dict,
                host_config: dict, cgroup_parent: str) -> tuple[dict, dict]:
-    """(the OCI spec, the Config as inspect shows it) of a Docker create (pure)."""
+    """(the OCI spec, the Config as inspect shows it) of a Docker create: pure but for
+    what HostConfig asks of this host (its devices and init read, the missing source
+    directories of its binds made, as Docker makes them)."""
     inner = dict(image_config.get("config") or {})
     entrypoint = config.get("Entrypoint")
     if isinstance(entrypoint, str):
@@ -364,7 +640,8 @@ def build_spec(namespace: str, cid: str, image_config: dict, config: dict,
                                    user=config.get("User") or "")
     hostname = config.get("Hostname") or cid[:12]
     spec["hostname"] = hostname
-    spec = hostconfig.apply(spec, host_config)
+    spec, directories = hostconfig.apply(spec, host_config, hostconfig.LocalHost())
+    hostconfig.make_directories(directories)
     shown = {**config, "Hostname": hostname, "Env": spec["process"]["env"],
              "Cmd": inner.get("Cmd"), "Entrypoint": inner.get("Entrypoint"),
              "WorkingDir": config.get("WorkingDir") or inner.get("WorkingDir") or "",

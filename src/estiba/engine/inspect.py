@@ -7,6 +7,8 @@ import dataclasses
 import re
 from datetime import UTC, datetime
 
+from estiba.engine.filters import Filters, labels_match
+from estiba.errors import InvalidArgument
 from estiba.units import human_duration
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -31,6 +33,54 @@ class View:
     started_at: str = ""
     finished_at: str = ""
     labels: tuple[tuple[str, str], ...] = ()
+    oom_killed: bool = False
+    restarting: bool = False
+    restart_count: int = 0
+    exec_ids: tuple[str, ...] = ()
+    log_path: str = ""
+
+    @property
+    def running(self) -> bool:
+        return self.status in ("running", "paused")
+
+
+# the filters of GET /containers/json (Docker's; health, network, volume, publish and
+# expose match nothing of these containers yet)
+FILTERS = ("ancestor", "before", "expose", "exited", "health", "id", "isolation",
+           "is-task", "label", "name", "network", "publish", "since", "status", "volume")
+STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
+
+
+def matches(view: View, filters: Filters, ancestors: set[str] | None = None,
+            before: float | None = None, since: float | None = None) -> bool:
+    """Whether ``view`` passes ``filters`` (values of one key: any; keys: all).
+    ``ancestors`` are the image ids the ``ancestor`` values name; ``before``/``since``
+    the creation times of the containers those name."""
+    for status in filters.get("status", ()):
+        if status not in STATUSES:
+            raise InvalidArgument(f"invalid filter 'status={status}'")
+    checks = {
+        "id": lambda v: view.id.startswith(v),
+        "name": lambda v: re.search(v, view.name.lstrip("/")) is not None,
+        "status": lambda v: v == view.status,
+        "exited": lambda v: view.status == "exited" and str(view.exit_code) == v,
+    }
+    for key, check in checks.items():
+        values = filters.get(key)
+        if values and not any(check(v) for v in values):
+            return False
+    if "label" in filters and not labels_match(view.config.get("Labels") or {},
+                                               filters["label"]):
+        return False
+    if ancestors is not None and view.image_id not in ancestors:
+        return False
+    created = parse_time(view.created)
+    if before is not None and created >= before:
+        return False
+    if since is not None and created <= since:
+        return False
+    return not any(k in filters for k in ("health", "network", "volume", "publish",
+                                             "expose", "is-task"))
 
 
 def parse_time(text: str) -> float:
@@ -45,8 +95,12 @@ def parse_time(text: str) -> float:
 
 
 def status_text(view: View, now: float) -> str:
-    if view.status == "running":
-        return "Up " + human_duration(now - parse_time(view.started_at))
+    if view.restarting:
+        ago = human_duration(now - parse_time(view.finished_at))
+        return f"Restarting ({view.exit_code}) {ago} ago"
+    if view.status in ("running", "paused"):
+        up = "Up " + human_duration(now - parse_time(view.started_at))
+        return up + " (Paused)" if view.status == "paused" else up
     if view.status == "exited":
         ago = human_duration(now - parse_time(view.finished_at))
         return f"Exited ({view.exit_code}) {ago} ago"
@@ -63,7 +117,8 @@ def summary(view: View, now: float) -> dict:
         "Id": view.id, "Names": [view.name], "Image": view.image, "ImageID": view.image_id,
         "Command": command_text(view.args), "Created": int(parse_time(view.created)),
         "Ports": [], "Labels": dict(view.config.get("Labels") or {}),
-        "State": view.status, "Status": status_text(view, now),
+        "State": "restarting" if view.restarting else view.status,
+        "Status": status_text(view, now),
         "HostConfig": {"NetworkMode": view.host_config.get("NetworkMode") or "bridge"},
         "NetworkSettings": {"Networks": {}}, "Mounts": [],
     }
@@ -71,27 +126,29 @@ def summary(view: View, now: float) -> dict:
 
 def inspect(view: View) -> dict:
     """``GET /containers/{id}/json``."""
-    running = view.status == "running"
+    running = view.running
     return {
         "Id": view.id,
         "Created": view.created,
         "Path": view.args[0] if view.args else "",
         "Args": list(view.args[1:]),
         "State": {
-            "Status": view.status, "Running": running, "Paused": False,
-            "Restarting": False, "OOMKilled": False, "Dead": False,
+            "Status": "restarting" if view.restarting else view.status,
+            "Running": running, "Paused": view.status == "paused",
+            "Restarting": view.restarting, "OOMKilled": view.oom_killed, "Dead": False,
             "Pid": view.pid if running else 0, "ExitCode": view.exit_code, "Error": "",
             "StartedAt": view.started_at or ZERO_TIME,
             "FinishedAt": view.finished_at or ZERO_TIME,
         },
         "Image": view.image_id,
-        "ResolvConfPath": "", "HostnamePath": "", "HostsPath": "", "LogPath": "",
+        "ResolvConfPath": "", "HostnamePath": "", "HostsPath": "",
+        "LogPath": view.log_path,
         "Name": view.name,
-        "RestartCount": 0,
+        "RestartCount": view.restart_count,
         "Driver": "overlayfs",
         "Platform": "linux",
         "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "",
-        "ExecIDs": None,
+        "ExecIDs": list(view.exec_ids) or None,
         "HostConfig": view.host_config,
         "GraphDriver": {"Name": "overlayfs", "Data": None},
         "Mounts": [],

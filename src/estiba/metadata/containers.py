@@ -76,7 +76,9 @@ def check_id(container_id: str) -> None:
 
 
 def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    """RFC 3339 with nanoseconds: containers made in the same second keep their order."""
+    seconds, fraction = divmod(time.time_ns(), 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{fraction:09d}Z"
 
 
 def _check(record: ContainerRecord) -> tuple[str | None, str]:

@@ -307,7 +307,7 @@ def _dispatch(args: Args, log: Log) -> int | None:
         sys.stdout.write(json.dumps(_state_json(container), indent=2) + "\n")
     elif cmd == "kill":
         from estiba.runtime.kill import kill
-        from estiba.runtime.signals import parse_signal
+        from estiba.signals import parse_signal
 
         signal = args.positional[1] if len(args.positional) > 1 else "SIGTERM"
         kill(container, parse_signal(signal), all_processes=args.all)
@@ -434,7 +434,6 @@ def _process_from_flags(container: Container, args: Args, command: list[str]) ->
         data["capabilities"] = caps
     if args.no_new_privs:
         data["noNewPrivileges"] = True
-    data.pop("consoleSize", None)
     return parse_process(data)
 
 

@@ -114,7 +114,7 @@ def test_v2_stats(v2):
     cg.apply(Resources(pids=Pids(limit=7)))
     assert cg.stats() == {
         "memory": {"usage": 4096, "limit": None, "max_usage": 8192,
-                   "stat": {"anon": 4096, "file": 0, "inactive_file": 0}},
+                   "stat": {"anon": 4096, "file": 0, "inactive_file": 0}, "oom_kills": 0},
         "cpu": {"usage_ns": 1500000, "user_ns": 1000000, "system_ns": 500000},
         "pids": {"current": 0, "limit": 7},
     }
@@ -218,7 +218,7 @@ def test_v1_stats(v1):
     cg.apply(Resources(memory=Memory(limit=1 << 30), pids=Pids(limit=9)))
     assert cg.stats() == {
         "memory": {"usage": 4096, "limit": 1 << 30, "max_usage": 8192,
-                   "stat": {"cache": 0, "rss": 4096}},
+                   "stat": {"cache": 0, "rss": 4096}, "oom_kills": 0},
         "cpu": {"usage_ns": 1500000, "user_ns": 1000000, "system_ns": 500000},
         "pids": {"current": 0, "limit": 9},
     }

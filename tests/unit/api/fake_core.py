@@ -110,6 +110,9 @@ class FakeImages(_Service):
             raise NotFound(f"image {name}: not found")
         return self.items[name]
 
+    def manifest(self, namespace: str, name: str) -> tuple[object, str]:
+        raise NotFound(f"image {name}: no manifest in this fake")
+
     def import_archive(self, namespace: str, stream: BinaryIO, *, tag: str = "",
                        unpack: bool = True) -> list[Image]:
         refused = self.core.fail.get("images.import_archive")

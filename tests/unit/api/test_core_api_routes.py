@@ -166,7 +166,7 @@ def test_kill_rejects_unknown_signals(api) -> None:
     c = api.client()
     c.create_container("k", BUSYBOX)
     c.create_task("k")
-    with pytest.raises(errors.InvalidArgument, match="unknown signal 'SIGNOPE'"):
+    with pytest.raises(errors.InvalidArgument, match="invalid signal 'SIGNOPE'"):
         c.kill_task("k", "SIGNOPE")
     c.kill_task("k", 2)
     assert c.task("k")["exit_status"] == 130

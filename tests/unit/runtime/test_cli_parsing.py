@@ -4,8 +4,8 @@ import pytest
 
 from estiba.errors import InvalidArgument
 from estiba.runtime.container import check_id
-from estiba.runtime.signals import parse_signal
 from estiba.runtime.update import merge, parse_size
+from estiba.signals import parse_signal
 
 
 @pytest.mark.parametrize("text,number", [

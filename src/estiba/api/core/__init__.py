@@ -7,8 +7,8 @@ kinds: ``Reply``, ``Stream``, ``Download``, ``Takeover`` for hijacked connection
 ``server.py`` (connections, keep-alive, bounded shutdown), ``app.py`` (the router, the
 thread pool calls, the one error mapping), ``routes.py`` (one thin handler per route),
 ``encoding.py`` (records to JSON, the taxonomy's statuses), ``logs.py`` (the CRI log
-reader of the ``logs`` route), ``attach.py`` (the attach stream's relay and framing),
-``signals.py``. May import ``core`` (its records and
+reader of the ``logs`` route), ``attach.py`` (the attach stream's relay and framing).
+May import ``core`` (its records and
 services' shapes), ``oci``, ``errors`` and the standard library; never ``daemon``.
 
 Conventions: the namespace is the ``Estiba-Namespace`` header (default ``default``);

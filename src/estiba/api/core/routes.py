@@ -10,8 +10,8 @@ from __future__ import annotations
 from estiba import __version__, errors
 from estiba.api.core.encoding import labels, rfc3339, to_json
 from estiba.api.core.http import BlockingBody, Download, Request, Stream
-from estiba.api.core.signals import signal_number
 from estiba.oci.json_codec import dumps
+from estiba.signals import signal_number
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

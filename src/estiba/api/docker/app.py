@@ -12,7 +12,16 @@ from estiba.api.core import encoding
 from estiba.api.core.app import Router
 from estiba.api.core.app import error_reply as core_error_reply
 from estiba.api.core.encoding import decode_object, message_for
-from estiba.api.core.http import Download, HTTPError, Reply, Request, Stream, Takeover, read_body
+from estiba.api.core.http import (
+    BlockingBody,
+    Download,
+    HTTPError,
+    Reply,
+    Request,
+    Stream,
+    Takeover,
+    read_body,
+)
 from estiba.api.docker import routes
 from estiba.oci.json_codec import dumps
 
@@ -100,8 +109,13 @@ class DockerAPI:
         try:
             path = quote_image_name(strip_version(request.path))
             method = "GET" if request.method == "HEAD" else request.method
-            handler, _, params = self.router.match(method, path)
-            body = await read_body(request.reader, request, MAX_JSON_BODY)
+            handler, kind, params = self.router.match(method, path)
+            stream = None
+            body = b""
+            if kind == "raw":  # a tar body: the handler reads it as a blocking file
+                stream = BlockingBody(loop, request.reader, request)
+            else:
+                body = await read_body(request.reader, request, MAX_JSON_BODY)
         except HTTPError as err:
             if err.status in (404, 405, 400):
                 await read_body(request.reader, request, MAX_JSON_BODY)
@@ -109,9 +123,11 @@ class DockerAPI:
             raise
         try:
             decoded = decode_object(body) if body.strip() else {}
-            call = routes.Call(request, decoded)
+            call = routes.Call(request, decoded, stream)
             result = await loop.run_in_executor(
                 self.executor, lambda: handler(self.engine, call, **params))
+            if stream is not None:
+                await loop.run_in_executor(self.executor, stream.drain)
         except (asyncio.IncompleteReadError, ConnectionError):
             raise
         except Exception as exc:  # noqa: BLE001 - every error is mapped here, once
@@ -119,6 +135,9 @@ class DockerAPI:
             if status == 500:
                 self.log("error", "docker request failed", method=request.method,
                          path=request.path, error=message_for(exc))
+            if stream is not None:
+                # the body may be half read: answered, then the connection is closed
+                raise HTTPError(status, message_for(exc)) from exc
             return error_reply(exc)
         if isinstance(result, Reply | Stream | Download | Takeover):
             return result

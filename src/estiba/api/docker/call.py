@@ -7,15 +7,18 @@ from estiba import errors
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import BinaryIO
+
     from estiba.api.core.http import Request
 
 
 class Call:
-    __slots__ = ("request", "body")
+    __slots__ = ("request", "body", "stream")
 
-    def __init__(self, request: Request, body: dict) -> None:
+    def __init__(self, request: Request, body: dict, stream: BinaryIO | None = None) -> None:
         self.request = request
         self.body = body
+        self.stream = stream  # a raw route's body, read as a blocking file
 
     def arg(self, name: str, default: str = "") -> str:
         return self.request.arg(name, default)

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from estiba import errors
 from estiba.api.core.http import Reply, Stream
-from estiba.api.core.signals import signal_number
-from estiba.api.docker import execs, filesystem, images, system
+from estiba.api.docker import events, execs, filesystem, images, system
 from estiba.api.docker.call import Call
 from estiba.oci.json_codec import dumps
+from estiba.signals import signal_number
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -25,7 +25,8 @@ _NOT_MODIFIED = Reply(304)
 # --- containers ---------------------------------------------------------------------
 
 def containers_list(engine: Any, call: Call) -> list:
-    return engine.containers.list(all=call.flag("all"))
+    return engine.containers.list(all=call.flag("all"), filters=call.arg("filters"),
+                                  limit=call.number("limit"))
 
 
 def containers_create(engine: Any, call: Call) -> Reply:
@@ -42,14 +43,61 @@ def containers_start(engine: Any, call: Call, id: str) -> Any:
 
 
 def containers_stop(engine: Any, call: Call, id: str) -> Any:
-    signal = signal_number(call.arg("signal")) if call.arg("signal") else 15
+    signal = signal_number(call.arg("signal")) if call.arg("signal") else None
     stopped = engine.containers.stop(id, timeout=call.number("t"), signal=signal)
     return None if stopped else _NOT_MODIFIED
 
 
 def containers_restart(engine: Any, call: Call, id: str) -> None:
-    engine.containers.stop(id, timeout=call.number("t"))
-    engine.containers.start(id)
+    signal = signal_number(call.arg("signal")) if call.arg("signal") else None
+    engine.containers.restart(id, timeout=call.number("t"), signal=signal)
+
+
+def containers_pause(engine: Any, call: Call, id: str) -> None:
+    engine.containers.pause(id)
+
+
+def containers_unpause(engine: Any, call: Call, id: str) -> None:
+    engine.containers.unpause(id)
+
+
+def containers_rename(engine: Any, call: Call, id: str) -> None:
+    engine.containers.rename(id, call.arg("name"))
+
+
+def containers_top(engine: Any, call: Call, id: str) -> dict:
+    return engine.containers.top(id, call.arg("ps_args"))
+
+
+def containers_prune(engine: Any, call: Call) -> dict:
+    return engine.containers.prune(call.arg("filters"))
+
+
+def containers_stats(engine: Any, call: Call, id: str) -> Any:
+    """One object (``stream=0``; after a second's sample unless ``one-shot``, so that
+    the CLI can tell a CPU percentage), or one a second until the client goes."""
+    import time
+
+    first = engine.containers.stats(id)
+    stream = call.arg("stream", "1").lower() not in ("0", "false")
+    if not stream:
+        if call.flag("one-shot"):
+            return first
+        time.sleep(1)
+        return engine.containers.stats(id, first)
+
+    def items() -> Iterator[bytes | None]:
+        previous = first
+        yield (dumps(first) + "\n").encode()
+        while True:
+            time.sleep(1)
+            try:
+                previous = engine.containers.stats(id, previous)
+            except errors.NotFound:
+                return
+            yield (dumps(previous) + "\n").encode()
+
+    return Stream(items(), "application/json")
 
 
 def containers_kill(engine: Any, call: Call, id: str) -> None:
@@ -97,18 +145,30 @@ def _closed() -> Any:
 
 
 def containers_logs(engine: Any, call: Call, id: str) -> Stream:
+    """``tail`` (N or ``all``), ``since``/``until`` (Unix seconds), ``timestamps``,
+    ``follow``, ``stdout``/``stderr``; a terminal's log is its one stream, raw."""
     from estiba.api.core import logs
 
+    wanted = {s for s in ("stdout", "stderr") if call.flag(s)}
+    if not wanted:
+        raise errors.InvalidArgument("Bad parameters: you must choose at least one stream")
+    since = logs.unix_nanos(call.arg("since"), "since")
+    until = logs.unix_nanos(call.arg("until"), "until")
+    try:  # as Docker: what is not a number (``all``) is the whole log
+        tail: int | None = int(call.arg("tail", "all"))
+    except ValueError:
+        tail = None
+    if tail is not None and tail < 0:
+        tail = None
+    timestamps = call.flag("timestamps")
     path, tty, exited = engine.containers.log_source(id)
-    wanted = {"stdout"} if call.flag("stdout") else set()
-    if call.flag("stderr"):
-        wanted.add("stderr")
     follow = call.flag("follow")
 
     def items() -> Iterator[bytes | None]:
         if not path:
             return
-        for entry in logs.entries(path, follow=follow, exited=exited, poll=POLL):
+        for entry in logs.entries(path, follow=follow, exited=exited, poll=POLL,
+                                  tail=tail, since=since, until=until):
             if entry is None:
                 yield None
                 continue
@@ -116,6 +176,10 @@ def containers_logs(engine: Any, call: Call, id: str) -> Stream:
             if stream not in wanted:
                 continue
             data = entry.get("log", "").encode()
+            if timestamps:
+                ns = logs.parse_time(entry.get("time", ""))
+                shown = logs.format_time(ns) if ns is not None else entry.get("time", "")
+                data = shown.encode() + b" " + data
             if tty:
                 yield data
             else:
@@ -137,12 +201,19 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("POST", "/containers/{id}/start", containers_start, "json"),
     ("POST", "/containers/{id}/stop", containers_stop, "json"),
     ("POST", "/containers/{id}/restart", containers_restart, "json"),
+    ("POST", "/containers/{id}/pause", containers_pause, "json"),
+    ("POST", "/containers/{id}/unpause", containers_unpause, "json"),
+    ("POST", "/containers/{id}/rename", containers_rename, "json"),
+    ("GET", "/containers/{id}/top", containers_top, "json"),
+    ("GET", "/containers/{id}/stats", containers_stats, "json"),
+    ("POST", "/containers/prune", containers_prune, "json"),
     ("POST", "/containers/{id}/kill", containers_kill, "json"),
     ("POST", "/containers/{id}/wait", containers_wait, "json"),
     ("POST", "/containers/{id}/attach", containers_attach, "json"),
     ("POST", "/containers/{id}/resize", containers_resize, "json"),
     ("GET", "/containers/{id}/logs", containers_logs, "json"),
     ("DELETE", "/containers/{id}", containers_delete, "json"),
+    *events.ROUTES,
     *execs.ROUTES,
     *filesystem.ROUTES,
     *images.ROUTES,

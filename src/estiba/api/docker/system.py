@@ -91,7 +91,7 @@ def info(engine: Any, call: Any) -> dict:
         "NFd": len(os.listdir("/proc/self/fd")), "OomKillDisable": False,
         "NGoroutines": 0, "SystemTime": _now(), "LoggingDriver": "json-file",
         "CgroupDriver": "cgroupfs", "CgroupVersion": "2" if cgroup_v2 else "1",
-        "NEventsListener": 0, "KernelVersion": uname.release,
+        "NEventsListener": engine.events.listeners, "KernelVersion": uname.release,
         "OperatingSystem": _os_name(), "OSVersion": "", "OSType": "linux",
         "Architecture": platform.machine(), "IndexServerAddress":
             "https://index.docker.io/v1/",

@@ -1,0 +1,56 @@
+"""Docker's ``filters`` query argument (pure): JSON of ``{"key": ["value", ...]}``, or
+the old form ``{"key": {"value": true}}`` that clients before API 1.22 send."""
+
+from __future__ import annotations
+
+from estiba.errors import InvalidArgument
+
+Filters = dict[str, list[str]]
+
+
+def parse(text: str, allowed: tuple[str, ...]) -> Filters:
+    """The filters ``text`` gives; InvalidArgument for bad JSON or a key not in
+    ``allowed`` (Docker's "invalid filter 'k'")."""
+    if not text:
+        return {}
+    from estiba.oci.json_codec import loads
+
+    try:
+        raw = loads(text)
+    except ValueError as err:
+        raise InvalidArgument(f"invalid filters: {err}") from err
+    if not isinstance(raw, dict):
+        raise InvalidArgument("invalid filters: an object is expected")
+    out: Filters = {}
+    for key, values in raw.items():
+        if key not in allowed:
+            raise InvalidArgument(f"invalid filter '{key}'")
+        if isinstance(values, dict):
+            values = [v for v, on in values.items() if on]
+        if isinstance(values, str):
+            values = [values]
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise InvalidArgument(f"invalid filter '{key}': a list of strings is expected")
+        if values:
+            out[key] = values
+    return out
+
+
+def boolean(filters: Filters, key: str) -> bool | None:
+    """The filter's one boolean value (``dangling=true``), None when not given."""
+    values = filters.get(key)
+    if not values:
+        return None
+    wanted = {v.lower() for v in values}
+    if wanted - {"true", "false", "1", "0"} or len(wanted) > 1:
+        raise InvalidArgument(f"invalid filter '{key}={values[0]}'")
+    return wanted.pop() in ("true", "1")
+
+
+def labels_match(labels: dict[str, str], wanted: list[str]) -> bool:
+    """Whether ``labels`` hold every ``key`` or ``key=value`` of ``wanted``."""
+    for item in wanted:
+        key, eq, value = item.partition("=")
+        if key not in labels or (eq and labels[key] != value):
+            return False
+    return True

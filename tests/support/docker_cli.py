@@ -1,0 +1,59 @@
+"""The real docker CLI against a test estibad (``harness.Daemon``): ``docker(d, ...)``
+runs one command with ``DOCKER_HOST`` its Docker API socket; ``engine_daemon`` starts
+one for a module and, at its end, removes its containers, stops it and checks that it
+left nothing in the kernel; ``reap_shims`` reaps the conmons reparented to the test
+session (the subreaper), so that no later test finds them as zombies."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from support.reaper import zombie_children
+
+_HARNESS = str(Path(__file__).resolve().parents[1] / "integration" / "daemon")
+if _HARNESS not in sys.path:
+    sys.path.insert(0, _HARNESS)
+
+
+def docker(d: object, *args: str, input: str | None = None,
+           timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DOCKER_HOST": f"unix://{d.docker_sock}"}  # type: ignore[attr-defined]
+    env.pop("DOCKER_CONTEXT", None)
+    return subprocess.run(["docker", *args], env=env, input=input, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def reap_shims() -> None:
+    for pid in zombie_children("conmon"):
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+
+
+def engine_daemon(prefix: str) -> Iterator[object]:
+    """A started estibad for a module's tests (a generator for a module fixture)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: runs containers")
+    if shutil.which("docker") is None:
+        pytest.skip("no docker CLI")
+    from harness import Daemon
+
+    d = Daemon(prefix=prefix)
+    try:
+        d.start()
+        yield d
+        left = docker(d, "ps", "-aq").stdout.split()
+        if left:
+            docker(d, "rm", "-f", *left)
+        d.stop()
+        d.assert_nothing_left()
+    finally:
+        d.remove()
+        reap_shims()
