@@ -6,19 +6,16 @@ stopped and removed."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pty
 import select
-import shutil
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from support.reaper import zombie_children
+from support.docker_cli import docker, engine_daemon
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "daemon"))
 from harness import Daemon  # noqa: E402
@@ -28,36 +25,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.root]
 
 @pytest.fixture(scope="module")
 def daemon() -> Iterator[Daemon]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root: runs containers")
-    if shutil.which("docker") is None:
-        pytest.skip("no docker CLI")
-    d = Daemon(prefix="edk-")
-    try:
-        d.start()
-        yield d
-        docker(d, "rm", "-f", *docker(d, "ps", "-aq").stdout.split())
-        d.stop()
-        d.assert_nothing_left()
-    finally:
-        d.remove()
-        _reap_shims()
+    yield from engine_daemon("edk-")  # type: ignore[misc]
 
 
-def _reap_shims() -> None:
-    """The daemon's conmons are reparented to this session (the subreaper): reap those
-    that exited, so that no later test finds them as zombies."""
-    for pid in zombie_children("conmon"):
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-
-
-def docker(d: Daemon, *args: str, input: str | None = None,
-           timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DOCKER_HOST": f"unix://{d.docker_sock}"}
-    env.pop("DOCKER_CONTEXT", None)
-    return subprocess.run(["docker", *args], env=env, input=input, capture_output=True,
-                          text=True, timeout=timeout)
 
 
 def test_version_and_info(daemon: Daemon) -> None:

@@ -5,17 +5,14 @@ through a pty (sized as the client's), detached execs, ``-e``/``-w``/``-u``, wha
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import http.client
 import json
 import os
 import pty
 import select
-import shutil
 import socket
 import struct
-import subprocess
 import sys
 import termios
 from collections.abc import Iterator
@@ -23,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from support.reaper import zombie_children
+from support.docker_cli import docker, engine_daemon
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "daemon"))
 from harness import Daemon, poll  # noqa: E402
@@ -33,22 +30,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.root]
 
 @pytest.fixture(scope="module")
 def daemon() -> Iterator[Daemon]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root: runs containers")
-    if shutil.which("docker") is None:
-        pytest.skip("no docker CLI")
-    d = Daemon(prefix="edx-")
-    try:
-        d.start()
-        yield d
-        docker(d, "rm", "-f", *docker(d, "ps", "-aq").stdout.split())
-        d.stop()
-        d.assert_nothing_left()
-    finally:
-        d.remove()
-        for pid in zombie_children("conmon"):
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
+    yield from engine_daemon("edx-")  # type: ignore[misc]
 
 
 @pytest.fixture(scope="module")
@@ -60,13 +42,6 @@ def box(daemon: Daemon) -> Iterator[str]:
     yield "box"
     docker(daemon, "rm", "-f", "box")
 
-
-def docker(d: Daemon, *args: str, input: str | None = None,
-           timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DOCKER_HOST": f"unix://{d.docker_sock}"}
-    env.pop("DOCKER_CONTEXT", None)
-    return subprocess.run(["docker", *args], env=env, input=input, capture_output=True,
-                          text=True, timeout=timeout)
 
 
 class _UnixConnection(http.client.HTTPConnection):

@@ -6,13 +6,11 @@ archives PUT through the raw API, which must leave the host untouched."""
 from __future__ import annotations
 
 import base64
-import contextlib
 import http.client
 import io
 import json
 import os
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -23,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from support.reaper import zombie_children
+from support.docker_cli import docker, engine_daemon
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "daemon"))
 from harness import Daemon  # noqa: E402
@@ -35,30 +33,8 @@ DEADLINE = 20.0
 
 @pytest.fixture(scope="module")
 def daemon() -> Iterator[Daemon]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root: runs containers")
-    if shutil.which("docker") is None:
-        pytest.skip("no docker CLI")
-    d = Daemon(prefix="edf-")
-    try:
-        d.start()
-        yield d
-        docker(d, "rm", "-f", *docker(d, "ps", "-aq").stdout.split())
-        d.stop()
-        d.assert_nothing_left()
-    finally:
-        d.remove()
-        for pid in zombie_children("conmon"):
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
+    yield from engine_daemon("edf-")  # type: ignore[misc]
 
-
-def docker(d: Daemon, *args: str, input: str | bytes | None = None, timeout: float = 30,
-           text: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DOCKER_HOST": f"unix://{d.docker_sock}"}
-    env.pop("DOCKER_CONTEXT", None)
-    return subprocess.run(["docker", *args], env=env, input=input, capture_output=True,
-                          text=text, timeout=timeout)
 
 
 def ok(d: Daemon, *args: str, **kw: object) -> str:
@@ -327,3 +303,16 @@ def test_diff_of_a_missing_container(daemon: Daemon) -> None:
     assert done.returncode != 0 and "No such container: files-nope" in done.stderr
     done = docker(daemon, "commit", "files-nope", "x:y")
     assert done.returncode != 0 and "No such container: files-nope" in done.stderr
+
+
+def test_hostname_and_hosts_are_bound_and_kept_out_of_diff(daemon: Daemon) -> None:
+    shown = ok(daemon, "run", "--name", "etc", "-h", "web", "--add-host", "db:10.1.2.3",
+               "busybox", "sh", "-c", "cat /etc/hostname /etc/hosts; hostname")
+    lines = shown.splitlines()
+    assert lines[0] == "web" and lines[-1] == "web"
+    assert "127.0.0.1\tlocalhost" in lines and "10.1.2.3\tdb" in lines
+    assert ok(daemon, "diff", "etc") == ""  # the mount points are not changes
+    ok(daemon, "rm", "etc")
+    refused = docker(daemon, "run", "--rm", "--read-only", "busybox", "sh", "-c",
+                     "echo x >> /etc/hosts")
+    assert refused.returncode == 1 and "Read-only file system" in refused.stderr

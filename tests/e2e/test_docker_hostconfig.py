@@ -5,7 +5,6 @@ root, capabilities, privileges, ulimits, /dev/shm's size and ``--init``."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import subprocess
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from support.reaper import zombie_children
+from support.docker_cli import docker, engine_daemon
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "daemon"))
 from harness import Daemon, poll  # noqa: E402
@@ -29,31 +28,8 @@ CAP_SYS_ADMIN = 21
 
 @pytest.fixture(scope="module")
 def daemon() -> Iterator[Daemon]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root: runs containers")
-    if shutil.which("docker") is None:
-        pytest.skip("no docker CLI")
-    d = Daemon(prefix="edh-")
-    try:
-        d.start()
-        yield d
-        left = docker(d, "ps", "-aq").stdout.split()
-        if left:
-            docker(d, "rm", "-f", *left)
-        d.stop()
-        d.assert_nothing_left()
-    finally:
-        d.remove()
-        for pid in zombie_children("conmon"):
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
+    yield from engine_daemon("edh-")  # type: ignore[misc]
 
-
-def docker(d: Daemon, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DOCKER_HOST": f"unix://{d.docker_sock}"}
-    env.pop("DOCKER_CONTEXT", None)
-    return subprocess.run(["docker", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout)
 
 
 def run(d: Daemon, *args: str) -> subprocess.CompletedProcess[str]:

@@ -7,10 +7,7 @@ the module's own on temporary roots; the tests run in file order on its one stat
 
 from __future__ import annotations
 
-import contextlib
 import io
-import os
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -19,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from support.reaper import zombie_children
+from support.docker_cli import docker, engine_daemon
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "daemon"))
 from harness import Daemon  # noqa: E402
@@ -31,31 +28,8 @@ BUSYBOX_BINARY = "/bin/busybox"
 
 @pytest.fixture(scope="module")
 def daemon() -> Iterator[Daemon]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root: runs containers")
-    if shutil.which("docker") is None:
-        pytest.skip("no docker CLI")
-    d = Daemon(prefix="edi-")
-    try:
-        d.start()
-        yield d
-        docker(d, "rm", "-f", *docker(d, "ps", "-aq").stdout.split())
-        d.stop()
-        d.assert_nothing_left()
-    finally:
-        d.remove()
-        for pid in zombie_children("conmon"):  # reparented to this session: reap them
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
+    yield from engine_daemon("edi-")  # type: ignore[misc]
 
-
-def docker(d: Daemon, *args: str, input: str | bytes | None = None,
-           timeout: float = 60) -> subprocess.CompletedProcess:
-    """The docker CLI's result; text unless ``input`` is bytes."""
-    env = {**os.environ, "DOCKER_HOST": f"unix://{d.docker_sock}"}
-    env.pop("DOCKER_CONTEXT", None)
-    return subprocess.run(["docker", *args], env=env, input=input, capture_output=True,
-                          text=not isinstance(input, bytes), timeout=timeout)
 
 
 def docker_bytes(d: Daemon, *args: str) -> bytes:

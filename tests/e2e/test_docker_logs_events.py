@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from support.reaper import zombie_children
+from support.docker_cli import docker, engine_daemon, env_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "daemon"))
 from harness import Daemon, poll  # noqa: E402
@@ -28,37 +27,13 @@ STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z ")
 
 @pytest.fixture(scope="module")
 def daemon() -> Iterator[Daemon]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root: runs containers")
-    if shutil.which("docker") is None:
-        pytest.skip("no docker CLI")
-    d = Daemon(prefix="edl-")
-    try:
-        d.start()
-        yield d
-        docker(d, "rm", "-f", *docker(d, "ps", "-aq").stdout.split())
-        d.stop()
-        d.assert_nothing_left()
-    finally:
-        d.remove()
-        for pid in zombie_children("conmon"):
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
+    yield from engine_daemon("edl-")  # type: ignore[misc]
 
 
-def _env(d: Daemon) -> dict[str, str]:
-    env = {**os.environ, "DOCKER_HOST": f"unix://{d.docker_sock}"}
-    env.pop("DOCKER_CONTEXT", None)
-    return env
-
-
-def docker(d: Daemon, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], env=_env(d), capture_output=True, text=True,
-                          timeout=timeout)
 
 
 def popen(d: Daemon, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(["docker", *args], env=_env(d), stdout=subprocess.PIPE,
+    return subprocess.Popen(["docker", *args], env=env_of(d), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
 

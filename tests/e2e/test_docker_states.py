@@ -187,3 +187,74 @@ def test_an_oom_kill_is_reported(daemon: object) -> None:
     assert calm.returncode == 0, calm.stderr
     assert fmt(daemon, "{{.State.OOMKilled}}", "calm") == "false"
     docker(daemon, "rm", "hog", "calm")
+
+
+def test_named_users_come_from_the_containers_passwd(daemon: object) -> None:
+    named = docker(daemon, "run", "--rm", "-u", "nobody", "busybox", "id")
+    assert named.stdout == "uid=65534(nobody) gid=65534(nogroup)\n", named.stderr
+    ghost = docker(daemon, "run", "--rm", "-u", "ghost", "busybox", "id")
+    assert ghost.returncode == 125 and "unable to find user ghost" in ghost.stderr
+    run_d(daemon, "--name", "users", "busybox", "sleep", "1000")
+    in_exec = docker(daemon, "exec", "-u", "nobody:root", "users", "id")
+    assert in_exec.stdout == "uid=65534(nobody) gid=0(root)\n", in_exec.stderr
+    docker(daemon, "rm", "-f", "users")
+
+
+def test_update_changes_the_limits_of_a_running_container(daemon: object) -> None:
+    run_d(daemon, "--name", "grow", "-m", "32m", "busybox", "sleep", "1000")
+    updated = docker(daemon, "update", "-m", "64m", "--memory-swap", "128m",
+                     "--pids-limit", "20", "--restart", "on-failure:3", "grow")
+    assert updated.returncode == 0, updated.stderr
+    shown = fmt(daemon, "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}} "
+                        "{{.HostConfig.RestartPolicy.Name}}", "grow")
+    assert shown == "67108864 20 on-failure"
+    seen = docker(daemon, "exec", "grow", "cat",
+                  "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                  "/sys/fs/cgroup/pids/pids.max")
+    assert seen.stdout.split() == ["67108864", "20"], seen.stderr
+    docker(daemon, "restart", "-t", "1", "grow")  # kept for the next start
+    again = docker(daemon, "exec", "grow", "cat", "/sys/fs/cgroup/pids/pids.max")
+    assert again.stdout.strip() == "20", again.stderr
+    docker(daemon, "rm", "-f", "grow")
+
+
+def test_system_df_counts_images_and_writable_layers(daemon: object) -> None:
+    docker(daemon, "run", "--name", "writer", "busybox", "sh", "-c",
+           "head -c 1000000 /dev/zero > /big")
+    df = docker(daemon, "system", "df", "--format", "{{.Type}} {{.TotalCount}} {{.Active}}")
+    assert df.returncode == 0, df.stderr
+    rows = df.stdout.splitlines()
+    assert "Images 1 1" in rows and "Containers 1 0" in rows, rows
+    sizes = docker(daemon, "ps", "-as", "--format", "{{.Names}} {{.Size}}")
+    assert sizes.stdout.startswith("writer 1.0"), sizes.stdout  # 1 MB written
+    docker(daemon, "rm", "writer")
+
+
+def test_many_waits_hold_no_threads(daemon: object) -> None:
+    """More waits than the daemon has threads: other requests are still answered, and
+    every wait gets the exit status."""
+    import socket
+
+    run_d(daemon, "--name", "waited", "busybox", "sleep", "1000")
+    waits = []
+    for _ in range(80):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(daemon.docker_sock)  # type: ignore[attr-defined]
+        s.sendall(b"POST /v1.47/containers/waited/wait HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Length: 0\r\n\r\n")
+        waits.append(s)
+    try:
+        listed = docker(daemon, "ps", "--format", "{{.Names}}", timeout=20)
+        assert listed.stdout.split() == ["waited"], listed.stderr
+        assert docker(daemon, "kill", "waited").returncode == 0
+        for s in waits:
+            s.settimeout(20)
+            got = b""
+            while b'"StatusCode":137' not in got.replace(b" ", b""):
+                chunk = s.recv(4096)
+                assert chunk, got
+                got += chunk
+    finally:
+        for s in waits:
+            s.close()
+    docker(daemon, "rm", "-f", "waited")

@@ -23,12 +23,19 @@ if _HARNESS not in sys.path:
     sys.path.insert(0, _HARNESS)
 
 
-def docker(d: object, *args: str, input: str | None = None,
-           timeout: float = 30) -> subprocess.CompletedProcess[str]:
+def env_of(d: object) -> dict[str, str]:
+    """The environment that points the docker CLI at ``d``."""
     env = {**os.environ, "DOCKER_HOST": f"unix://{d.docker_sock}"}  # type: ignore[attr-defined]
     env.pop("DOCKER_CONTEXT", None)
-    return subprocess.run(["docker", *args], env=env, input=input, capture_output=True,
-                          text=True, timeout=timeout)
+    return env
+
+
+def docker(d: object, *args: str, input: str | bytes | None = None, timeout: float = 60,
+           text: bool | None = None) -> subprocess.CompletedProcess:
+    """The docker CLI's result: text, unless ``input`` is bytes or ``text`` is False."""
+    as_text = not isinstance(input, bytes) if text is None else text
+    return subprocess.run(["docker", *args], env=env_of(d), input=input,
+                          capture_output=True, text=as_text, timeout=timeout)
 
 
 def reap_shims() -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import time
 
-from estiba.errors import InvalidArgument, NotFound
+from estiba.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 from estiba.images import naming
 from estiba.images.references import parse_document
 from estiba.images.unpack import DEFAULT_SNAPSHOTTER
@@ -95,7 +95,11 @@ class Images:
         except NotFound:
             if normalise(name) != naming.BUSYBOX:
                 raise
-        return self.provide_busybox(namespace)
+        try:
+            return self.provide_busybox(namespace)
+        except (AlreadyExists, Conflict):
+            # another request provided it meanwhile: the same image
+            return self.get(namespace, name)
 
     def manifest(self, namespace: str, name: str) -> tuple[Manifest, str]:
         """The image's manifest for the service's platform, and its digest."""

@@ -125,6 +125,65 @@ def merge_env(base: list[str], extra: list[str]) -> list[str]:
     return out
 
 
+def numeric_user(user: str) -> bool:
+    """Whether ``user`` needs no /etc/passwd: empty, ``root``, ``uid`` or ``uid:gid``."""
+    name, _, group = user.partition(":")
+    return all(part in ("", "root") or part.isdigit() for part in (name, group))
+
+
+def resolve_user(user: str, passwd: str, group: str) -> tuple[int, int, list[int]]:
+    """(uid, gid, additional gids) of ``user`` (``name``, ``uid``, ``name:group``,
+    ``uid:gid``) with the rootfs's /etc/passwd and /etc/group texts, as runc's user
+    lookup does: a uid missing from passwd keeps gid 0; a named user gets the groups
+    that list it as a member."""
+    name, _, group_name = user.partition(":")
+    uid = gid = 0
+    login = ""
+    if name:
+        entry = _entry(passwd, 2 if name.isdigit() else 0, name)
+        if name.isdigit():
+            uid = int(name)
+        elif entry is None:
+            raise InvalidArgument(f"unable to find user {name}: no matching entries in "
+                                  "passwd file")
+        if entry is not None:
+            login = entry[0]
+            uid, gid = _id(entry[2], user), _id(entry[3], user)
+    if group_name:
+        if group_name.isdigit():
+            gid = int(group_name)
+        else:
+            entry = _entry(group, 0, group_name)
+            if entry is None:
+                raise InvalidArgument(f"unable to find group {group_name}: no matching "
+                                      "entries in group file")
+            gid = _id(entry[2], user)
+    extra = []
+    if login:
+        for line in group.splitlines():
+            fields = line.split(":")
+            if len(fields) > 3 and login in fields[3].split(","):
+                found = _id(fields[2], user)
+                if found != gid and found not in extra:
+                    extra.append(found)
+    return uid, gid, extra
+
+
+def _entry(text: str, field: int, key: str) -> list[str] | None:
+    for line in text.splitlines():
+        fields = line.split(":")
+        if len(fields) > 3 and fields[field] == key:
+            return fields
+    return None
+
+
+def _id(text: str, user: str) -> int:
+    try:
+        return int(text)
+    except ValueError as err:
+        raise InvalidArgument(f"user {user!r}: bad id {text!r} in passwd/group") from err
+
+
 def parse_user(user: str) -> tuple[int, int]:
     """``""``/``root`` → (0, 0); ``uid`` → (uid, 0), as runc does for a uid missing from
     /etc/passwd; ``uid:gid`` → both. Names need the rootfs: Unimplemented."""

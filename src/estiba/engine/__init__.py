@@ -46,6 +46,7 @@ class Engine:
         self.execs = Execs(core, namespace, self.containers)
         self.filesystems = Filesystems(core, namespace, self.containers, self.images)
         self.containers.exec_ids = self.execs.ids_of
+        self.containers.user_ids = self.filesystems.user_ids
         self.containers.emit = self.execs.emit = self.images.emit = self.events.emit
         self.containers.supervise()
 

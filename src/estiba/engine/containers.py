@@ -18,23 +18,25 @@ state is kept in the container's labels (``estiba.docker.*``).
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import secrets
+import shutil
 import threading
 import time
 
 from estiba import errors
 from estiba.core import spec as specs
+from estiba.engine import etcfiles, hostconfig, names, policy
 from estiba.engine import filters as filtering
-from estiba.engine import hostconfig, names, policy
 from estiba.engine import stats as stats_json
 from estiba.engine.inspect import FILTERS, View, inspect, matches, parse_time, summary
 from estiba.signals import signal_number
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from socket import socket
     from typing import Any
 
@@ -49,6 +51,12 @@ HOST_CONFIG = PREFIX + "host-config"
 STARTED_AT = PREFIX + "started-at"
 STOPPED_BY_USER = PREFIX + "stopped-by-user"
 RESTART_COUNT = PREFIX + "restart-count"
+# the image config's fields a container's Config takes when it sets none
+INHERITED = ("ExposedPorts", "Volumes", "StopSignal", "Healthcheck", "OnBuild")
+# what ``docker update`` may change
+UPDATABLE = ("BlkioWeight", "CpuShares", "CpuPeriod", "CpuQuota", "CpusetCpus", "CpusetMems",
+             "Memory", "MemoryReservation", "MemorySwap", "NanoCpus", "PidsLimit",
+             "RestartPolicy")
 POLL = 0.02  # how often a wait looks for a task to appear or a container to go
 
 
@@ -62,11 +70,15 @@ class Containers:
         self.core = core
         self.ns = namespace
         self.images = images
-        self._lock = threading.Lock()  # names are checked and taken under it
+        # names are checked and taken under it; reentrant: a start that reads the
+        # rootfs's /etc/passwd mounts it under the same lock (``user_ids``)
+        self._lock = threading.RLock()
         self._ns_ready = False
         self._closing = threading.Event()
         self.supervisor: Supervisor | None = None
         self.exec_ids: Callable[[str], list[str]] = lambda cid: []
+        # (uid, gid, more gids) of a named user in a container's rootfs: Filesystems
+        self.user_ids: Callable[[Any, str], tuple[int, int, list[int]]] = _no_user_ids
         # Docker's events only the engine knows (kill, stop, rename ...): Events.emit
         self.emit: Callable[..., None] = lambda *args, **kw: None
 
@@ -75,6 +87,7 @@ class Containers:
         from estiba.engine.supervisor import Supervisor
 
         self._ensure_namespace()
+        self._remove_stray_files()
         self.supervisor = Supervisor(self.core, self.ns, self)
         self.supervisor.start()
 
@@ -184,17 +197,44 @@ class Containers:
                                   getattr(self.core, "cgroup_parent", "estiba"))
         labels = {IMAGE: image_name, CONFIG: json.dumps(config),
                   HOST_CONFIG: json.dumps(host_config)}
-        with self._lock:
-            taken = {dict(c.labels)[NAME]: c.id for c in self._all()}
-            wanted = names.check_name(name) if name else names.random_name(taken)
-            if wanted in taken:
-                raise errors.Conflict(
-                    f'Conflict. The container name "{wanted}" is already in use by '
-                    f'container "{taken[wanted]}". You have to remove (or rename) that '
-                    "container to be able to reuse that name.")
-            labels[NAME] = wanted
-            self.core.new_container(self.ns, cid, image.name, labels=labels, spec=spec)
+        files = self.files_dir(cid)
+        spec["mounts"] = [*spec["mounts"], *etcfiles.mounts(
+            files, bool(host_config.get("ReadonlyRootfs")))]
+        try:
+            # no hostname in the spec: the host's UTS namespace, the host's name
+            _write_etc_files(files, spec.get("hostname") or os.uname().nodename,
+                             host_config)
+            with self._lock:
+                taken = {dict(c.labels)[NAME]: c.id for c in self._all()}
+                wanted = names.check_name(name) if name else names.random_name(taken)
+                if wanted in taken:
+                    raise errors.Conflict(
+                        f'Conflict. The container name "{wanted}" is already in use by '
+                        f'container "{taken[wanted]}". You have to remove (or rename) that '
+                        "container to be able to reuse that name.")
+                labels[NAME] = wanted
+                self.core.new_container(self.ns, cid, image.name, labels=labels, spec=spec)
+        except BaseException:
+            shutil.rmtree(files, ignore_errors=True)
+            raise
         return {"Id": cid, "Warnings": []}
+
+    def files_dir(self, cid: str) -> str:
+        """Where the engine keeps a container's own files (/etc/hostname, /etc/hosts)."""
+        return os.path.join(getattr(self.core, "root", "/var/lib/estiba"), "engine",
+                            self.ns, cid)
+
+    def _remove_stray_files(self) -> None:
+        """The files of containers that are gone (a create or remove cut short)."""
+        parent = os.path.dirname(self.files_dir("x"))
+        try:
+            found = os.listdir(parent)
+        except FileNotFoundError:
+            return
+        known = {c.id for c in self.core.containers.list(self.ns)}
+        for cid in found:
+            if cid not in known:
+                shutil.rmtree(os.path.join(parent, cid), ignore_errors=True)
 
     # --- run --------------------------------------------------------------------------
 
@@ -207,6 +247,13 @@ class Containers:
             task = None
         if task is None:
             config = json.loads(dict(container.labels).get(CONFIG) or "{}")
+            user = config.get("User") or ""
+            if not specs.numeric_user(user):
+                uid, gid, more = self.user_ids(container, user)
+                spec = copy.deepcopy(container.spec)
+                spec["process"]["user"] = {**spec["process"].get("user", {}), "uid": uid,
+                                           "gid": gid, "additionalGids": more}
+                container = container.replace(spec=spec)
             mounts = self.core.snapshots.mounts(self.ns, container.snapshot_key)
             task = self.core.tasks.create(container, mounts,
                                           stdin=bool(config.get("OpenStdin")),
@@ -268,15 +315,20 @@ class Containers:
         return True
 
     def wait(self, ref: str, condition: str = "not-running") -> dict:
-        return self.waiter(ref, condition)()
+        for step in self.waiter(ref, condition):
+            if step is not None:
+                return step
+        raise errors.Internal("wait: ended without a status")
 
-    def waiter(self, ref: str, condition: str = "not-running") -> Callable[[], dict]:
+    def waiter(self, ref: str, condition: str = "not-running") -> Iterator[dict | None]:
         """``POST /containers/{id}/wait``: checks now (NotFound, a bad condition), then
-        a blocking function returning {"StatusCode", "Error"} once the condition holds:
-        ``not-running`` (now, if it is not running), ``next-exit`` (the next exit, the
-        container started meanwhile if need be), ``removed`` (that exit, and the
-        container gone). Docker answers the head at once, the body at the end: the CLI
-        starts the container only once its wait is answered."""
+        the steps of the wait: None at least every half second while it waits (a
+        thread of the pool is held for one step, never for the whole wait), last
+        {"StatusCode", "Error"} once the condition holds: ``not-running`` (now, if it is
+        not running), ``next-exit`` (the next exit, the container started meanwhile if
+        need be), ``removed`` (that exit, and the container gone). Docker answers the
+        head at once, the body at the end: the CLI starts the container only once its
+        wait is answered."""
         if condition not in ("", "not-running", "next-exit", "removed"):
             raise errors.InvalidArgument(f"invalid condition: {condition!r}")
         container, task = self._get(ref)
@@ -284,18 +336,22 @@ class Containers:
         seen = task.exited_at if task is not None and task.exit_status is not None else None
         code = task.exit_status if task is not None and seen else 0
         if condition in ("", "not-running") and (task is None or seen):
-            return lambda: {"StatusCode": code or 0, "Error": None}
-        return lambda: self._wait(cid, condition, seen, code)
+            return iter([{"StatusCode": code or 0, "Error": None}])
+        return self._wait(cid, condition, seen, code)
 
-    def _wait(self, cid: str, condition: str, seen: str | None, code: int | None) -> dict:
+    def _wait(self, cid: str, condition: str, seen: str | None,
+              code: int | None) -> Iterator[dict | None]:
+        step = POLL * 25
+        ticks = _Ticks(step)
         while True:
             self._check_open()
             task = self._task(cid)
             if task is not None and task.exit_status is None:
                 try:
-                    task = self.core.tasks.wait(self.ns, cid, timeout=POLL * 25)
+                    task = self.core.tasks.wait(self.ns, cid, timeout=step)
                 except errors.Unavailable:
-                    continue  # still running: the daemon may be stopping meanwhile
+                    yield None  # still running: the daemon may be stopping meanwhile
+                    continue
                 except errors.NotFound:
                     continue
                 code = task.exit_status if task.exit_status is not None else code
@@ -305,12 +361,12 @@ class Containers:
                 break
             if not self._exists(cid):
                 break
-            time.sleep(POLL)
+            yield from ticks.sleep()
         if condition == "removed":
             while self._exists(cid):
                 self._check_open()
-                time.sleep(POLL)
-        return {"StatusCode": code or 0, "Error": None}
+                yield from ticks.sleep()
+        yield {"StatusCode": code or 0, "Error": None}
 
     def _exists(self, cid: str) -> bool:
         try:
@@ -426,6 +482,7 @@ class Containers:
                 self.core.tasks.delete(self.ns, cid, force=True)
         with contextlib.suppress(errors.NotFound):
             self.core.remove_container(self.ns, cid)
+        shutil.rmtree(self.files_dir(cid), ignore_errors=True)
 
     # --- views ------------------------------------------------------------------------
 
@@ -466,9 +523,11 @@ class Containers:
     def inspect(self, ref: str) -> dict:
         return inspect(self._view(*self._get(ref)))
 
-    def list(self, all: bool = False, filters: str = "", limit: int | None = None) -> list[dict]:
+    def list(self, all: bool = False, filters: str = "", limit: int | None = None,
+             size: bool = False) -> list[dict]:
         """``GET /containers/json``: running ones (``all``: every one), newest first,
-        passing Docker's ``filters``; ``limit`` the newest N of every one."""
+        passing Docker's ``filters``; ``limit`` the newest N of every one; ``size``: with
+        the sizes of the writable layer and of the whole root filesystem."""
         wanted = filtering.parse(filters, FILTERS)
         now = time.time()
         tasks = {t.id: t for t in self.core.tasks.list(self.ns)}
@@ -490,8 +549,43 @@ class Containers:
             all, views = True, views[:limit]
         if not all and "status" not in wanted and "exited" not in wanted:
             views = [v for v in views if v.running]
-        return [summary(v, now) for v in views
-                if matches(v, wanted, ancestors, bounds.get("before"), bounds.get("since"))]
+        out = [summary(v, now) for v in views
+               if matches(v, wanted, ancestors, bounds.get("before"), bounds.get("since"))]
+        if size:
+            records = {c.id: c for c in self._all()}
+            image_sizes = {i["Id"]: i["Size"] for i in self.images.list()}
+            for item in out:
+                item["SizeRw"] = self._writable_size(records[item["Id"]])
+                item["SizeRootFs"] = item["SizeRw"] + image_sizes.get(item["ImageID"], 0)
+        return out
+
+    def update(self, ref: str, body: dict) -> dict:
+        """``POST /containers/{id}/update``: new limits (a zero value changes nothing,
+        as the CLI sends every field) and restart policy, kept for the next starts and
+        applied to the running task."""
+        if not isinstance(body, dict):
+            raise errors.InvalidArgument("update: an object is expected")
+        changed = {k: v for k, v in body.items() if k in UPDATABLE and v not in (None, 0, "")}
+        with self._lock:
+            container, task = self._get(ref)
+            host_config = self.host_config(container)
+            if "RestartPolicy" in changed:
+                if not (changed["RestartPolicy"] or {}).get("Name"):
+                    del changed["RestartPolicy"]
+                else:
+                    changed["RestartPolicy"] = policy.check(
+                        changed["RestartPolicy"], bool(host_config.get("AutoRemove")))
+            updated = {**host_config, **changed}
+            resources = hostconfig.resources(updated)
+            spec = copy.deepcopy(container.spec)
+            spec["linux"]["resources"] = {**spec["linux"].get("resources", {}), **resources}
+            if _running(task) and resources:
+                self.core.tasks.update(self.ns, container.id, resources)
+            labels = {**dict(container.labels), HOST_CONFIG: json.dumps(updated)}
+            self.core.containers.update(container.replace(
+                spec=spec, labels=tuple(sorted(labels.items()))))
+        self.emit("container", "update", container.id)
+        return {"Warnings": []}
 
     def rename(self, ref: str, new_name: str) -> None:
         """``POST /containers/{id}/rename?name=``."""
@@ -600,6 +694,40 @@ class Containers:
         return (task.log_path if task is not None else ""), bool(config.get("Tty")), exited
 
 
+def _write_etc_files(directory: str, hostname: str, host_config: dict) -> None:
+    """The container's /etc/hostname and /etc/hosts; with the host's network, the
+    host's /etc/hosts, as Docker copies it."""
+    hosts = etcfiles.hosts_text(host_config.get("ExtraHosts"))
+    if host_config.get("NetworkMode") == "host":
+        with contextlib.suppress(OSError), open("/etc/hosts", encoding="utf-8") as f:
+            hosts = f.read() + etcfiles.hosts_text(host_config.get("ExtraHosts"))[
+                len(etcfiles.LOCALHOST):]
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    for name, text in (("hostname", hostname + "\n"), ("hosts", hosts)):
+        with open(os.path.join(directory, name), "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(os.path.join(directory, name), 0o644)
+
+
+class _Ticks:
+    """Sleeps of ``POLL`` seconds that tell (a None to yield) after each ``step``."""
+
+    def __init__(self, step: float) -> None:
+        self.step = step
+        self.waited = 0.0
+
+    def sleep(self) -> Iterator[None]:
+        time.sleep(POLL)
+        self.waited += POLL
+        if self.waited >= self.step:
+            self.waited = 0.0
+            yield None
+
+
+def _no_user_ids(container: Any, user: str) -> tuple[int, int, list[int]]:
+    raise errors.Unimplemented(f"user {user!r}: names need the container's /etc/passwd")
+
+
 def _until(text: str) -> float:
     """A filter's time: Unix seconds (with a fraction) or RFC 3339."""
     try:
@@ -634,16 +762,22 @@ def build_spec(namespace: str, cid: str, image_config: dict, config: dict,
     elif cmd:
         inner["Cmd"] = cmd
     tty = bool(config.get("Tty"))
+    user = config.get("User") or inner.get("User") or ""
     spec = specs.default_spec(namespace, cid, cgroup_parent=cgroup_parent)
+    # a named user is looked up in the rootfs when the task is made
     spec = specs.with_image_config(spec, {"config": inner}, env=list(config.get("Env") or []),
                                    cwd=config.get("WorkingDir") or "", terminal=tty,
-                                   user=config.get("User") or "")
-    hostname = config.get("Hostname") or cid[:12]
+                                   user=user if specs.numeric_user(user) else "0")
+    hostname = config.get("Hostname") or (
+        os.uname().nodename if host_config.get("NetworkMode") == "host" else cid[:12])
     spec["hostname"] = hostname
     spec, directories = hostconfig.apply(spec, host_config, hostconfig.LocalHost())
     hostconfig.make_directories(directories)
-    shown = {**config, "Hostname": hostname, "Env": spec["process"]["env"],
+    # what the container takes of its image's config when the request has none
+    inherited = {k: inner[k] for k in INHERITED if inner.get(k) and not config.get(k)}
+    shown = {**inherited, **config, "Hostname": hostname, "Env": spec["process"]["env"],
              "Cmd": inner.get("Cmd"), "Entrypoint": inner.get("Entrypoint"),
              "WorkingDir": config.get("WorkingDir") or inner.get("WorkingDir") or "",
-             "Labels": config.get("Labels") or {}, "Tty": tty}
+             "Labels": {**(inner.get("Labels") or {}), **(config.get("Labels") or {})},
+             "Tty": tty, "User": user}
     return spec, shown

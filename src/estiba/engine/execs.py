@@ -81,11 +81,13 @@ def command_of(config: dict) -> list[str]:
     return list(cmd)
 
 
-def exec_overrides(config: dict, container_env: list[str], user: str) -> dict:
+def exec_overrides(config: dict, container_env: list[str], user: str,
+                   ids: tuple[int, int, list[int]] | None = None) -> dict:
     """What an exec's process sets over its container's (``core.tasks.exec_process``
     keeps the rest): args, the env merged by key (``TERM=xterm`` with a terminal unless
     set), cwd and user when given, the console size of a terminal, every capability
-    when privileged (pure)."""
+    when privileged (pure); ``ids`` the user's ids when it is named (read from the
+    container's /etc/passwd)."""
     process: dict = {"args": command_of(config)}
     env = specs.merge_env(list(container_env), list(config.get("Env") or []))
     if config.get("Tty") and not any(e.startswith("TERM=") for e in env):
@@ -93,7 +95,9 @@ def exec_overrides(config: dict, container_env: list[str], user: str) -> dict:
     process["env"] = env
     if config.get("WorkingDir"):
         process["cwd"] = config["WorkingDir"]
-    if user:
+    if ids is not None:
+        process["user"] = {"uid": ids[0], "gid": ids[1], "additionalGids": ids[2]}
+    elif user:
         uid, gid = specs.parse_user(user)
         process["user"] = {"uid": uid, "gid": gid}
     size = console_size(config.get("ConsoleSize")) if config.get("Tty") else None
@@ -174,9 +178,12 @@ class Execs:
         container_config = json.loads(dict(container.labels).get(CONFIG) or "{}")
         user = body.get("User") or container_config.get("User") or ""
         config = {**body, "Cmd": command_of(body)}
+        asked = body.get("User") or ""
+        ids = None if specs.numeric_user(asked) else self.containers.user_ids(container,
+                                                                                asked)
         ex = Exec(id=secrets.token_hex(32), container_id=cid, config=config, user=user,
-                  process=exec_overrides(config, spec_process.get("env") or [],
-                                         body.get("User") or ""))
+                  process=exec_overrides(config, spec_process.get("env") or [], asked,
+                                         ids))
         self._forget_removed()
         with self._lock:
             self._execs[ex.id] = ex
@@ -255,6 +262,19 @@ class Execs:
         return exec_inspect(ex)
 
     # --- start, wait, resize ----------------------------------------------------------
+
+    def startable(self, exec_id: str) -> bool:
+        """Whether an exec that ``start`` would run now has a terminal: what it would refuse
+        (NotFound, Conflict) raised first, so that an attached start can answer that
+        before its stream's head and start the process after the head, as dockerd does
+        (a client reading the head apart from the stream then loses no output)."""
+        ex = self._get(exec_id)
+        self._refresh(ex)
+        if ex.started:
+            state = "is already running" if ex.exit_code is None else "has already run"
+            raise errors.Conflict(f"Error: Exec command {exec_id} {state}")
+        self._check_running(ex.container_id, ex.container_id)
+        return ex.tty
 
     def start(self, exec_id: str, detach: bool) -> Started | None:
         """``POST /exec/{id}/start``: run the exec; detached, None once it runs (its

@@ -150,6 +150,37 @@ def encode_path_stat(value: Mapping[str, object]) -> str:
     return base64.b64encode(json.dumps(value, separators=(",", ":")).encode()).decode()
 
 
+# the files the engine binds over the rootfs: the runtime makes their mount points in
+# the writable layer, which Docker keeps in a layer of their own, out of diff and commit
+BOUND_FILES = ("etc/hostname", "etc/hosts", "etc/resolv.conf")
+
+
+def mount_points(upper: str, lowers: Sequence[str]) -> frozenset[str]:
+    """The paths (relative) of the writable layer that are only the bound files' mount
+    points: empty files the image does not have."""
+    found = set()
+    for rel in BOUND_FILES:
+        try:
+            st = os.lstat(os.path.join(upper, rel))
+        except OSError:
+            continue
+        if (stat.S_ISREG(st.st_mode) and st.st_size == 0
+                and not any(os.path.lexists(os.path.join(lower, rel)) for lower in lowers)):
+            found.add(rel)
+    return frozenset(found)
+
+
+def without_mount_points(changes: Sequence[Any], points: frozenset[str]) -> list[Any]:
+    """``changes`` without the mount points, and without their directory's change when
+    nothing else changed in it (pure)."""
+    if not points:
+        return list(changes)
+    kept = [c for c in changes if c.path.lstrip("/") not in points]
+    parents = {"/" + os.path.dirname(p) for p in points}
+    busy = {p for p in parents if any(c.path.startswith(p + "/") for c in kept)}
+    return [c for c in kept if c.path not in parents - busy]
+
+
 def changes_json(changes: Iterable[Any]) -> list[dict]:
     """``GET /containers/{id}/changes``: ``Change`` records (kind A, C or D) as
     ``[{"Path", "Kind"}]`` with Kind 0 modified, 1 added, 2 deleted (pure)."""
@@ -512,6 +543,16 @@ class Filesystems:
             with mounts.detached(records, self._kernel()) as root, _opened(root) as fd:
                 yield container, fd
 
+    def user_ids(self, container: Any, user: str) -> tuple[int, int, list[int]]:
+        """(uid, gid, more gids) of ``user`` as the container's /etc/passwd and
+        /etc/group give them."""
+        from estiba.core.spec import resolve_user
+
+        with self._root(container.id) as (_, fd):
+            passwd = _read_in_root(fd, "/etc/passwd")
+            group = _read_in_root(fd, "/etc/group")
+        return resolve_user(user, passwd, group)
+
     # --- archive ----------------------------------------------------------------------
 
     def _stat_at(self, root_fd: int, source: Source, ref: str, path: str
@@ -561,10 +602,26 @@ class Filesystems:
         finally:
             os.close(fd)
 
+    @contextlib.contextmanager
+    def _source_root(self, ref: str, source: Source) -> Iterator[tuple[int, Source]]:
+        """The root to read ``source`` from, and ``source`` in it: one of the files the
+        engine binds over the rootfs (/etc/hostname ...) is read from the engine's
+        copy, which the container's processes see and write."""
+        rel = "/".join(source.parts)
+        if rel in BOUND_FILES and not source.follow_last:
+            container, _ = self._get(ref)
+            files = self.containers.files_dir(container.id)
+            if os.path.exists(os.path.join(files, source.parts[-1])):
+                with _opened(files) as fd:
+                    yield fd, source.replace(parts=source.parts[-1:])
+                return
+        with self._root(ref) as (_, root_fd):
+            yield root_fd, source
+
     def stat(self, ref: str, path: str) -> dict:
         """``HEAD /containers/{id}/archive``: the path's stat."""
-        with self._root(ref) as (_, root_fd):
-            fd, _, found = self._stat_at(root_fd, source_of(path), ref, path)
+        with self._source_root(ref, source_of(path)) as (root_fd, source):
+            fd, _, found = self._stat_at(root_fd, source, ref, path)
             os.close(fd)
         return found
 
@@ -572,9 +629,8 @@ class Filesystems:
         """``GET /containers/{id}/archive``: (the path's stat, a tar of it)."""
         import io
 
-        source = source_of(path)
         out = io.BytesIO()
-        with self._root(ref) as (_, root_fd):
+        with self._source_root(ref, source_of(path)) as (root_fd, source):
             fd, name, found = self._stat_at(root_fd, source, ref, path)
             try:
                 with open_tar(out) as tar:
@@ -669,7 +725,8 @@ class Filesystems:
 
         container, _ = self._get(ref)
         upper, lowers = self._layers(container)
-        return changes_json(diff.changes(upper, lowers))
+        found = diff.changes(upper, lowers)
+        return changes_json(without_mount_points(found, mount_points(upper, lowers)))
 
     def commit(self, ref: str, *, repo: str = "", tag: str = "", comment: str = "",
                author: str = "", pause: bool = True, changes: Sequence[str] = (),
@@ -736,7 +793,8 @@ class Filesystems:
             try:
                 writer = store.writer(f"commit-{token}-layer")
                 staged.append(("", writer))
-                layer = diff.write_layer(upper, writer, lower_dirs=lowers)
+                layer = diff.write_layer(upper, writer, lower_dirs=lowers,
+                                         skip=mount_points(upper, lowers))
                 staged[0] = (layer.digest, writer)
                 image_config = commit_image_config(
                     base_config, config, diff_id=layer.diff_id, created=created,
@@ -859,47 +917,12 @@ def _check_no_overwrite(dest: int, members: Iterable[tarfile.TarInfo]) -> None:
 
 
 def parse_user(user: str, passwd: str, group: str) -> tuple[int, int]:
-    """(uid, gid) of a Config's ``User`` (``name``, ``uid``, ``name:group``,
-    ``uid:gid``) with the container's ``/etc/passwd`` and ``/etc/group`` texts; root for
-    an empty one (pure)."""
-    name, _, group_name = user.partition(":")
-    uid = gid = 0
-    if name:
-        if name.isdigit():
-            uid = int(name)
-            gid = _field(passwd, 2, name, 3, default=str(uid))
-        else:
-            found = _lookup(passwd, 0, name)
-            if found is None:
-                raise errors.InvalidArgument(f"unable to find user {name}: no matching "
-                                             "entries in passwd file")
-            uid, gid = int(found[2]), int(found[3])
-    if group_name:
-        if group_name.isdigit():
-            gid = int(group_name)
-        else:
-            found = _lookup(group, 0, group_name)
-            if found is None:
-                raise errors.InvalidArgument(f"unable to find group {group_name}: no "
-                                             "matching entries in group file")
-            gid = int(found[2])
-    return uid, int(gid)
+    """(uid, gid) of a Config's ``User`` with the container's /etc/passwd and /etc/group
+    texts (pure)."""
+    from estiba.core.spec import resolve_user
 
-
-def _lookup(text: str, key_field: int, key: str) -> list[str] | None:
-    for line in text.splitlines():
-        fields = line.split(":")
-        if len(fields) > 3 and fields[key_field] == key:
-            return fields
-    return None
-
-
-def _field(text: str, key_field: int, key: str, field: int, default: str) -> int:
-    found = _lookup(text, key_field, key)
-    try:
-        return int(found[field]) if found is not None else int(default)
-    except ValueError:
-        return int(default)
+    uid, gid, _ = resolve_user(user, passwd, group)
+    return uid, gid
 
 
 def _read_in_root(root_fd: int, path: str) -> str:

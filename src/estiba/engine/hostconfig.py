@@ -217,7 +217,13 @@ def _namespaces(spec: dict, hc: dict) -> None:
 # --- resources -------------------------------------------------------------------------
 
 def _resources(spec: dict, hc: dict) -> None:
-    resources = spec["linux"]["resources"]
+    spec["linux"]["resources"].update(resources(hc))
+
+
+def resources(hc: dict) -> dict:
+    """The OCI ``linux.resources`` (memory, cpu, pids, blockIO) of a HostConfig's
+    limits: what create sets and ``docker update`` changes."""
+    resources: dict = {}
     memory = _memory(hc)
     if memory:
         resources["memory"] = memory
@@ -232,6 +238,7 @@ def _resources(spec: dict, hc: dict) -> None:
         if not 10 <= weight <= 1000:
             raise InvalidArgument("Range of blkio weight is from 10 to 1000")
         resources["blockIO"] = {"weight": weight}
+    return resources
 
 
 def _memory(hc: dict) -> dict:

@@ -470,7 +470,8 @@ class Images:
             "Architecture": config.get("architecture") or "",
             "Os": config.get("os") or "linux", "Size": entry.size,
             "GraphDriver": {"Name": "overlayfs", "Data": None},
-            "RootFS": config.get("rootfs") or {"Type": "layers", "Layers": []},
+            "RootFS": {"Type": "layers",  # Docker's names for the config's rootfs
+                       "Layers": list((config.get("rootfs") or {}).get("diff_ids") or [])},
             "Metadata": {"LastTagTime": record.updated_at or record.created_at},
         }
 

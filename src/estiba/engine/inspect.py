@@ -120,8 +120,47 @@ def summary(view: View, now: float) -> dict:
         "State": "restarting" if view.restarting else view.status,
         "Status": status_text(view, now),
         "HostConfig": {"NetworkMode": view.host_config.get("NetworkMode") or "bridge"},
-        "NetworkSettings": {"Networks": {}}, "Mounts": [],
+        "NetworkSettings": {"Networks": {}}, "Mounts": shown_mounts(view.host_config),
     }
+
+
+def shown_host_config(host_config: dict) -> dict:
+    """The HostConfig as inspect shows it: the log driver the container got (the daemon's
+    default, ``json-file``, when it named none), which docker-py reads after ``run``."""
+    shown = dict(host_config)
+    log_config = dict(shown.get("LogConfig") or {})
+    log_config["Type"] = log_config.get("Type") or "json-file"
+    log_config["Config"] = log_config.get("Config") or {}
+    shown["LogConfig"] = log_config
+    return shown
+
+
+_PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave")
+
+
+def shown_mounts(host_config: dict) -> list[dict]:
+    """Inspect's ``Mounts``: the binds (``Binds``, and ``Mounts`` of type bind) and the
+    tmpfs ``Mounts``, in Docker's shape (pure; what create refused is not there)."""
+    shown: list[dict] = []
+    for entry in host_config.get("Binds") or ():
+        parts = entry.split(":") if isinstance(entry, str) else []
+        if len(parts) not in (2, 3):
+            continue
+        modes = parts[2].split(",") if len(parts) == 3 else []
+        propagation = next((m for m in modes if m in _PROPAGATIONS), "rprivate")
+        shown.append({"Type": "bind", "Source": parts[0], "Destination": parts[1],
+                      "Mode": parts[2] if len(parts) == 3 else "",
+                      "RW": "ro" not in modes, "Propagation": propagation})
+    for entry in host_config.get("Mounts") or ():
+        if not isinstance(entry, dict) or entry.get("Type") not in ("bind", "tmpfs"):
+            continue
+        bind = entry["Type"] == "bind"
+        propagation = (entry.get("BindOptions") or {}).get("Propagation") or "rprivate"
+        shown.append({"Type": entry["Type"], "Source": entry.get("Source") or "",
+                      "Destination": entry.get("Target") or "", "Mode": "",
+                      "RW": not entry.get("ReadOnly"),
+                      "Propagation": propagation if bind else ""})
+    return shown
 
 
 def inspect(view: View) -> dict:
@@ -149,9 +188,9 @@ def inspect(view: View) -> dict:
         "Platform": "linux",
         "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "",
         "ExecIDs": list(view.exec_ids) or None,
-        "HostConfig": view.host_config,
+        "HostConfig": shown_host_config(view.host_config),
         "GraphDriver": {"Name": "overlayfs", "Data": None},
-        "Mounts": [],
+        "Mounts": shown_mounts(view.host_config),
         "Config": view.config,
         "NetworkSettings": {"Bridge": "", "SandboxID": "", "Ports": {},
                             "SandboxKey": "", "Networks": {}},

@@ -230,13 +230,15 @@ class _HashingWriter:
 def write_layer(
     upper_dir: str | os.PathLike[str], out: BinaryIO, *, compression: str = "none",
     lower_dirs: list[str] | None = None, markers: Markers = OVERLAY,
+    skip: frozenset[str] = frozenset(),
 ) -> LayerResult:
     """Write the overlay upper dir ``upper_dir`` to ``out`` as a layer tar, whiteouts
     and opaque dirs translated to ``.wh.`` names. With ``lower_dirs`` (top first), a
-    whiteout or an opaque marker that hides nothing in the lowers is left out."""
+    whiteout or an opaque marker that hides nothing in the lowers is left out; so are
+    the relative paths of ``skip``."""
     upper = os.fspath(upper_dir)
     lowers = None if lower_dirs is None else [os.fspath(d) for d in lower_dirs]
-    return _write(upper, out, compression, markers, lowers)
+    return _write(upper, out, compression, markers, lowers, skip)
 
 
 def export_tree(
@@ -249,6 +251,7 @@ def export_tree(
 
 def _write(
     root: str, out: BinaryIO, compression: str, markers: Markers, lowers: list[str] | None,
+    skip: frozenset[str] = frozenset(),
 ) -> LayerResult:
     if compression not in COMPRESSIONS:
         raise InvalidArgument(f"write layer of {root}: unknown compression {compression!r}")
@@ -262,7 +265,7 @@ def _write(
             fileobj=tar_sink, mode="w|", format=tarfile.PAX_FORMAT, encoding="utf-8",
             errors="surrogateescape",
         ) as tar:
-            _add_entries(tar, root, markers, lowers)
+            _add_entries(tar, root, markers, lowers, skip)
     except BaseException:
         if compressor is not None:
             compressor.abort()
@@ -273,10 +276,13 @@ def _write(
 
 
 def _add_entries(
-    tar: tarfile.TarFile, root: str, markers: Markers, lowers: list[str] | None
+    tar: tarfile.TarFile, root: str, markers: Markers, lowers: list[str] | None,
+    skip: frozenset[str] = frozenset(),
 ) -> None:
     first_link: dict[tuple[int, int], str] = {}
     for rel, full, st in _walk(root):
+        if rel in skip:
+            continue
         parts = rel.split("/")
         if markers.is_whiteout(full, st):
             if lowers is None or _visible_below(lowers, parts, markers):

@@ -345,7 +345,7 @@ def _state_json(container: Container) -> dict:
 
 
 def _read_json_source(source: str, what: str) -> object:
-    import json
+    from estiba.oci import json_codec
 
     try:
         if source == "-":
@@ -356,7 +356,7 @@ def _read_json_source(source: str, what: str) -> object:
     except OSError as err:
         raise InvalidArgument(f"read {what} {source}: {(err.strerror or '').lower()}") from err
     try:
-        return json.loads(raw)
+        return json_codec.loads(raw)
     except ValueError as err:
         raise InvalidArgument(f"{what}: malformed json: {err}") from None
 

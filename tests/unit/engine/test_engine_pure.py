@@ -3,6 +3,8 @@ phrases, Config + HostConfig to an OCI spec."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from estiba import errors
@@ -77,10 +79,10 @@ def test_build_spec() -> None:
     assert spec["process"]["args"] == ["echo", "hi"]
     assert spec["process"]["env"] == ["PATH=/bin", "A=1", "TERM=xterm"]
     assert spec["process"]["user"]["uid"] == 1000 and spec["process"]["terminal"]
-    assert spec["hostname"] == "f" * 12
+    assert spec["hostname"] == os.uname().nodename  # the host's network, its name too
     assert "network" not in {n["type"] for n in spec["linux"]["namespaces"]}
     assert spec["linux"]["cgroupsPath"] == "/estiba-t/docker-" + "f" * 64
-    assert shown["Cmd"] == ["echo", "hi"] and shown["Hostname"] == "f" * 12
+    assert shown["Cmd"] == ["echo", "hi"] and shown["Hostname"] == os.uname().nodename
     # an Entrypoint given drops the image's Cmd; the default network mode keeps the
     # container's own network namespace
     spec, _ = build_spec("docker", "e" * 64, IMAGE, {"Entrypoint": ["cat"]}, {}, "estiba")
@@ -88,3 +90,10 @@ def test_build_spec() -> None:
     assert "network" in {n["type"] for n in spec["linux"]["namespaces"]}
     with pytest.raises(errors.InvalidArgument, match="no command"):
         build_spec("docker", "d" * 64, {"config": {}}, {}, {}, "estiba")
+    # the Config takes what the image sets and the request does not
+    image = {"config": {**IMAGE["config"], "StopSignal": "SIGQUIT", "User": "nobody",
+                        "Labels": {"a": "1", "b": "2"}}}
+    spec, shown = build_spec("docker", "c" * 64, image, {"Labels": {"b": "3"}}, {}, "x")
+    assert shown["StopSignal"] == "SIGQUIT" and shown["User"] == "nobody"
+    assert shown["Labels"] == {"a": "1", "b": "3"}
+    assert spec["process"]["user"]["uid"] == 0  # a name: looked up when the task is made

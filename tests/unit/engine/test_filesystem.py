@@ -31,10 +31,12 @@ from estiba.engine.filesystem import (
     go_file_mode,
     go_time,
     merge_config,
+    mount_points,
     parse_user,
     path_stat,
     source_of,
     upper_and_lowers,
+    without_mount_points,
 )
 from estiba.images.diff import Change
 from estiba.snapshots import Mount
@@ -190,7 +192,7 @@ GROUP = "root:x:0:\nnogroup:x:65533:\nstaff:x:50:\n"
 
 
 @pytest.mark.parametrize(("user", "want"), [
-    ("", (0, 0)), ("nobody", (65534, 65533)), ("1000", (1000, 1000)),
+    ("", (0, 0)), ("nobody", (65534, 65533)), ("1000", (1000, 0)),
     ("65534", (65534, 65533)), ("nobody:staff", (65534, 50)), ("7:8", (7, 8)),
 ])
 def test_parse_user(user: str, want: tuple[int, int]) -> None:
@@ -207,3 +209,19 @@ def test_parse_user_unknown() -> None:
 def test_headers_round_trip_as_json() -> None:
     value = {"name": "é", "size": 1, "mode": 0, "mtime": "x", "linkTarget": ""}
     assert json.loads(base64.b64decode(encode_path_stat(value))) == value
+
+
+def test_the_bound_files_mount_points_are_no_changes(tmp_path) -> None:
+    upper, lower = tmp_path / "upper", tmp_path / "lower"
+    (upper / "etc").mkdir(parents=True)
+    (lower / "etc").mkdir(parents=True)
+    (upper / "etc" / "hostname").write_text("")  # a mount point
+    (upper / "etc" / "hosts").write_text("written\n")  # written: a change
+    (lower / "etc" / "resolv.conf").write_text("nameserver 127.0.0.1\n")
+    (upper / "etc" / "resolv.conf").write_text("")  # emptied: a change
+    points = mount_points(str(upper), [str(lower)])
+    assert points == frozenset({"etc/hostname"})
+    found = [Change(kind="C", path="/etc"), Change(kind="A", path="/etc/hostname")]
+    assert without_mount_points(found, points) == []
+    found.append(Change(kind="A", path="/etc/new"))
+    assert [c.path for c in without_mount_points(found, points)] == ["/etc", "/etc/new"]

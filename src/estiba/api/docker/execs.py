@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from estiba.api.docker.call import Call
+    from estiba.engine.execs import Started
 
 # how long the end of an attached exec's stream waits for its exit to be recorded: the
 # CLI asks for the exit code as soon as the stream ends
@@ -30,21 +31,39 @@ def exec_create(engine: Any, call: Call, id: str) -> Reply:
 
 
 def exec_start(engine: Any, call: Call, id: str) -> Any:
-    started = engine.execs.start(id, detach=bool(call.body.get("Detach")))
-    if started is None:
+    """Detached, 200 once the process runs. Attached, the head goes out before the
+    process starts, as in dockerd: a client that reads the head through a buffer of its
+    own and the stream from the bare socket (docker-py) would lose output sent with
+    it."""
+    if call.body.get("Detach"):
+        engine.execs.start(id, detach=True)
         return Reply(200)
-    if started.conn is None:  # the process could not start: the client reads why
-        return attach.takeover(call.request, _saying(started.error + "\r\n"),
-                               tty=started.tty, stdin=False)
-    relayed = attach.takeover(call.request, started.conn, tty=started.tty,
-                              stdin=started.stdin)
+    tty = engine.execs.startable(id)
 
     async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await relayed.run(reader, writer)
         loop = asyncio.get_running_loop()
+        started = await loop.run_in_executor(None, _start, engine, id, tty)
+        conn = started.conn or _saying(started.error + "\r\n")
+        await attach.relay(conn, reader, writer, tty=tty, stdin=started.stdin)
         await loop.run_in_executor(None, _wait_quietly, engine, id)
 
-    return Takeover(run, relayed.status, relayed.headers)
+    kind = "raw-stream" if tty else "multiplexed-stream"
+    content = ("Content-Type", f"application/vnd.docker.{kind}")
+    if "upgrade" in call.request.headers.get("connection", "").lower():
+        return Takeover(run, 101, (content, ("Connection", "Upgrade"), ("Upgrade", "tcp")))
+    return Takeover(run, 200, (content,))
+
+
+def _start(engine: Any, exec_id: str, tty: bool) -> Started:
+    """The exec's ``Started``; a refusal that came after ``startable`` (the container
+    stopped meanwhile) as its error, the head being sent already."""
+    from estiba.engine.execs import Started
+
+    try:
+        started = engine.execs.start(exec_id, detach=False)
+    except errors.EstibaError as err:
+        return Started(None, tty, error=f"Error response from daemon: {err}")
+    return started if started is not None else Started(None, tty)
 
 
 def _wait_quietly(engine: Any, exec_id: str) -> None:

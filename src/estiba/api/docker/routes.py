@@ -26,7 +26,7 @@ _NOT_MODIFIED = Reply(304)
 
 def containers_list(engine: Any, call: Call) -> list:
     return engine.containers.list(all=call.flag("all"), filters=call.arg("filters"),
-                                  limit=call.number("limit"))
+                                  limit=call.number("limit"), size=call.flag("size"))
 
 
 def containers_create(engine: Any, call: Call) -> Reply:
@@ -69,6 +69,10 @@ def containers_top(engine: Any, call: Call, id: str) -> dict:
     return engine.containers.top(id, call.arg("ps_args"))
 
 
+def containers_update(engine: Any, call: Call, id: str) -> dict:
+    return engine.containers.update(id, call.body)
+
+
 def containers_prune(engine: Any, call: Call) -> dict:
     return engine.containers.prune(call.arg("filters"))
 
@@ -105,11 +109,12 @@ def containers_kill(engine: Any, call: Call, id: str) -> None:
 
 
 def containers_wait(engine: Any, call: Call, id: str) -> Stream:
-    finish = engine.containers.waiter(id, call.arg("condition", "not-running"))
+    steps = engine.containers.waiter(id, call.arg("condition", "not-running"))
 
     def items() -> Iterator[bytes | None]:
         yield None  # the head goes out now: the CLI starts the container after it
-        yield (dumps(finish()) + "\n").encode()
+        for step in steps:
+            yield None if step is None else (dumps(step) + "\n").encode()
 
     return Stream(items(), "application/json")
 
@@ -195,6 +200,7 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("GET", "/_ping", system.ping, "json"),
     ("GET", "/version", system.version, "json"),
     ("GET", "/info", system.info, "json"),
+    ("GET", "/system/df", system.disk_usage, "json"),
     ("GET", "/containers/json", containers_list, "json"),
     ("POST", "/containers/create", containers_create, "json"),
     ("GET", "/containers/{id}/json", containers_inspect, "json"),
@@ -204,6 +210,7 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("POST", "/containers/{id}/pause", containers_pause, "json"),
     ("POST", "/containers/{id}/unpause", containers_unpause, "json"),
     ("POST", "/containers/{id}/rename", containers_rename, "json"),
+    ("POST", "/containers/{id}/update", containers_update, "json"),
     ("GET", "/containers/{id}/top", containers_top, "json"),
     ("GET", "/containers/{id}/stats", containers_stats, "json"),
     ("POST", "/containers/prune", containers_prune, "json"),
