@@ -9,7 +9,8 @@ list, status strings; pure), ``images.py`` (``Images``: list, inspect, the built
 pull), ``execs.py`` (``Execs``: ``docker exec``), ``filesystem.py`` (``Filesystems``:
 a container's files: archive, export, changes, commit), ``hostconfig.py`` (HostConfig
 into the OCI spec; pure but for its ``LocalHost``), ``policy.py`` (restart policies;
-pure), ``supervisor.py`` (exits: AutoRemove and restarts), ``filters.py`` (Docker's
+pure), ``supervisor.py`` (exits: AutoRemove and restarts), ``health.py`` (health
+checks: the Healthcheck, its probes, State.Health), ``filters.py`` (Docker's
 ``filters`` argument; pure), ``stats.py`` (stats and top JSON; pure). May import
 ``core``, ``oci``, ``errors``, ``signals``, ``kernel.capabilities`` (the capability names)
 and the standard library.
@@ -36,6 +37,7 @@ class Engine:
         from estiba.engine.events import Events
         from estiba.engine.execs import Execs
         from estiba.engine.filesystem import Filesystems
+        from estiba.engine.health import Health
         from estiba.engine.images import Images
 
         self.core = core
@@ -49,7 +51,10 @@ class Engine:
         self.containers.user_ids = self.filesystems.user_ids
         self.containers.emit = self.execs.emit = self.images.emit = self.events.emit
         self.containers.supervise()
+        self.health = Health(core, namespace, emit=self.events.emit)
+        self.containers.health_of = self.health.health
 
     def close(self) -> None:
+        self.health.close()
         self.containers.close()
         self.events.close()

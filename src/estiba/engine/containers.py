@@ -28,7 +28,7 @@ import time
 
 from estiba import errors
 from estiba.core import spec as specs
-from estiba.engine import etcfiles, hostconfig, names, policy
+from estiba.engine import etcfiles, health, hostconfig, names, policy
 from estiba.engine import filters as filtering
 from estiba.engine import stats as stats_json
 from estiba.engine.inspect import FILTERS, View, inspect, matches, parse_time, summary
@@ -77,6 +77,7 @@ class Containers:
         self._closing = threading.Event()
         self.supervisor: Supervisor | None = None
         self.exec_ids: Callable[[str], list[str]] = lambda cid: []
+        self.health_of: Callable[[str], dict | None] = lambda cid: None  # Health.health
         # (uid, gid, more gids) of a named user in a container's rootfs: Filesystems
         self.user_ids: Callable[[Any, str], tuple[int, int, list[int]]] = _no_user_ids
         # Docker's events only the engine knows (kill, stop, rename ...): Events.emit
@@ -190,6 +191,7 @@ class Containers:
                                                     bool(host_config.get("AutoRemove")))
         config = {k: v for k, v in body.items()
                   if k not in ("HostConfig", "NetworkingConfig")}
+        health.validate(config.get("Healthcheck"))
         image = self.images.resolve(image_name)
         image_config = self.core.images.config(self.ns, image.name)
         cid = secrets.token_hex(32)
@@ -518,6 +520,7 @@ class Containers:
                     oom_killed=bool(task is not None and task.oom_killed),
                     restarting=restarting, restart_count=restarts,
                     exec_ids=tuple(self.exec_ids(container.id)),
+                    health=self.health_of(container.id),
                     log_path=task.log_path if task is not None else "")
 
     def inspect(self, ref: str) -> dict:
@@ -780,4 +783,7 @@ def build_spec(namespace: str, cid: str, image_config: dict, config: dict,
              "WorkingDir": config.get("WorkingDir") or inner.get("WorkingDir") or "",
              "Labels": {**(inner.get("Labels") or {}), **(config.get("Labels") or {})},
              "Tty": tty, "User": user}
+    healthcheck = health.merge(config.get("Healthcheck"), inner.get("Healthcheck"))
+    if healthcheck is not None:
+        shown["Healthcheck"] = healthcheck
     return spec, shown

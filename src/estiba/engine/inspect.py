@@ -7,6 +7,7 @@ import dataclasses
 import re
 from datetime import UTC, datetime
 
+from estiba.engine import health as healthcheck
 from estiba.engine.filters import Filters, labels_match
 from estiba.errors import InvalidArgument
 from estiba.units import human_duration
@@ -37,6 +38,7 @@ class View:
     restarting: bool = False
     restart_count: int = 0
     exec_ids: tuple[str, ...] = ()
+    health: dict | None = None  # State.Health (engine/health.py)
     log_path: str = ""
 
     @property
@@ -44,7 +46,7 @@ class View:
         return self.status in ("running", "paused")
 
 
-# the filters of GET /containers/json (Docker's; health, network, volume, publish and
+# the filters of GET /containers/json (Docker's; network, volume, publish and
 # expose match nothing of these containers yet)
 FILTERS = ("ancestor", "before", "expose", "exited", "health", "id", "isolation",
            "is-task", "label", "name", "network", "publish", "since", "status", "volume")
@@ -59,11 +61,13 @@ def matches(view: View, filters: Filters, ancestors: set[str] | None = None,
     for status in filters.get("status", ()):
         if status not in STATUSES:
             raise InvalidArgument(f"invalid filter 'status={status}'")
+    healthcheck.check_filter(filters.get("health", ()))
     checks = {
         "id": lambda v: view.id.startswith(v),
         "name": lambda v: re.search(v, view.name.lstrip("/")) is not None,
         "status": lambda v: v == view.status,
         "exited": lambda v: view.status == "exited" and str(view.exit_code) == v,
+        "health": lambda v: v == ((view.health or {}).get("Status") or "none"),
     }
     for key, check in checks.items():
         values = filters.get(key)
@@ -79,8 +83,8 @@ def matches(view: View, filters: Filters, ancestors: set[str] | None = None,
         return False
     if since is not None and created <= since:
         return False
-    return not any(k in filters for k in ("health", "network", "volume", "publish",
-                                             "expose", "is-task"))
+    return not any(k in filters for k in ("network", "volume", "publish", "expose",
+                                             "is-task"))
 
 
 def parse_time(text: str) -> float:
@@ -100,7 +104,11 @@ def status_text(view: View, now: float) -> str:
         return f"Restarting ({view.exit_code}) {ago} ago"
     if view.status in ("running", "paused"):
         up = "Up " + human_duration(now - parse_time(view.started_at))
-        return up + " (Paused)" if view.status == "paused" else up
+        if view.status == "paused":
+            return up + " (Paused)"
+        if view.health is not None:
+            return f"{up} ({healthcheck.shown(view.health['Status'])})"
+        return up
     if view.status == "exited":
         ago = human_duration(now - parse_time(view.finished_at))
         return f"Exited ({view.exit_code}) {ago} ago"
@@ -178,6 +186,7 @@ def inspect(view: View) -> dict:
             "Pid": view.pid if running else 0, "ExitCode": view.exit_code, "Error": "",
             "StartedAt": view.started_at or ZERO_TIME,
             "FinishedAt": view.finished_at or ZERO_TIME,
+            **({"Health": view.health} if view.health is not None else {}),
         },
         "Image": view.image_id,
         "ResolvConfPath": "", "HostnamePath": "", "HostsPath": "",
