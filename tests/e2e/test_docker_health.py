@@ -7,11 +7,7 @@ are refused in Docker's words; a restarted daemon resumes the probes."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -19,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from support.reaper import zombie_children
+from support.docker_cli import docker, engine_daemon
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "daemon"))
 from harness import Daemon, poll  # noqa: E402
@@ -31,38 +27,7 @@ FAST = ("--health-interval", "200ms")
 
 @pytest.fixture(scope="module")
 def daemon() -> Iterator[Daemon]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root: runs containers")
-    if shutil.which("docker") is None:
-        pytest.skip("no docker CLI")
-    d = Daemon(prefix="edh-")
-    try:
-        d.start()
-        yield d
-        if d.proc is not None and d.proc.poll() is None:
-            ids = docker(d, "ps", "-aq").stdout.split()
-            if ids:
-                docker(d, "rm", "-f", *ids)
-            d.stop()
-        d.assert_nothing_left()
-    finally:
-        d.remove()
-        _reap_shims()
-
-
-def _reap_shims() -> None:
-    """The daemon's conmons are reparented to this session (the subreaper): reap those
-    that exited, so that no later test finds them as zombies."""
-    for pid in zombie_children("conmon"):
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-
-
-def docker(d: Daemon, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DOCKER_HOST": f"unix://{d.docker_sock}"}
-    env.pop("DOCKER_CONTEXT", None)
-    return subprocess.run(["docker", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    yield from engine_daemon("edc-")  # type: ignore[misc]
 
 
 def run_detached(d: Daemon, *args: str) -> str:
@@ -259,3 +224,12 @@ def test_a_restarted_daemon_resumes_the_probes(daemon: Daemon) -> None:
         assert unhealthy["Log"][-1]["ExitCode"] == 1
     finally:
         remove(daemon, cid)
+
+
+def test_probes_leave_no_execs_behind(daemon: Daemon) -> None:
+    cid = run_detached(daemon, "--health-cmd", "true", *FAST, "busybox", "sleep", "100")
+    wait_status(daemon, cid, "healthy")
+    execs = Path(daemon.exec_root, "tasks", "docker", cid, "exec")
+    poll(lambda: len(health_of(daemon, cid)["Log"]) >= 4, 15, "four probes")
+    assert len(list(execs.iterdir())) <= 1  # the one running now, at most
+    remove(daemon, cid)

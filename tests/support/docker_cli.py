@@ -56,10 +56,11 @@ def engine_daemon(prefix: str) -> Iterator[object]:
     try:
         d.start()
         yield d
-        left = docker(d, "ps", "-aq").stdout.split()
-        if left:
-            docker(d, "rm", "-f", *left)
-        d.stop()
+        if d.proc is not None and d.proc.poll() is None:  # a test may have stopped it
+            left = docker(d, "ps", "-aq").stdout.split()
+            if left:
+                docker(d, "rm", "-f", *left)
+            d.stop()
         d.assert_nothing_left()
     finally:
         d.remove()

@@ -628,6 +628,21 @@ class Tasks:
                                   f"after {timeout:g}s")
         return self._exec_record(entry, proc)
 
+    def delete_exec(self, namespace: str, id: str, exec_id: str) -> None:
+        """Forget an exec that has exited: its files and its shim's socket link (a
+        health probe's, every few seconds, would pile up until the task is deleted)."""
+        entry = self._entry(namespace, id)
+        with self._cond:
+            proc = entry.execs.get(exec_id)
+            if proc is None:
+                raise NotFound(f"exec {exec_id} in task {id}: not found")
+            if proc.exit_status is None:
+                raise FailedPrecondition(f"delete exec {exec_id} in task {id}: it is "
+                                         "running")
+            del entry.execs[exec_id]
+        shim.remove_socket_link(self.socket_dir, proc.files.dir)
+        shutil.rmtree(proc.files.dir, ignore_errors=True)
+
     # --- delete --------------------------------------------------------------------------
 
     def delete(self, namespace: str, id: str, force: bool = False) -> r.Task:

@@ -515,6 +515,15 @@ class Health:
             conn.close()
             if pidfd is not None:
                 os.close(pidfd)
+        try:
+            return self._outcome(cid, exec_id, monitor, output, timed_out)
+        finally:
+            # as dockerd forgets a probe's exec once it ended
+            with contextlib.suppress(errors.EstibaError):
+                self.core.tasks.delete_exec(self.ns, cid, exec_id)
+
+    def _outcome(self, cid: str, exec_id: str, monitor: _Monitor, output: str,
+                 timed_out: bool) -> _Outcome | None:
         if self._closing.is_set():
             return None
         end_ns = time.time_ns()
