@@ -70,9 +70,9 @@ class Containers:
         self.core = core
         self.ns = namespace
         self.images = images
-        # names are checked and taken under it; reentrant: a start that reads the
-        # rootfs's /etc/passwd mounts it under the same lock (``user_ids``)
-        self._lock = threading.RLock()
+        self._names = threading.Lock()  # names are checked and taken under it
+        self._locks: dict[str, threading.RLock] = {}  # one per container: lock_of
+        self._locks_guard = threading.Lock()
         self._ns_ready = False
         self._closing = threading.Event()
         self.supervisor: Supervisor | None = None
@@ -103,6 +103,16 @@ class Containers:
             raise errors.Unavailable("wait: the daemon is stopping")
 
     # --- lookup ---------------------------------------------------------------------
+
+    def lock_of(self, cid: str) -> threading.RLock:
+        """The lock of one container, held across what changes its task or labels
+        (start, stop's mark, update, rename; a mount of its snapshot). Reentrant: a
+        start that reads the rootfs's /etc/passwd mounts it under the same lock."""
+        with self._locks_guard:
+            lock = self._locks.get(cid)
+            if lock is None:
+                lock = self._locks[cid] = threading.RLock()
+            return lock
 
     def _ensure_namespace(self) -> None:
         if self._ns_ready:
@@ -206,7 +216,7 @@ class Containers:
             # no hostname in the spec: the host's UTS namespace, the host's name
             _write_etc_files(files, spec.get("hostname") or os.uname().nodename,
                              host_config)
-            with self._lock:
+            with self._names:
                 taken = {dict(c.labels)[NAME]: c.id for c in self._all()}
                 wanted = names.check_name(name) if name else names.random_name(taken)
                 if wanted in taken:
@@ -266,8 +276,9 @@ class Containers:
         """A connected attach socket of the container's task (made if needed, so that
         the CLI can attach before it starts; None when it cannot be made), and whether
         it has a terminal."""
-        with self._lock:
-            container, task = self._get(ref)
+        cid = self.resolve(ref)
+        with self.lock_of(cid):
+            container, task = self._get(cid)
             try:
                 task = self._ensure_task(container, task)
             except errors.EstibaError:
@@ -281,8 +292,9 @@ class Containers:
 
     def start(self, ref: str) -> bool:
         """Start the container; False when it is running already (Docker's 304)."""
-        with self._lock:
-            container, task = self._get(ref)
+        cid = self.resolve(ref)
+        with self.lock_of(cid):
+            container, task = self._get(cid)
             if self.supervisor is not None:
                 self.supervisor.cancel(container.id)
             return self._start(container, task, {STOPPED_BY_USER: None})
@@ -290,7 +302,7 @@ class Containers:
     def restart_by_policy(self, cid: str, at_boot: bool = False) -> None:
         """The supervisor's restart: not if a user stopped, started or removed it
         meanwhile, unless the daemon is starting (``always`` then starts even those)."""
-        with self._lock:
+        with self.lock_of(cid):
             try:
                 container, task = self._get(cid)
             except errors.NotFound:
@@ -391,8 +403,10 @@ class Containers:
         cid = container.id
         if self.supervisor is not None:
             self.supervisor.cancel(cid)
-        if not self.restart_state(container)[1]:
-            self._relabel(container, **{STOPPED_BY_USER: "1"})
+        with self.lock_of(cid):
+            current = self.record(cid)
+            if not self.restart_state(current)[1]:
+                self._relabel(current, **{STOPPED_BY_USER: "1"})
         self.core.tasks.kill(self.ns, cid, signal, all=True)
         self.emit("container", "kill", cid, {"signal": str(signal)})
         if task.status == "paused":
@@ -415,7 +429,8 @@ class Containers:
         if not _running(task):
             if self.supervisor is not None and self.supervisor.restarting(container.id):
                 self.supervisor.cancel(container.id)
-                self._relabel(container, **{STOPPED_BY_USER: "1"})
+                with self.lock_of(container.id):
+                    self._relabel(self.record(container.id), **{STOPPED_BY_USER: "1"})
                 return True
             return False
         config = self._config(container)
@@ -485,6 +500,8 @@ class Containers:
         with contextlib.suppress(errors.NotFound):
             self.core.remove_container(self.ns, cid)
         shutil.rmtree(self.files_dir(cid), ignore_errors=True)
+        with self._locks_guard:
+            self._locks.pop(cid, None)
 
     # --- views ------------------------------------------------------------------------
 
@@ -569,8 +586,9 @@ class Containers:
         if not isinstance(body, dict):
             raise errors.InvalidArgument("update: an object is expected")
         changed = {k: v for k, v in body.items() if k in UPDATABLE and v not in (None, 0, "")}
-        with self._lock:
-            container, task = self._get(ref)
+        cid = self.resolve(ref)
+        with self.lock_of(cid):
+            container, task = self._get(cid)
             host_config = self.host_config(container)
             if "RestartPolicy" in changed:
                 if not (changed["RestartPolicy"] or {}).get("Name"):
@@ -595,8 +613,9 @@ class Containers:
         if not new_name:
             raise errors.InvalidArgument("Neither old nor new names may be empty")
         wanted = names.check_name(new_name)
-        with self._lock:
-            container, _ = self._get(ref)
+        cid = self.resolve(ref)
+        with self._names, self.lock_of(cid):
+            container, _ = self._get(cid)
             old = dict(container.labels).get(NAME, "")
             if wanted == old:
                 raise errors.InvalidArgument("Renaming a container with the same name as "

@@ -538,7 +538,7 @@ class Filesystems:
         from estiba import mounts
 
         # a start meanwhile would mount the same upper directory a second time
-        with self.containers._lock:  # the lock start holds while it mounts
+        with self.containers.lock_of(container.id):  # start holds it while it mounts
             records = self.core.snapshots.mounts(self.ns, container.snapshot_key)
             with mounts.detached(records, self._kernel()) as root, _opened(root) as fd:
                 yield container, fd

@@ -266,6 +266,7 @@ class _FakeCore:
         self.codes = list(codes)
         self.hang = hang
         self.execs: dict[str, int] = {}
+        self.deleted: list[str] = []  # the execs forgotten after their probe
         self.given: list[int] = []
         self.commands: list[list[str]] = []
         self.records: dict[str, _Container] = {}
@@ -301,6 +302,9 @@ class _FakeCore:
                   timeout: float | None = None) -> _ExecRecord:
         return _ExecRecord(exit_status=self.execs[exec_id])
 
+    def delete_exec(self, namespace: str, cid: str, exec_id: str) -> None:
+        self.deleted.append(exec_id)
+
 
 def _poll(check: object, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
@@ -332,6 +336,7 @@ def test_monitor_probes_after_a_start_and_tells_status_changes() -> None:
         assert monitor.health("c2") is None
         core.events.publish("/tasks/exit", "docker", {"id": "c1", "exit_status": "0"})
         _poll(lambda: monitor.status("c1") == UNHEALTHY)
+        assert set(core.deleted) <= set(core.execs) and core.deleted  # each forgotten
         probes = len(core.commands)
         time.sleep(0.1)
         assert len(core.commands) <= probes + 1  # one may have been under way
