@@ -28,7 +28,7 @@ import time
 
 from estiba import errors
 from estiba.core import spec as specs
-from estiba.engine import etcfiles, health, hostconfig, names, policy
+from estiba.engine import etcfiles, health, hostconfig, jsontypes, names, policy
 from estiba.engine import filters as filtering
 from estiba.engine import stats as stats_json
 from estiba.engine.inspect import FILTERS, View, inspect, matches, parse_time, summary
@@ -192,6 +192,7 @@ class Containers:
 
     def create(self, name: str, body: dict) -> dict:
         """``POST /containers/create``: {"Id", "Warnings"}."""
+        jsontypes.check_config(body)
         image_name = body.get("Image") or ""
         if not image_name:
             raise errors.InvalidArgument("config cannot be empty in order to create a "
@@ -585,6 +586,7 @@ class Containers:
         applied to the running task."""
         if not isinstance(body, dict):
             raise errors.InvalidArgument("update: an object is expected")
+        jsontypes.check(body, jsontypes.UPDATE_FIELDS, "UpdateConfig")
         changed = {k: v for k, v in body.items() if k in UPDATABLE and v not in (None, 0, "")}
         cid = self.resolve(ref)
         with self.lock_of(cid):

@@ -4,6 +4,7 @@ in its writable layer, so that diff, export and commit leave them out."""
 
 from __future__ import annotations
 
+from estiba.engine.jsontypes import mismatch
 from estiba.errors import InvalidArgument
 
 LOCALHOST = (
@@ -21,6 +22,8 @@ def hosts_text(extra_hosts: list[str] | None = None,
     """/etc/hosts: localhost, ``--add-host name:ip`` entries, then the container's own
     ``(address, names)`` lines."""
     lines = [LOCALHOST]
+    if extra_hosts is not None and not isinstance(extra_hosts, list):
+        raise mismatch(extra_hosts, "HostConfig.ExtraHosts", "[]string")
     for entry in extra_hosts or []:
         if not isinstance(entry, str):
             raise InvalidArgument("invalid ExtraHosts: a list of strings is expected")

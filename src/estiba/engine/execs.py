@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from estiba import errors
 from estiba.core import spec as specs
+from estiba.engine import jsontypes
 from estiba.engine.containers import CONFIG
 from estiba.kernel.capabilities import NAMES as ALL_CAPABILITIES
 
@@ -167,6 +168,7 @@ class Execs:
 
     def create(self, ref: str, body: dict) -> dict:
         """``POST /containers/{id}/exec``: {"Id"}; the container must be running."""
+        jsontypes.check(body, jsontypes.EXEC_FIELDS, "ExecConfig")
         command_of(body)
         cid = self.containers.resolve(ref)
         try:

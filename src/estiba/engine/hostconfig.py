@@ -16,6 +16,7 @@ import stat
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from estiba.engine.jsontypes import mismatch
 from estiba.errors import FailedPrecondition, InvalidArgument, Unimplemented
 from estiba.kernel.capabilities import NAMES as ALL_CAPABILITIES
 
@@ -147,8 +148,7 @@ def _int(hc: dict, key: str, default: int = 0) -> int:
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidArgument(f"json: cannot unmarshal {type(value).__name__} into Go "
-                              f"struct field HostConfig.{key} of type int64")
+        raise mismatch(value, f"HostConfig.{key}", "int64")
     return value
 
 
@@ -157,8 +157,7 @@ def _str(hc: dict, key: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise InvalidArgument(f"json: cannot unmarshal {type(value).__name__} into Go "
-                              f"struct field HostConfig.{key} of type string")
+        raise mismatch(value, f"HostConfig.{key}", "string")
     return value
 
 
@@ -167,8 +166,7 @@ def _list(hc: dict, key: str) -> list:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise InvalidArgument(f"json: cannot unmarshal {type(value).__name__} into Go "
-                              f"struct field HostConfig.{key} of type array")
+        raise mismatch(value, f"HostConfig.{key}", "array")
     return value
 
 
@@ -177,8 +175,7 @@ def _dict(hc: dict, key: str) -> dict:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise InvalidArgument(f"json: cannot unmarshal {type(value).__name__} into Go "
-                              f"struct field HostConfig.{key} of type map")
+        raise mismatch(value, f"HostConfig.{key}", "map")
     return value
 
 

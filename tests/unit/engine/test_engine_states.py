@@ -3,6 +3,8 @@ list filters, stats and top."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from estiba import errors
@@ -151,3 +153,22 @@ def test_top_keeps_the_containers_rows() -> None:
                                    "sleep 1000"]]
     with pytest.raises(errors.InvalidArgument, match="PID field"):
         stats.top("USER COMMAND\nroot sh\n", {1})
+
+
+def test_config_types_as_go_decodes_them() -> None:
+    from estiba.engine import jsontypes
+
+    jsontypes.check_config({"Image": "busybox", "Cmd": "sh", "Entrypoint": ["a"],
+                            "Env": None, "Labels": {"a": "b"}, "Tty": True})
+    for body, message in [
+        ({"Cmd": 5}, "unmarshal number into Go struct field ContainerConfigWrapper.Cmd"),
+        ({"Env": "A=1"}, "unmarshal string into Go struct field ContainerConfigWrapper.Env"),
+        ({"Labels": {"a": 1}}, "ContainerConfigWrapper.Labels of type map[string]string"),
+        ({"Tty": "yes"}, "unmarshal string into Go struct field ContainerConfigWrapper.Tty"),
+        ({"HostConfig": []}, "unmarshal array into Go struct field HostConfig of type"),
+        ({"StopTimeout": True}, "unmarshal bool into Go struct field"),
+    ]:
+        with pytest.raises(errors.InvalidArgument, match=re.escape(message)):
+            jsontypes.check_config(body)
+    with pytest.raises(errors.InvalidArgument, match="ExecConfig.ConsoleSize"):
+        jsontypes.check({"ConsoleSize": [1]}, jsontypes.EXEC_FIELDS, "ExecConfig")

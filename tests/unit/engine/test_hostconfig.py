@@ -96,7 +96,7 @@ def test_memory_with_docker_default_swap_and_reservation() -> None:
     ({"MemoryReservation": 1 << 20}, "Minimum memory reservation allowed is 6MB"),
     ({"Memory": 8 << 20, "MemoryReservation": 16 << 20}, "can not be less than memory "
      "reservation"),
-    ({"Memory": "32m"}, "cannot unmarshal str into Go struct field HostConfig.Memory"),
+    ({"Memory": "32m"}, "cannot unmarshal string into Go struct field HostConfig.Memory"),
     ({"MemorySwappiness": 101}, "valid memory swappiness range is 0-100"),
     ({"NanoCpus": 10**9, "CpuQuota": 50000}, "Nano CPUs and CPU Quota cannot both"),
     ({"NanoCpus": 10**9, "CpuPeriod": 50000}, "Nano CPUs and CPU Period cannot both"),
