@@ -33,8 +33,10 @@ import pytest
 # test modules import the helpers as ``support.*``: pytest's default import mode puts
 # tests/ on sys.path, --import-mode=importlib does not
 _TESTS = str(Path(__file__).resolve().parent)
-if _TESTS not in sys.path:
-    sys.path.insert(0, _TESTS)
+# and the real daemon's harness as ``harness`` (integration and e2e tests drive it)
+for _path in (_TESTS, str(Path(_TESTS) / "integration" / "daemon")):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
 
 from support import leaks  # noqa: E402
 from support.bundle import Bundle, make_bundle, set_cgroups_path  # noqa: E402

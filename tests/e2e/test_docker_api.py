@@ -6,16 +6,13 @@ stopped and removed."""
 
 from __future__ import annotations
 
-import os
-import pty
-import select
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from support.docker_cli import docker, engine_daemon
+from support.docker_cli import docker, engine_daemon, in_pty
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "daemon"))
 from harness import Daemon  # noqa: E402
@@ -57,25 +54,9 @@ def test_piped_stdin_ends_with_a_half_close(daemon: Daemon) -> None:
 
 
 def test_terminal(daemon: Daemon) -> None:
-    env = {**os.environ, "DOCKER_HOST": f"unix://{daemon.docker_sock}"}
-    pid, fd = pty.fork()
-    if pid == 0:  # pragma: no cover - the child
-        os.execvpe("docker", ["docker", "run", "-it", "--rm", "busybox", "sh", "-c",
-                              "echo $((6*7))"], env)
-    out = b""
-    try:
-        while select.select([fd], [], [], 20)[0]:
-            try:
-                data = os.read(fd, 4096)
-            except OSError:
-                break
-            if not data:
-                break
-            out += data
-    finally:
-        _, status = os.waitpid(pid, 0)
-        os.close(fd)
-    assert os.waitstatus_to_exitcode(status) == 0, out
+    status, out = in_pty(daemon, ["run", "-it", "--rm", "busybox", "sh", "-c",
+                                  "echo $((6*7))"])
+    assert status == 0, out
     assert b"42\r\n" in out
 
 

@@ -5,22 +5,16 @@ through a pty (sized as the client's), detached execs, ``-e``/``-w``/``-u``, wha
 
 from __future__ import annotations
 
-import fcntl
 import http.client
 import json
-import os
-import pty
-import select
 import socket
-import struct
 import sys
-import termios
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from support.docker_cli import docker, engine_daemon
+from support.docker_cli import docker, engine_daemon, in_pty
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "daemon"))
 from harness import Daemon, poll  # noqa: E402
@@ -93,26 +87,9 @@ _SIZE = ('for i in $(seq 50); do s=$(stty size 2>/dev/null) && [ "$s" != "0 0" ]
 
 
 def test_terminal_sized_as_the_client_s(daemon: Daemon, box: str) -> None:
-    env = {**os.environ, "DOCKER_HOST": f"unix://{daemon.docker_sock}"}
-    pid, fd = pty.fork()
-    if pid == 0:  # pragma: no cover - the child
-        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
-        os.execvpe("docker", ["docker", "exec", "-it", "-u", "0", box, "sh", "-c",
-                              "echo $((6*7)); " + _SIZE + "; exit 5"], env)
-    out = b""
-    try:
-        while select.select([fd], [], [], 20)[0]:
-            try:
-                data = os.read(fd, 4096)
-            except OSError:
-                break
-            if not data:
-                break
-            out += data
-    finally:
-        _, status = os.waitpid(pid, 0)
-        os.close(fd)
-    assert os.waitstatus_to_exitcode(status) == 5, out
+    status, out = in_pty(daemon, ["exec", "-it", "-u", "0", box, "sh", "-c",
+                                  "echo $((6*7)); " + _SIZE + "; exit 5"], size=(33, 111))
+    assert status == 5, out
     assert b"42\r\n" in out and b"33 111\r\n" in out, out
 
 

@@ -12,10 +12,11 @@ import tarfile
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from harness import poll
 
 from support.docker_cli import engine_daemon
 
@@ -51,16 +52,6 @@ def cleanup(client: Any) -> Iterator[list[str]]:
         except docker.errors.NotFound:
             pass
 
-
-def poll(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:g}s: {what}")
-        time.sleep(0.05)
 
 
 def status_of(container: Any) -> str:

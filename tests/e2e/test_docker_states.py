@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from harness import poll
 
 from support.docker_cli import docker, engine_daemon
 
@@ -18,16 +19,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.root]
 def daemon() -> Iterator[object]:
     yield from engine_daemon("eds-")
 
-
-def poll(check, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:g}s: {what}")
-        time.sleep(0.05)
 
 
 def run_d(d: object, *args: str) -> str:

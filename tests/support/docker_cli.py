@@ -65,3 +65,34 @@ def engine_daemon(prefix: str) -> Iterator[object]:
     finally:
         d.remove()
         reap_shims()
+
+
+def in_pty(d: object, argv: list[str], size: tuple[int, int] | None = None,
+           timeout: float = 20) -> tuple[int, bytes]:
+    """(exit status, what it wrote) of the docker CLI run with ``argv`` on a new pty of
+    ``size`` (rows, columns), as from a terminal."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child
+        if size is not None:
+            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", *size, 0, 0))
+        os.execvpe("docker", ["docker", *argv], env_of(d))
+    out = b""
+    try:
+        while select.select([fd], [], [], timeout)[0]:
+            try:
+                data = os.read(fd, 4096)
+            except OSError:
+                break
+            if not data:
+                break
+            out += data
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    return os.waitstatus_to_exitcode(status), out

@@ -887,9 +887,10 @@ def _rebase(source: BinaryIO, prefix: str, out: BinaryIO) -> None:
         reader.close()
 
 
-def _check_no_overwrite(dest: int, members: Iterable[tarfile.TarInfo]) -> None:
-    """Refuse to replace a directory with a non-directory or the reverse (the CLI asks
-    it of every copy)."""
+def _member_parents(dest: int, members: Iterable[tarfile.TarInfo]
+                    ) -> Iterator[tuple[tarfile.TarInfo, tuple[str, ...], int]]:
+    """(member, its path parts, an fd of its parent below ``dest``) of each member whose
+    parent is there; the fd is closed once the caller goes on."""
     from estiba.images.layer import entry_path
 
     for member in members:
@@ -901,11 +902,19 @@ def _check_no_overwrite(dest: int, members: Iterable[tarfile.TarInfo]) -> None:
         except OSError:
             continue
         try:
+            yield member, parts, parent
+        finally:
+            os.close(parent)
+
+
+def _check_no_overwrite(dest: int, members: Iterable[tarfile.TarInfo]) -> None:
+    """Refuse to replace a directory with a non-directory or the reverse (the CLI asks
+    it of every copy)."""
+    for member, parts, parent in _member_parents(dest, members):
+        try:
             st = os.stat(parts[-1], dir_fd=parent, follow_symlinks=False)
         except OSError:
             continue
-        finally:
-            os.close(parent)
         if stat.S_ISDIR(st.st_mode) and not member.isdir():
             raise errors.InvalidArgument(
                 f'cannot overwrite directory "{"/".join(parts)}" with non-directory '
@@ -952,19 +961,6 @@ def _container_user(root_fd: int, container: Any) -> tuple[int, int]:
 def _chown_members(dest: int, members: Iterable[tarfile.TarInfo],
                    owner: tuple[int, int]) -> None:
     """``copyUIDGID``: every extracted entry owned by the container's user."""
-    from estiba.images.layer import entry_path
-
-    for member in members:
-        parts = entry_path(member.name)
-        if not parts:
-            continue
-        try:
-            parent = resolve(dest, parts[:-1], follow_last=True)
-        except OSError:
-            continue
-        try:
+    for _, parts, parent in _member_parents(dest, members):
+        with contextlib.suppress(OSError):  # gone meanwhile
             os.chown(parts[-1], *owner, dir_fd=parent, follow_symlinks=False)
-        except OSError:
-            pass  # gone meanwhile
-        finally:
-            os.close(parent)
