@@ -9,6 +9,12 @@ networks. Figures whose API estiba does not serve yet are reported as such.
 2. ``docker exec C true`` on a running container, median (goal <= 0.5).
 3. ``docker ps`` with N containers running, median (goal <= 0.6).
 4. N sequential ``docker run -d busybox sleep 3600``, per container (goal <= 0.25).
+
+Two reference rows, without goals, say how much of each figure is the CLI's own: ``docker
+--version`` (the CLI's start, no daemon asked) and ``docker version`` (its start, a ping
+and one small request). A figure cannot go below the CLI's part of it: ``docker ps`` is a
+ping and one list, so its floor is about ``docker version`` plus the CLI's formatting of
+the rows.
 """
 
 from __future__ import annotations
@@ -78,12 +84,15 @@ def anchor_host() -> tuple[str, bool]:
 def measure(hosts: dict[str, str], rounds: int, count: int) -> dict[str, dict[str, float | None]]:
     tag = secrets.token_hex(2)
     results: dict[str, dict[str, list[float | None]]] = {
-        side: {"run": [], "exec": [], "ps": [], "run -d": []} for side in hosts}
+        side: {"run": [], "exec": [], "ps": [], "run -d": [], "cli": [], "version": []}
+        for side in hosts}
     for host in hosts.values():  # warm: the image in place, caches filled
         for _ in range(2):
             timed(host, "run", "--rm", "--network", "none", "busybox", "true")
     for _ in range(rounds):
         for side, host in hosts.items():
+            results[side]["cli"].append(timed(host, "--version"))
+            results[side]["version"].append(timed(host, "version"))
             results[side]["run"].append(
                 timed(host, "run", "--rm", "--network", "none", "busybox", "true"))
     names: dict[str, list[str]] = {side: [] for side in hosts}
@@ -125,6 +134,12 @@ def main() -> None:
         print(f"docker: the docker CLI against estibad and the anchor Docker, {rounds} "
               f"rounds, {count} containers, medians in ms")
         print(f"{'figure':<34}{'estiba':>10}{'docker':>10}{'ratio':>8}  goal")
+        for key, label in (("cli", "docker --version (CLI alone)"),
+                           ("version", "docker version (CLI, 2 requests)")):
+            ours, theirs = got["estiba"][key], got["docker"][key]
+            if ours is not None and theirs is not None:
+                print(f"{label:<34}{ours * 1000:>10.1f}{theirs * 1000:>10.1f}"
+                      f"{ours / theirs:>8.2f}  (reference)")
         for key, label in labels.items():
             ours, theirs = got["estiba"][key], got["docker"][key]
             if ours is None or theirs is None:

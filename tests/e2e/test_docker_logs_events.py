@@ -58,6 +58,15 @@ def sockets(d: Daemon) -> int:
     return len(open_files(d, "socket:"))
 
 
+def api_connections(d: Daemon) -> int:
+    """The connections the daemon has accepted on its Docker API socket (an accepted
+    unix socket bears the listening socket's path, in state 03: connected)."""
+    with open("/proc/net/unix") as f:
+        rows = [line.split() for line in f.readlines()[1:]]
+    return sum(1 for row in rows if len(row) == 8 and row[7] == d.docker_sock
+               and row[5] == "03")
+
+
 def stop_cli(proc: subprocess.Popen[str]) -> None:
     if proc.poll() is None:
         proc.kill()
@@ -200,3 +209,26 @@ def test_logs_of_a_terminal_are_one_stream(daemon: Daemon) -> None:
         assert docker(daemon, "logs", "--tail", "1", "tty").stdout.rstrip() == "err"
     finally:
         docker(daemon, "rm", "-f", "tty")
+
+
+@pytest.mark.parametrize("command", [("stats",), ("attach", "--no-stdin")])
+def test_stats_and_attach_release_on_hang_up(daemon: Daemon, command: tuple[str, ...]
+                                             ) -> None:
+    run = docker(daemon, "run", "-d", "--name", "watched", "busybox", "sh", "-c",
+                 "while :; do echo tick; sleep 0.2; done")
+    assert run.returncode == 0, run.stderr
+    # the connections of the commands before are gone (a wait of run's is dropped at
+    # its next look at its client, within half a second)
+    poll(lambda: api_connections(daemon) == 0, 10, "no client connected")
+    client = popen(daemon, *command, "watched")
+    try:
+        assert client.stdout is not None
+        client.stdout.readline()  # it has started
+        poll(lambda: api_connections(daemon) > 0, 10, "the client connected")
+        client.kill()
+        poll(lambda: api_connections(daemon) == 0, 10, "the connection released")
+        assert docker(daemon, "inspect", "-f", "{{.State.Running}}",
+                      "watched").stdout == "true\n"  # the container is not disturbed
+    finally:
+        stop_cli(client)
+        docker(daemon, "rm", "-f", "watched")

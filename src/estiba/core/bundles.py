@@ -28,8 +28,10 @@ def mounted_under(path: str, mountinfo: str = "/proc/self/mountinfo") -> list[st
                 fields = line.split(" ", 5)
                 if len(fields) < 5:
                     continue
-                target = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)),
-                                fields[4])
+                target = fields[4]
+                if "\\" in target:  # octal escapes (of spaces ...): rare, so decoded only then
+                    target = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)),
+                                    target)
                 if target == path or target.startswith(prefix):
                     found.append(target)
     except OSError as err:

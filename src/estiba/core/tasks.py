@@ -105,8 +105,9 @@ class _Entry:
         self.exit_status: int | None = None
         self.exited_at = ""
         self.oom_killed = False  # the OOM killer killed a process of its cgroup
-        # created, running or paused as this service made it, while its shim is watched
-        # (so an exit would be known); None: ask the runtime (adopted, not watched)
+        # created, running or paused as this service made it (or, adopted, as the
+        # runtime said once), while its shim is watched (so an exit would be known);
+        # None: ask the runtime (adopted: not watched, or not asked yet)
         self.status: str | None = None
         self.execs: dict[str, _Exec] = {}
         # held across a start and its event, and taken before the exit event: a process
@@ -357,8 +358,7 @@ class Tasks:
         self._failpoint("task-before-start")
         with entry.telling:
             self._cli(entry.meta["runtime"], namespace).start(id)
-            if entry.status is not None:
-                entry.status = r.RUNNING
+            self._set_status(entry, r.RUNNING)
             self._emit("/tasks/start", namespace, id=id, pid=entry.pid)
         # running, or stopped already (a quick process): no runtime call to ask which
         status = r.RUNNING if entry.exit_status is None else r.STOPPED
@@ -393,7 +393,18 @@ class Tasks:
                 self._cond.wait_for(lambda: entry.exit_status is not None, 2.0)
         if status == r.STOPPED or entry.exit_status is not None:
             return self._task(entry, r.STOPPED, entry.pid)
+        if status in (r.CREATED, r.RUNNING, r.PAUSED):
+            # an adopted task whose shim is watched: known from now on, as this
+            # service's own are (each later look would otherwise start the runtime)
+            self._set_status(entry, status, only_unknown=True)
         return self._task(entry, status, int(state.get("pid") or 0) or entry.pid)
+
+    def _set_status(self, entry: _Entry, status: str, only_unknown: bool = False) -> None:
+        """Record what the task became, when its shim is watched; ``only_unknown``: a
+        status read from the runtime, which a change made meanwhile here overrides."""
+        with self._cond:
+            if entry.watched and not (only_unknown and entry.status is not None):
+                entry.status = status
 
     def list(self, namespace: str) -> list[r.Task]:
         """The namespace's tasks; one ``list`` call per runtime, not a ``state`` each."""
@@ -464,15 +475,13 @@ class Tasks:
     def pause(self, namespace: str, id: str) -> None:
         entry = self._entry(namespace, id)
         self._cli(entry.meta["runtime"], namespace).pause(id)
-        if entry.status is not None:
-            entry.status = r.PAUSED
+        self._set_status(entry, r.PAUSED)
         self._emit("/tasks/paused", namespace, id=id)
 
     def resume(self, namespace: str, id: str) -> None:
         entry = self._entry(namespace, id)
         self._cli(entry.meta["runtime"], namespace).resume(id)
-        if entry.status is not None:
-            entry.status = r.RUNNING
+        self._set_status(entry, r.RUNNING)
         self._emit("/tasks/resumed", namespace, id=id)
 
     def ps(self, namespace: str, id: str) -> list[int]:
@@ -691,13 +700,15 @@ class Tasks:
         """Unmount the rootfs, remove the shims' links and the bundle directory; never
         remove through a mount still there (that would delete the snapshot's files)."""
         rootfs = os.path.join(entry.bundle, "rootfs")
-        if entry.meta.get("mounted") and bundles.mounted_under(rootfs):
+        if entry.meta.get("mounted"):
+            # unmounted without a look at the mount table first (a read of it costs
+            # more than the unmount); what stays mounted is found below, once
             try:
                 self.kernel.umount(rootfs)
             except Conflict:  # EBUSY: mounts below it (records with targets)
                 self.kernel.umount(rootfs, k.MNT_DETACH)
-            if bundles.mounted_under(rootfs):
-                raise Conflict(f"delete task {entry.id}: {rootfs} is still mounted")
+            except (InvalidArgument, NotFound):
+                pass  # EINVAL: not a mount point (unmounted already); ENOENT: no rootfs
         shim.remove_socket_link(self.socket_dir, entry.bundle)
         for name in bundles.listdir(os.path.join(entry.bundle, "exec")):
             shim.remove_socket_link(self.socket_dir, os.path.join(entry.bundle, "exec", name))

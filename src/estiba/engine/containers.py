@@ -378,9 +378,16 @@ class Containers:
                 break
             yield from ticks.sleep()
         if condition == "removed":
-            while self._exists(cid):
-                self._check_open()
-                yield from ticks.sleep()
+            # woken by the record's deletion (the supervisor's, for AutoRemove);
+            # subscribed before the look, so that a deletion in between is not missed
+            deleted = self.core.events.subscribe(("/containers/delete",), self.ns)
+            try:
+                while self._exists(cid):
+                    self._check_open()
+                    if deleted.get(timeout=step) is None:
+                        yield None
+            finally:
+                deleted.close()
         yield {"StatusCode": code or 0, "Error": None}
 
     def _exists(self, cid: str) -> bool:
