@@ -5,7 +5,9 @@ core namespace ``docker``. ``api/docker`` is its thin adapter.
 
 Modules: ``containers.py`` (``Containers``: the verbs), ``names.py`` (names, random
 names, id and prefix lookup; pure), ``inspect.py`` (Docker's JSON of a container: inspect,
-list, status strings; pure), ``images.py`` (``Images``: list, inspect, the built-in
+list, status strings; pure), ``configs.py`` (a create's Config and HostConfig as an OCI
+spec), ``etcfiles.py`` (/etc/hostname, /etc/hosts), ``jsontypes.py`` (the request
+fields' types), ``images.py`` (``Images``: list, inspect, the built-in
 pull), ``execs.py`` (``Execs``: ``docker exec``), ``filesystem.py`` (``Filesystems``:
 a container's files: archive, export, changes, commit), ``hostconfig.py`` (HostConfig
 into the OCI spec; pure but for its ``LocalHost``), ``policy.py`` (restart policies;

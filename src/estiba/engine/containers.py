@@ -28,7 +28,7 @@ import time
 
 from estiba import errors
 from estiba.core import spec as specs
-from estiba.engine import etcfiles, health, hostconfig, jsontypes, names, policy
+from estiba.engine import configs, etcfiles, health, hostconfig, jsontypes, names, policy
 from estiba.engine import filters as filtering
 from estiba.engine import stats as stats_json
 from estiba.engine.inspect import FILTERS, View, inspect, matches, parse_time, summary
@@ -51,8 +51,6 @@ HOST_CONFIG = PREFIX + "host-config"
 STARTED_AT = PREFIX + "started-at"
 STOPPED_BY_USER = PREFIX + "stopped-by-user"
 RESTART_COUNT = PREFIX + "restart-count"
-# the image config's fields a container's Config takes when it sets none
-INHERITED = ("ExposedPorts", "Volumes", "StopSignal", "Healthcheck", "OnBuild")
 # what ``docker update`` may change
 UPDATABLE = ("BlkioWeight", "CpuShares", "CpuPeriod", "CpuQuota", "CpusetCpus", "CpusetMems",
              "Memory", "MemoryReservation", "MemorySwap", "NanoCpus", "PidsLimit",
@@ -206,7 +204,7 @@ class Containers:
         image = self.images.resolve(image_name)
         image_config = self.core.images.config(self.ns, image.name)
         cid = secrets.token_hex(32)
-        spec, config = build_spec(self.ns, cid, image_config, config, host_config,
+        spec, config = configs.build_spec(self.ns, cid, image_config, config, host_config,
                                   getattr(self.core, "cgroup_parent", "estiba"))
         labels = {IMAGE: image_name, CONFIG: json.dumps(config),
                   HOST_CONFIG: json.dumps(host_config)}
@@ -215,7 +213,7 @@ class Containers:
             files, bool(host_config.get("ReadonlyRootfs")))]
         try:
             # no hostname in the spec: the host's UTS namespace, the host's name
-            _write_etc_files(files, spec.get("hostname") or os.uname().nodename,
+            etcfiles.write(files, spec.get("hostname") or os.uname().nodename,
                              host_config)
             with self._names:
                 taken = {dict(c.labels)[NAME]: c.id for c in self._all()}
@@ -725,21 +723,6 @@ class Containers:
         return (task.log_path if task is not None else ""), bool(config.get("Tty")), exited
 
 
-def _write_etc_files(directory: str, hostname: str, host_config: dict) -> None:
-    """The container's /etc/hostname and /etc/hosts; with the host's network, the
-    host's /etc/hosts, as Docker copies it."""
-    hosts = etcfiles.hosts_text(host_config.get("ExtraHosts"))
-    if host_config.get("NetworkMode") == "host":
-        with contextlib.suppress(OSError), open("/etc/hosts", encoding="utf-8") as f:
-            hosts = f.read() + etcfiles.hosts_text(host_config.get("ExtraHosts"))[
-                len(etcfiles.LOCALHOST):]
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    for name, text in (("hostname", hostname + "\n"), ("hosts", hosts)):
-        with open(os.path.join(directory, name), "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(os.path.join(directory, name), 0o644)
-
-
 class _Ticks:
     """Sleeps of ``POLL`` seconds that tell (a None to yield) after each ``step``."""
 
@@ -773,45 +756,3 @@ def _until(text: str) -> float:
 def _running(task: Any) -> bool:
     """Started and not exited (paused counts as running, as in Docker)."""
     return task is not None and task.exit_status is None and task.status != "created"
-
-
-def build_spec(namespace: str, cid: str, image_config: dict, config: dict,
-               host_config: dict, cgroup_parent: str) -> tuple[dict, dict]:
-    """(the OCI spec, the Config as inspect shows it) of a Docker create: pure but for
-    what HostConfig asks of this host (its devices and init read, the missing source
-    directories of its binds made, as Docker makes them)."""
-    inner = dict(image_config.get("config") or {})
-    entrypoint = config.get("Entrypoint")
-    if isinstance(entrypoint, str):
-        entrypoint = [entrypoint]
-    cmd = config.get("Cmd")
-    if isinstance(cmd, str):
-        cmd = [cmd]
-    if entrypoint is not None:
-        inner["Entrypoint"] = entrypoint
-        inner["Cmd"] = cmd or []
-    elif cmd:
-        inner["Cmd"] = cmd
-    tty = bool(config.get("Tty"))
-    user = config.get("User") or inner.get("User") or ""
-    spec = specs.default_spec(namespace, cid, cgroup_parent=cgroup_parent)
-    # a named user is looked up in the rootfs when the task is made
-    spec = specs.with_image_config(spec, {"config": inner}, env=list(config.get("Env") or []),
-                                   cwd=config.get("WorkingDir") or "", terminal=tty,
-                                   user=user if specs.numeric_user(user) else "0")
-    hostname = config.get("Hostname") or (
-        os.uname().nodename if host_config.get("NetworkMode") == "host" else cid[:12])
-    spec["hostname"] = hostname
-    spec, directories = hostconfig.apply(spec, host_config, hostconfig.LocalHost())
-    hostconfig.make_directories(directories)
-    # what the container takes of its image's config when the request has none
-    inherited = {k: inner[k] for k in INHERITED if inner.get(k) and not config.get(k)}
-    shown = {**inherited, **config, "Hostname": hostname, "Env": spec["process"]["env"],
-             "Cmd": inner.get("Cmd"), "Entrypoint": inner.get("Entrypoint"),
-             "WorkingDir": config.get("WorkingDir") or inner.get("WorkingDir") or "",
-             "Labels": {**(inner.get("Labels") or {}), **(config.get("Labels") or {})},
-             "Tty": tty, "User": user}
-    healthcheck = health.merge(config.get("Healthcheck"), inner.get("Healthcheck"))
-    if healthcheck is not None:
-        shown["Healthcheck"] = healthcheck
-    return spec, shown

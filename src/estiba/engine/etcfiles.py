@@ -1,8 +1,12 @@
-"""The files Docker gives every container at /etc/hostname and /etc/hosts (pure): their
-text, and their bind mounts. They live beside the container's other engine files, not
-in its writable layer, so that diff, export and commit leave them out."""
+"""The files Docker gives every container at /etc/hostname and /etc/hosts: their text
+and their bind mounts (pure), and ``write``, which makes them. They live beside the
+container's other engine files, not in its writable layer, so that diff, export and
+commit leave them out."""
 
 from __future__ import annotations
+
+import contextlib
+import os
 
 from estiba.engine.jsontypes import mismatch
 from estiba.errors import InvalidArgument
@@ -45,3 +49,17 @@ def mounts(directory: str, readonly: bool) -> list[dict]:
     return [{"destination": f"/etc/{name}", "type": "bind",
              "source": f"{directory}/{name}", "options": list(options)}
             for name in ("hostname", "hosts")]
+
+
+def write(directory: str, hostname: str, host_config: dict) -> None:
+    """The container's /etc/hostname and /etc/hosts; with the host's network, the
+    host's /etc/hosts, as Docker copies it."""
+    hosts = hosts_text(host_config.get("ExtraHosts"))
+    if host_config.get("NetworkMode") == "host":
+        with contextlib.suppress(OSError), open("/etc/hosts", encoding="utf-8") as f:
+            hosts = f.read() + hosts[len(LOCALHOST):]
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    for name, text in (("hostname", hostname + "\n"), ("hosts", hosts)):
+        with open(os.path.join(directory, name), "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(os.path.join(directory, name), 0o644)

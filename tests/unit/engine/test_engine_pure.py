@@ -11,7 +11,7 @@ from estiba import errors
 from estiba.api.core.http import HTTPError
 from estiba.api.docker.app import quote_image_name, status_for, strip_version
 from estiba.engine import names
-from estiba.engine.containers import build_spec
+from estiba.engine.configs import build_spec
 from estiba.engine.inspect import View, human_duration, parse_time, status_text
 
 IMAGE = {"config": {"Cmd": ["sh"], "Env": ["PATH=/bin"], "WorkingDir": ""}}
