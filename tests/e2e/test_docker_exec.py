@@ -156,3 +156,16 @@ def test_forgotten_with_the_container(daemon: Daemon) -> None:
     assert api(daemon, "GET", f"/exec/{body['Id']}/json")[0] == 200
     assert docker(daemon, "rm", "-f", "brief").returncode == 0
     assert api(daemon, "GET", f"/exec/{body['Id']}/json")[0] == 404
+
+
+def test_an_exec_read_leaves_nothing_in_the_core(daemon: Daemon, box: str) -> None:
+    cid = docker(daemon, "inspect", "-f", "{{.Id}}", box).stdout.strip()
+    execs = Path(daemon.exec_root, "tasks", "docker", cid, "exec")
+
+    def kept() -> set[str]:
+        return {p.name for p in execs.iterdir()} if execs.exists() else set()
+
+    before = kept()
+    done = docker(daemon, "exec", box, "true")
+    assert done.returncode == 0, done.stderr
+    assert kept() <= before  # the CLI read its exit code: the core forgot it

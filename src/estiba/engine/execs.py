@@ -245,8 +245,15 @@ class Execs:
         except errors.NotFound:
             return  # its task was deleted (the container stopped and was started again)
         if found.exit_status is not None:
-            with self._lock:
-                ex.exit_code = found.exit_status
+            self._exited(ex, found.exit_status)
+
+    def _exited(self, ex: Exec, code: int) -> None:
+        """Keep the exit code here; the core's files of the exec and its shim's link
+        can go."""
+        with self._lock:
+            ex.exit_code = code
+        with contextlib.suppress(errors.EstibaError):
+            self.core.tasks.delete_exec(self.ns, ex.container_id, ex.id)
 
     def ids_of(self, container_id: str) -> list[str]:
         """The ids of the container's exec instances that have not exited (inspect's
@@ -333,8 +340,8 @@ class Execs:
                                               timeout=timeout)
         except (errors.Unavailable, errors.NotFound):
             return None
-        with self._lock:
-            ex.exit_code = found.exit_status
+        if found.exit_status is not None:
+            self._exited(ex, found.exit_status)
         return ex.exit_code
 
     def resize(self, exec_id: str, height: int, width: int) -> None:

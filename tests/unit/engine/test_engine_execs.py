@@ -101,7 +101,12 @@ class FakeCore:
         self.containers = SimpleNamespace(get=self._container)
         self.tasks = SimpleNamespace(get=self._task, exec=self._exec,
                                      exec_attached=self._exec_attached,
-                                     get_exec=lambda ns, cid, exec_id: self.execs[exec_id])
+                                     get_exec=lambda ns, cid, exec_id: self.execs[exec_id],
+                                     delete_exec=self._delete_exec)
+        self.deleted: list[str] = []
+
+    def _delete_exec(self, ns: str, cid: str, exec_id: str) -> None:
+        self.deleted.append(exec_id)
 
     def add(self, cid: str, status: str, user: str = "") -> None:
         self.records[cid] = SimpleNamespace(
@@ -175,6 +180,7 @@ def test_start_once_then_exit_code_and_forgotten_with_the_container() -> None:
         execs.start(made, detach=True)
     core.execs[made].exit_status = 3
     assert execs.inspect(made)["ExitCode"] == 3 and execs.ids_of("run") == []
+    assert core.deleted == [made]  # its code read: the core forgets it
     with pytest.raises(errors.Conflict, match="has already run"):
         execs.start(made, detach=True)
     del core.records["run"]

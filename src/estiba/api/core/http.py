@@ -228,17 +228,19 @@ class ChunkedWriter:
     error raised before any output still becomes an error response."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, writer: asyncio.StreamWriter,
-                 content_type: str) -> None:
+                 content_type: str, headers: tuple[tuple[str, str], ...] = ()) -> None:
         self._loop = loop
         self._writer = writer
         self._content_type = content_type
+        self._headers = headers
         self.started = False
 
     async def _send(self, data: bytes) -> None:
         if not self.started:
             self.started = True
             self._writer.write(response_head(200, [
-                ("Content-Type", self._content_type), ("Transfer-Encoding", "chunked")]))
+                ("Content-Type", self._content_type), ("Transfer-Encoding", "chunked"),
+                *self._headers]))
         if data:
             self._writer.write(b"%x\r\n%b\r\n" % (len(data), data))
         await self._writer.drain()
@@ -290,14 +292,17 @@ class Stream:
 
 
 class Download:
-    """A chunked response written by a blocking function ``write(out)``."""
+    """A chunked response written by a blocking function ``write(out)``, with
+    ``headers`` in its head."""
 
-    __slots__ = ("write", "content_type")
+    __slots__ = ("write", "content_type", "headers")
 
     def __init__(self, write: Callable[[ChunkedWriter], object],
-                 content_type: str = "application/x-tar") -> None:
+                 content_type: str = "application/x-tar",
+                 headers: tuple[tuple[str, str], ...] = ()) -> None:
         self.write = write
         self.content_type = content_type
+        self.headers = headers
 
 
 class Takeover:

@@ -209,7 +209,7 @@ class Server:
 
     async def _send_download(self, request: Request, download: Download) -> bool:
         loop = asyncio.get_running_loop()
-        out = ChunkedWriter(loop, request.writer, download.content_type)
+        out = ChunkedWriter(loop, request.writer, download.content_type, download.headers)
         try:
             await loop.run_in_executor(self.executor, download.write, out)
         except Exception as exc:  # noqa: BLE001 - mapped below
