@@ -9,7 +9,12 @@ list, status strings; pure), ``configs.py`` (a create's Config and HostConfig as
 spec), ``etcfiles.py`` (/etc/hostname, /etc/hosts), ``jsontypes.py`` (the request
 fields' types), ``images.py`` (``Images``: list, inspect, the built-in
 pull), ``execs.py`` (``Execs``: ``docker exec``), ``filesystem.py`` (``Filesystems``:
-a container's files: archive, export, changes, commit), ``hostconfig.py`` (HostConfig
+a container's files: archive, export, changes, commit; the path stat), ``rootpaths.py``
+(paths walked inside a container's root through descriptors), ``archives.py`` (the tars
+of a container's files: written from its tree, checked and extracted when copied in),
+``writablelayer.py`` (the writable layer's directories, bound files' mount points and
+changes; pure but for ``mount_points``), ``commits.py`` (a commit's config, name and
+image config, pure; the image written), ``hostconfig.py`` (HostConfig
 into the OCI spec; pure but for its ``LocalHost``), ``policy.py`` (restart policies;
 pure), ``supervisor.py`` (exits: AutoRemove and restarts), ``health.py`` (health
 checks: the Healthcheck, its probes, State.Health), ``filters.py`` (Docker's

@@ -14,6 +14,8 @@ import tarfile
 import pytest
 
 from estiba import errors
+from estiba.engine.archives import check_member, parse_user
+from estiba.engine.commits import commit_image_config, commit_name, merge_config
 from estiba.engine.filesystem import (
     GO_CHAR_DEVICE,
     GO_DEVICE,
@@ -21,20 +23,15 @@ from estiba.engine.filesystem import (
     GO_SETUID,
     GO_STICKY,
     GO_SYMLINK,
-    Source,
-    changes_json,
-    check_member,
-    clean_parts,
-    commit_image_config,
-    commit_name,
     encode_path_stat,
     go_file_mode,
     go_time,
-    merge_config,
-    mount_points,
-    parse_user,
     path_stat,
-    source_of,
+)
+from estiba.engine.rootpaths import Source, clean_parts, source_of
+from estiba.engine.writablelayer import (
+    changes_json,
+    mount_points,
     upper_and_lowers,
     without_mount_points,
 )

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from estiba.engine.filesystem import Filesystems, TreeWriter, open_tar, resolve
+from estiba.engine.archives import TreeWriter, open_tar
+from estiba.engine.filesystem import Filesystems
+from estiba.engine.rootpaths import resolve
 
 
 @pytest.fixture
