@@ -105,3 +105,22 @@ def test_images_and_errors(daemon: Daemon) -> None:
     assert docker(daemon, "images", "-q").stdout == ""
     gone = docker(daemon, "rm", "nothere")
     assert gone.returncode == 1 and "No such container: nothere" in gone.stderr
+
+
+def test_detach_with_ctrl_p_ctrl_q_and_attach_again(daemon: Daemon) -> None:
+    started = docker(daemon, "run", "-dit", "--name", "shell", "busybox", "sh")
+    assert started.returncode == 0, started.stderr
+    try:
+        # attached, a command, then the detach keys: the CLI ends, the shell lives on
+        status, out = in_pty(daemon, ["attach", "shell"],
+                             typed=((b"", b"echo one-$((1+1))\r"),
+                                    (b"one-2", b"\x10\x11")))
+        # as with Docker: the CLI says so and exits 1
+        assert status == 1 and b"one-2" in out and b"read escape sequence" in out, out
+        running = docker(daemon, "inspect", "-f", "{{.State.Running}}", "shell")
+        assert running.stdout == "true\n"
+        status, out = in_pty(daemon, ["attach", "shell"],
+                             typed=((b"", b"echo two-$((1+1)); exit 3\r"),))
+        assert status == 3 and b"two-2" in out, out
+    finally:
+        docker(daemon, "rm", "-f", "shell")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from support.docker_cli import docker, engine_daemon, env_of
+from support.docker_cli import api_connections, docker, engine_daemon, env_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "daemon"))
 from harness import Daemon, poll  # noqa: E402
@@ -56,15 +56,6 @@ def open_files(d: Daemon, part: str) -> list[str]:
 
 def sockets(d: Daemon) -> int:
     return len(open_files(d, "socket:"))
-
-
-def api_connections(d: Daemon) -> int:
-    """The connections the daemon has accepted on its Docker API socket (an accepted
-    unix socket bears the listening socket's path, in state 03: connected)."""
-    with open("/proc/net/unix") as f:
-        rows = [line.split() for line in f.readlines()[1:]]
-    return sum(1 for row in rows if len(row) == 8 and row[7] == d.docker_sock
-               and row[5] == "03")
 
 
 def stop_cli(proc: subprocess.Popen[str]) -> None:

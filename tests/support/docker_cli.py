@@ -67,15 +67,29 @@ def engine_daemon(prefix: str) -> Iterator[object]:
         reap_shims()
 
 
+def api_connections(d: object) -> int:
+    """The connections the daemon has accepted on its Docker API socket (an accepted
+    unix socket bears the listening socket's path, in state 03: connected)."""
+    with open("/proc/net/unix") as f:
+        rows = [line.split() for line in f.readlines()[1:]]
+    return sum(1 for row in rows if len(row) == 8
+               and row[7] == d.docker_sock and row[5] == "03")  # type: ignore[attr-defined]
+
+
 def in_pty(d: object, argv: list[str], size: tuple[int, int] | None = None,
-           timeout: float = 20) -> tuple[int, bytes]:
+           timeout: float = 20, typed: tuple[tuple[bytes, bytes], ...] = ()
+           ) -> tuple[int, bytes]:
     """(exit status, what it wrote) of the docker CLI run with ``argv`` on a new pty of
-    ``size`` (rows, columns), as from a terminal."""
+    ``size`` (rows, columns), as from a terminal; ``typed``: (what to wait for in the
+    output, then the keys to type) in turn, b"" for "once the CLI is connected". Asked
+    where the cursor is (busybox's shell asks), it answers as a terminal does. A CLI
+    still there after ``timeout`` seconds of silence is killed (AssertionError)."""
     import fcntl
     import pty
     import select
     import struct
     import termios
+    import time
 
     pid, fd = pty.fork()
     if pid == 0:  # pragma: no cover - the child
@@ -83,8 +97,16 @@ def in_pty(d: object, argv: list[str], size: tuple[int, int] | None = None,
             fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", *size, 0, 0))
         os.execvpe("docker", ["docker", *argv], env_of(d))
     out = b""
+    steps = list(typed)
+    silent = 0.0
     try:
-        while select.select([fd], [], [], timeout)[0]:
+        while silent < timeout:
+            while steps and (steps[0][0] in out if steps[0][0] else api_connections(d)):
+                os.write(fd, steps.pop(0)[1])
+            if not select.select([fd], [], [], 0.05)[0]:
+                silent += 0.05
+                continue
+            silent = 0.0
             try:
                 data = os.read(fd, 4096)
             except OSError:
@@ -92,7 +114,17 @@ def in_pty(d: object, argv: list[str], size: tuple[int, int] | None = None,
             if not data:
                 break
             out += data
+            for _ in range(data.count(b"\x1b[6n")):
+                os.write(fd, b"\x1b[1;1R")  # where the cursor is, as a terminal answers
     finally:
-        _, status = os.waitpid(pid, 0)
+        for _ in range(100):  # its output ended: it is exiting
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done or silent >= timeout:
+                break
+            time.sleep(0.05)
+        if not done:
+            os.kill(pid, 9)
+            _, status = os.waitpid(pid, 0)
         os.close(fd)
+    assert done, f"docker {' '.join(argv)} still running: {out!r}"
     return os.waitstatus_to_exitcode(status), out

@@ -271,10 +271,11 @@ class Containers:
                                           terminal=bool(config.get("Tty")))
         return task
 
-    def attach(self, ref: str) -> tuple[socket | None, bool]:
+    def attach(self, ref: str) -> tuple[socket | None, bool, bool]:
         """A connected attach socket of the container's task (made if needed, so that
-        the CLI can attach before it starts; None when it cannot be made), and whether
-        it has a terminal."""
+        the CLI can attach before it starts; None when it cannot be made), whether it
+        has a terminal, and whether the end of an attached stdin ends the process's
+        (Docker's rule: ``StdinOnce`` and no terminal)."""
         cid = self.resolve(ref)
         with self.lock_of(cid):
             container, task = self._get(cid)
@@ -284,10 +285,11 @@ class Containers:
                 # what the runtime refuses (no such executable) is start's error, as in
                 # Docker: the attach gets no output
                 config = json.loads(dict(container.labels).get(CONFIG) or "{}")
-                return None, bool(config.get("Tty"))
+                return None, bool(config.get("Tty")), False
         conn = self.core.tasks.attach(self.ns, container.id)
         self.emit("container", "attach", container.id)
-        return conn, task.terminal
+        once = bool(self._config(container).get("StdinOnce"))
+        return conn, task.terminal, once and not task.terminal
 
     def start(self, ref: str) -> bool:
         """Start the container; False when it is running already (Docker's 304)."""

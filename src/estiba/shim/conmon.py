@@ -55,8 +55,9 @@ by the integration tests of ``ctr run -t``/``tasks attach``):
 - stdin's end: when a client's socket reads EOF (it shut down its write side, or
   closed), conmon closes the container's stdin (the pipe; with ``-t`` the pty master's
   input) when ``-i`` was given, unless ``--leave-stdin-open``: the first client to go
-  ends stdin, as Docker's ``StdinOnce``. Not used: every attach with stdin is a
-  "once" attach.
+  ends stdin, as Docker's ``StdinOnce``. A process with a terminal is given
+  ``--leave-stdin-open``: as with Docker, a client that goes (``docker attach``'s
+  ctrl-p ctrl-q) leaves the terminal's input open for the next.
 - When the container exits, conmon drains the output, closes every client's socket
   (EOF), then writes the exit file and exits.
 - ``BUNDLE/ctl`` (FIFO, conmon keeps a writer open so it never sees EOF): lines
@@ -168,6 +169,8 @@ def argv(launch: Launch) -> list[str]:
         out.append("-t")
     if launch.stdin:
         out.append("-i")
+        if launch.terminal:
+            out.append("--leave-stdin-open")
     if launch.exec_process_file:
         out += ["-e", "--exec-process-spec", launch.exec_process_file]
         if launch.exec_attach:

@@ -51,9 +51,12 @@ def test_exec_terminal_stdin_argv():
                               exec_process_file="/b/exec/e1/process.json", syslog=False))
     assert argv[argv.index("-b") + 1] == "/b/exec/e1"
     tail = argv[argv.index("--conmon-pidfile") + 2:]
-    assert tail == ["--runtime-arg", "--root=/run/e/runtime/runc/ns", "-t", "-i", "-e",
-                    "--exec-process-spec", "/b/exec/e1/process.json",
-                    "--log-level", "error"]
+    # a terminal's input outlives a client that goes
+    assert tail == ["--runtime-arg", "--root=/run/e/runtime/runc/ns", "-t", "-i",
+                    "--leave-stdin-open", "-e", "--exec-process-spec",
+                    "/b/exec/e1/process.json", "--log-level", "error"]
+    piped = conmon.argv(launch(files=files, stdin=True, syslog=False))
+    assert "-i" in piped and "--leave-stdin-open" not in piped
 
 
 def test_no_log_path_is_refused():

@@ -6,6 +6,9 @@ On the client connection, after the ``101`` (or ``200``) head:
 - client → daemon: raw bytes, the process's stdin (dropped unless the attach asked for
   stdin). The client's half-close (``shutdown(SHUT_WR)``) ends the process's stdin: the
   daemon shuts down its own write side to conmon, which then closes the stdin it holds.
+  Unless the attach says so (``close_stdin`` False: Docker's rule for a terminal, or a
+  container not ``StdinOnce``), the client's end ends the attach alone: a client that
+  detached (``docker attach``'s ctrl-p ctrl-q) leaves the process's stdin open.
 - daemon → client: for a process with a terminal, the pty's bytes as they are (one
   stream); without one, Docker's multiplexed frames: an 8-byte header ``[stream, 0, 0,
   0, size as big-endian uint32]`` (stream 1 stdout, 2 stderr) and ``size`` bytes. The
@@ -42,13 +45,13 @@ def frame(packet: bytes, tty: bool) -> bytes:
 
 
 def takeover(request: Request, conn: socket.socket, *, tty: bool,
-             stdin: bool) -> Takeover:
+             stdin: bool, close_stdin: bool = True) -> Takeover:
     """The reply of an attach route: ``101 UPGRADED`` when the client asked to upgrade
     (``Connection: Upgrade``), else ``200`` with Docker's content type; then the
     relay."""
 
     async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await relay(conn, reader, writer, tty=tty, stdin=stdin)
+        await relay(conn, reader, writer, tty=tty, stdin=stdin, close_stdin=close_stdin)
 
     kind = "raw-stream" if tty else "multiplexed-stream"
     content = ("Content-Type", f"application/vnd.docker.{kind}")
@@ -58,7 +61,8 @@ def takeover(request: Request, conn: socket.socket, *, tty: bool,
 
 
 async def relay(conn: socket.socket, reader: asyncio.StreamReader,
-                writer: asyncio.StreamWriter, *, tty: bool, stdin: bool) -> None:
+                writer: asyncio.StreamWriter, *, tty: bool, stdin: bool,
+                close_stdin: bool = True) -> None:
     """Copy both ways until conmon closes the attach socket (or the client goes)."""
     loop = asyncio.get_running_loop()
     conn.setblocking(False)
@@ -68,12 +72,27 @@ async def relay(conn: socket.socket, reader: asyncio.StreamReader,
             while data := await reader.read(CHUNK):
                 if stdin:
                     await loop.sock_sendall(conn, data)
-            if stdin:
+            if stdin and close_stdin:
                 conn.shutdown(socket.SHUT_WR)  # conmon closes the process's stdin
         except (ConnectionError, OSError):
             pass
 
     up = asyncio.create_task(upstream())
+    down = asyncio.create_task(_downstream(loop, conn, writer, tty))
+    try:
+        await asyncio.wait((up, down), return_when=asyncio.FIRST_COMPLETED)
+        if not (up.done() and stdin and not close_stdin):
+            await down
+        # else the end of the client's stdin ends the attach: the process keeps its own
+    finally:
+        for task in (up, down):
+            task.cancel()
+        await asyncio.gather(up, down, return_exceptions=True)
+        conn.close()
+
+
+async def _downstream(loop: asyncio.AbstractEventLoop, conn: socket.socket,
+                      writer: asyncio.StreamWriter, tty: bool) -> None:
     try:
         while packet := await loop.sock_recv(conn, 65536):
             data = frame(packet, tty)
@@ -82,7 +101,3 @@ async def relay(conn: socket.socket, reader: asyncio.StreamReader,
                 await writer.drain()
     except (ConnectionError, OSError):
         pass  # the client went (or conmon did)
-    finally:
-        up.cancel()
-        await asyncio.gather(up, return_exceptions=True)
-        conn.close()

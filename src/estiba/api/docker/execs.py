@@ -44,7 +44,9 @@ def exec_start(engine: Any, call: Call, id: str) -> Any:
         loop = asyncio.get_running_loop()
         started = await loop.run_in_executor(None, _start, engine, id, tty)
         conn = started.conn or _saying(started.error + "\r\n")
-        await attach.relay(conn, reader, writer, tty=tty, stdin=started.stdin)
+        # an exec's stdin ends with the client's, but for a terminal (Docker's rule)
+        await attach.relay(conn, reader, writer, tty=tty, stdin=started.stdin,
+                           close_stdin=not tty)
         await loop.run_in_executor(None, _wait_quietly, engine, id)
 
     kind = "raw-stream" if tty else "multiplexed-stream"

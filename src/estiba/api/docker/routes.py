@@ -133,11 +133,11 @@ def containers_resize(engine: Any, call: Call, id: str) -> None:
 def containers_attach(engine: Any, call: Call, id: str) -> Any:
     from estiba.api.core import attach
 
-    conn, tty = engine.containers.attach(id)
+    conn, tty, close_stdin = engine.containers.attach(id)
     if conn is None:  # the task could not be made: start will say why
-        made = attach.takeover(call.request, _closed(), tty=tty, stdin=False)
-        return made
-    return attach.takeover(call.request, conn, tty=tty, stdin=call.flag("stdin"))
+        return attach.takeover(call.request, _closed(), tty=tty, stdin=False)
+    return attach.takeover(call.request, conn, tty=tty, stdin=call.flag("stdin"),
+                           close_stdin=close_stdin)
 
 
 def _closed() -> Any:
