@@ -405,9 +405,10 @@ class Containers:
         self.emit("container", "resize", container.id,
                   {"height": str(height), "width": str(width)})
 
-    def _signal(self, container: Any, task: Any, signal: int) -> None:
+    def _signal(self, container: Any, task: Any, signal: int) -> bool:
         """Send ``signal`` to every process of the task, which a user stopped: no
-        restart by its policy; a paused task is thawed to act on it."""
+        restart by its policy; a paused task is thawed to act on it. False when the
+        task exited meanwhile (nothing to signal)."""
         cid = container.id
         if self.supervisor is not None:
             self.supervisor.cancel(cid)
@@ -415,18 +416,21 @@ class Containers:
             current = self.record(cid)
             if not self.restart_state(current)[1]:
                 self._relabel(current, **{STOPPED_BY_USER: "1"})
-        self.core.tasks.kill(self.ns, cid, signal, all=True)
+        try:
+            self.core.tasks.kill(self.ns, cid, signal, all=True)
+        except errors.FailedPrecondition:
+            return False  # it exited between the look and the signal
         self.emit("container", "kill", cid, {"signal": str(signal)})
         if task.status == "paused":
             with contextlib.suppress(errors.EstibaError):
                 self.core.tasks.resume(self.ns, cid)
+        return True
 
     def kill(self, ref: str, signal: int = 9) -> None:
         container, task = self._get(ref)
-        if not _running(task):
+        if not _running(task) or not self._signal(container, task, signal):
             raise errors.Conflict(f"cannot kill container: {ref}: container "
                                   f"{container.id} is not running")
-        self._signal(container, task, signal)
 
     def stop(self, ref: str, timeout: float | None = None,
              signal: int | None = None) -> bool:
@@ -451,8 +455,11 @@ class Containers:
         try:
             self.core.tasks.wait(self.ns, cid, timeout=10 if timeout is None else timeout)
         except errors.Unavailable:
-            self.core.tasks.kill(self.ns, cid, 9, all=True)
-            self.emit("container", "kill", cid, {"signal": "9"})
+            try:
+                self.core.tasks.kill(self.ns, cid, 9, all=True)
+                self.emit("container", "kill", cid, {"signal": "9"})
+            except errors.FailedPrecondition:
+                pass  # it exited at the last moment
             self.core.tasks.wait(self.ns, cid)
         self.emit("container", "stop", cid)
         return True
