@@ -54,3 +54,25 @@ def human_duration(seconds: float) -> str:
     if hours < 24 * 365 * 2:
         return f"{hours // 24 // 30} months"
     return f"{hours // 24 // 365} years"
+
+
+_RAM_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40,
+              "p": 1 << 50}
+
+
+def ram_in_bytes(text: str) -> int:
+    """go-units' RAMInBytes: ``512``, ``10k``, ``1.5m``, ``2GiB`` (binary multiples,
+    any case); ValueError for anything else."""
+    value = text.strip().lower()
+    for suffix in ("ib", "b"):
+        if value.endswith(suffix) and value[:-len(suffix)][-1:].isalpha():
+            value = value[:-len(suffix)]
+            break
+    unit = value[-1:] if value[-1:].isalpha() else ""
+    number = value[:-1] if unit else value
+    if unit not in _RAM_UNITS or not number:
+        raise ValueError(f"invalid size: {text!r}")
+    size = float(number)
+    if size < 0:
+        raise ValueError(f"invalid size: {text!r}")
+    return int(size * _RAM_UNITS[unit])

@@ -223,3 +223,16 @@ def test_stats_and_attach_release_on_hang_up(daemon: Daemon, command: tuple[str,
     finally:
         stop_cli(client)
         docker(daemon, "rm", "-f", "watched")
+
+
+def test_logs_bounded_by_max_size(daemon: Daemon) -> None:
+    lines = docker(daemon, "run", "--name", "chatty", "--log-opt", "max-size=2k",
+                   "busybox", "sh", "-c",
+                   "i=0; while [ $i -lt 400 ]; do echo line-$i; i=$((i+1)); done")
+    assert lines.returncode == 0 and lines.stdout.endswith("line-399\n")  # attached: all
+    kept = docker(daemon, "logs", "chatty").stdout
+    assert kept.endswith("line-399\n") and "line-0\n" not in kept
+    assert len(kept) <= 2048
+    refused = docker(daemon, "run", "--rm", "--log-opt", "foo=bar", "busybox", "true")
+    assert refused.returncode == 125 and "unknown log opt 'foo'" in refused.stderr
+    docker(daemon, "rm", "chatty")

@@ -271,7 +271,8 @@ class Tasks:
     # --- create / start --------------------------------------------------------------------
 
     def create(self, container: r.Container, mounts: Sequence[Mount], *,
-               stdin: bool = False, terminal: bool = False, log_path: str = "") -> r.Task:
+               stdin: bool = False, terminal: bool = False, log_path: str = "",
+               log_size_max: int = 0) -> r.Task:
         namespace, id = container.namespace, container.id
         _check_name("namespace", namespace)
         _check_name("task id", id)
@@ -325,7 +326,7 @@ class Tasks:
                 files=entry.files, log_path=log_path, socket_dir=self.socket_dir,
                 runtime_args=shim.runtime_args(cli.root,
                                                os.path.join(bundle, "runtime.log")),
-                terminal=terminal, stdin=stdin)
+                terminal=terminal, stdin=stdin, log_size_max=log_size_max)
             try:
                 pid, shim_pid = shim.start(launch)
             except shim.ShimError as err:

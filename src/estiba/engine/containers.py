@@ -28,7 +28,16 @@ import time
 
 from estiba import errors
 from estiba.core import spec as specs
-from estiba.engine import configs, etcfiles, health, hostconfig, jsontypes, names, policy
+from estiba.engine import (
+    configs,
+    etcfiles,
+    health,
+    hostconfig,
+    jsontypes,
+    logconfig,
+    names,
+    policy,
+)
 from estiba.engine import filters as filtering
 from estiba.engine import stats as stats_json
 from estiba.engine.inspect import FILTERS, View, inspect, matches, parse_time, summary
@@ -198,6 +207,7 @@ class Containers:
         host_config = dict(body.get("HostConfig") or {})
         host_config["RestartPolicy"] = policy.check(host_config.get("RestartPolicy"),
                                                     bool(host_config.get("AutoRemove")))
+        logconfig.size_max(host_config.get("LogConfig"))
         config = {k: v for k, v in body.items()
                   if k not in ("HostConfig", "NetworkingConfig")}
         health.validate(config.get("Healthcheck"))
@@ -266,9 +276,10 @@ class Containers:
                                            "gid": gid, "additionalGids": more}
                 container = container.replace(spec=spec)
             mounts = self.core.snapshots.mounts(self.ns, container.snapshot_key)
-            task = self.core.tasks.create(container, mounts,
-                                          stdin=bool(config.get("OpenStdin")),
-                                          terminal=bool(config.get("Tty")))
+            task = self.core.tasks.create(
+                container, mounts, stdin=bool(config.get("OpenStdin")),
+                terminal=bool(config.get("Tty")),
+                log_size_max=logconfig.size_max(self.host_config(container).get("LogConfig")))
         return task
 
     def attach(self, ref: str) -> tuple[socket | None, bool, bool]:

@@ -150,6 +150,7 @@ class Launch(Record):
     stdin: bool = False
     exec_process_file: str = ""  # set: an exec, not a create
     exec_attach: bool = False  # an exec that waits for a client (start(on_attach=))
+    log_size_max: int = 0  # bytes after which conmon starts the log over; 0: none
     syslog: bool = True
 
 
@@ -175,6 +176,8 @@ def argv(launch: Launch) -> list[str]:
         out += ["-e", "--exec-process-spec", launch.exec_process_file]
         if launch.exec_attach:
             out.append("--exec-attach")
+    if launch.log_size_max > 0:
+        out += ["--log-size-max", str(launch.log_size_max)]
     out += ["--log-level", "error"]
     if launch.syslog:
         out.append("--syslog")

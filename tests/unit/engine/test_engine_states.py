@@ -172,3 +172,24 @@ def test_config_types_as_go_decodes_them() -> None:
             jsontypes.check_config(body)
     with pytest.raises(errors.InvalidArgument, match="ExecConfig.ConsoleSize"):
         jsontypes.check({"ConsoleSize": [1]}, jsontypes.EXEC_FIELDS, "ExecConfig")
+
+
+def test_log_config() -> None:
+    from estiba.engine import logconfig
+    from estiba.units import ram_in_bytes
+
+    assert [ram_in_bytes(t) for t in ("512", "10k", "1.5m", "2GiB", "1KB")] == [
+        512, 10240, 1572864, 2 << 30, 1024]
+    with pytest.raises(ValueError):
+        ram_in_bytes("lots")
+    assert logconfig.size_max(None) == 0
+    assert logconfig.size_max({"Type": "json-file", "Config": {"max-size": "2k"}}) == 2048
+    assert logconfig.size_max({"Type": "", "Config": {"max-file": "3"}}) == 0
+    with pytest.raises(errors.Unimplemented, match="'syslog' is not supported yet"):
+        logconfig.size_max({"Type": "syslog"})
+    with pytest.raises(errors.InvalidArgument, match='no log driver named "nope"'):
+        logconfig.size_max({"Type": "nope"})
+    with pytest.raises(errors.InvalidArgument, match="unknown log opt 'foo'"):
+        logconfig.size_max({"Type": "json-file", "Config": {"foo": "bar"}})
+    with pytest.raises(errors.InvalidArgument, match="invalid max-size"):
+        logconfig.size_max({"Config": {"max-size": "big"}})
