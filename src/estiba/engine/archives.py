@@ -38,26 +38,12 @@ _WHITEOUT = ".wh."
 
 
 def tar_info(arcname: str, full: str, st: os.stat_result) -> tarfile.TarInfo | None:
-    """The entry of ``full`` (a ``/proc/self/fd/<dir>/<name>`` path); None for a
-    socket (not archivable, as in Docker)."""
-    info = tarfile.TarInfo(arcname)
-    info.mode = stat.S_IMODE(st.st_mode)
-    info.uid, info.gid = st.st_uid, st.st_gid
-    info.uname = info.gname = ""
-    info.mtime = int(st.st_mtime)
-    mode = st.st_mode
-    if stat.S_ISREG(mode):
-        info.type, info.size = tarfile.REGTYPE, st.st_size
-    elif stat.S_ISDIR(mode):
-        info.type = tarfile.DIRTYPE
-    elif stat.S_ISLNK(mode):
-        info.type, info.linkname = tarfile.SYMTYPE, os.readlink(full)
-    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        info.type = tarfile.CHRTYPE if stat.S_ISCHR(mode) else tarfile.BLKTYPE
-        info.devmajor, info.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
-    elif stat.S_ISFIFO(mode):
-        info.type = tarfile.FIFOTYPE
-    else:
+    """The entry of ``full`` (a ``/proc/self/fd/<dir>/<name>`` path), its xattrs as
+    far as they can be read; None for a socket (not archivable, as in Docker)."""
+    from estiba.images.diff import file_info
+
+    info = file_info(arcname, full, st)
+    if info is None:
         return None
     try:
         names = sorted(os.listxattr(full, follow_symlinks=False))

@@ -327,7 +327,18 @@ def _marker_info(name: str, st: os.stat_result, mode: int) -> tarfile.TarInfo:
 
 
 def _info(rel: str, full: str, st: os.stat_result) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(rel)
+    info = file_info(rel, full, st)
+    if info is None:
+        raise InvalidArgument(f"write layer entry {rel}: unsupported file type "
+                              f"{st.st_mode:o}")
+    info.pax_headers = _xattrs(rel, full)
+    return info
+
+
+def file_info(name: str, full: str, st: os.stat_result) -> tarfile.TarInfo | None:
+    """The tar entry ``name`` of the file at ``full`` (stat ``st``), without its xattrs;
+    None for a type a tar cannot hold (a socket)."""
+    info = tarfile.TarInfo(name)
     info.mode = stat.S_IMODE(st.st_mode)
     info.uid, info.gid = st.st_uid, st.st_gid
     info.uname = info.gname = ""
@@ -350,8 +361,7 @@ def _info(rel: str, full: str, st: os.stat_result) -> tarfile.TarInfo:
     elif stat.S_ISFIFO(mode):
         info.type = tarfile.FIFOTYPE
     else:
-        raise InvalidArgument(f"write layer entry {rel}: unsupported file type {mode:o}")
-    info.pax_headers = _xattrs(rel, full)
+        return None
     return info
 
 
