@@ -215,9 +215,11 @@ def test_a_restarted_daemon_resumes_the_probes(daemon: Daemon) -> None:
                        "--health-retries", "1", "busybox", "sleep", "100")
     try:
         wait_status(daemon, cid, "healthy")
+        kept = len(health_of(daemon, cid)["Log"])
         daemon.stop()  # the container keeps running
         daemon.start()
         assert health_of(daemon, cid)["Status"] in ("starting", "healthy")
+        assert len(health_of(daemon, cid)["Log"]) >= kept  # its Log was kept
         wait_status(daemon, cid, "healthy")
         assert docker(daemon, "exec", cid, "touch", "/tmp/bad").returncode == 0
         unhealthy = wait_status(daemon, cid, "unhealthy")
@@ -233,3 +235,17 @@ def test_probes_leave_no_execs_behind(daemon: Daemon) -> None:
     poll(lambda: len(health_of(daemon, cid)["Log"]) >= 4, 15, "four probes")
     assert len(list(execs.iterdir())) <= 1  # the one running now, at most
     remove(daemon, cid)
+
+
+def test_the_health_of_a_stopped_container_outlives_a_daemon_restart(daemon: Daemon
+                                                                     ) -> None:
+    cid = run_detached(daemon, "--health-cmd", "true", *FAST, "busybox", "sleep", "100")
+    try:
+        wait_status(daemon, cid, "healthy")
+        assert docker(daemon, "stop", "-t", "1", cid).returncode == 0
+        before = health_of(daemon, cid)
+        daemon.stop()
+        daemon.start()
+        assert health_of(daemon, cid) == before  # unhealthy, as Docker marks a stop
+    finally:
+        remove(daemon, cid)

@@ -58,7 +58,9 @@ class Engine:
         self.containers.user_ids = self.filesystems.user_ids
         self.containers.emit = self.execs.emit = self.images.emit = self.events.emit
         self.containers.supervise()
-        self.health = Health(core, namespace, emit=self.events.emit)
+        self.health = Health(core, namespace, emit=self.events.emit,
+                             state_path=lambda cid: f"{self.containers.files_dir(cid)}"
+                                                    "/health.json")
         self.containers.health_of = self.health.health
 
     def close(self) -> None:

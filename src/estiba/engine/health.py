@@ -221,6 +221,13 @@ class State:
         return {"Status": self.status, "FailingStreak": self.failing_streak,
                 "Log": [r.to_json() for r in self.log]}
 
+    @classmethod
+    def from_json(cls, value: dict) -> State:
+        """The state ``to_json`` gave (ValueError, KeyError, TypeError when it is not)."""
+        log = tuple(Result(str(r["Start"]), str(r["End"]), int(r["ExitCode"]),
+                           str(r["Output"])) for r in value.get("Log") or ())
+        return cls(str(value["Status"]), int(value["FailingStreak"]), log)
+
 
 def started(state: State | None) -> State:
     """The Health of a container whose probes begin (again): starting, its Log kept."""
@@ -340,10 +347,14 @@ class Health:
     """The health checks of the Docker containers of ``namespace``."""
 
     def __init__(self, core: Any, namespace: str,
-                 emit: Callable[..., None] | None = None, workers: int = _WORKERS) -> None:
+                 emit: Callable[..., None] | None = None, workers: int = _WORKERS,
+                 state_path: Callable[[str], str] | None = None) -> None:
         self.core = core
         self.ns = namespace
         self.emit: Callable[..., None] = emit or (lambda *args, **kw: None)
+        # where a container's Health is kept across a restart of the daemon (as dockerd
+        # keeps it in the container's state); None: in memory only
+        self._state_path = state_path
         self._subscription = core.events.subscribe(_TOPICS, namespace)
         self._lock = threading.Lock()
         self._states: dict[str, State] = {}
@@ -353,6 +364,7 @@ class Health:
         self._closing = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=workers,
                                         thread_name_prefix="docker-health-probe")
+        self._restore()
         self._resume()
         self._thread = threading.Thread(target=self._run, name="docker-health",
                                         daemon=True)
@@ -379,6 +391,28 @@ class Health:
         return state.status if state is not None else ""
 
     # --- the scheduler's thread ------------------------------------------------------
+
+    def _save(self, cid: str, state: State) -> None:
+        if self._state_path is None:
+            return
+        path = self._state_path(cid)
+        with contextlib.suppress(OSError):  # the container went meanwhile
+            with open(path + ".tmp", "w", encoding="utf-8") as f:
+                json.dump(state.to_json(), f)
+            os.replace(path + ".tmp", path)
+
+    def _restore(self) -> None:
+        """The Health kept for each container of the namespace."""
+        if self._state_path is None:
+            return
+        with contextlib.suppress(errors.EstibaError):
+            for container in self.core.containers.list(self.ns):
+                try:
+                    with open(self._state_path(container.id), encoding="utf-8") as f:
+                        state = State.from_json(json.load(f))
+                except (OSError, ValueError, KeyError, TypeError):
+                    continue  # none kept, or not readable: it starts over
+                self._states[container.id] = state
 
     def _resume(self) -> None:
         """Begin the probes of the containers already running (a restarted daemon)."""
@@ -440,14 +474,17 @@ class Health:
             check, command = found
             monitor = _Monitor(check, command, started_ns, next(self._generations))
             self._monitors[cid] = monitor
-            self._states[cid] = started(self._states.get(cid))
+            state = self._states[cid] = started(self._states.get(cid))
             delay = next_delay(check, STARTING, now_ns - started_ns)
             heapq.heappush(self._due, (time.monotonic() + delay, monitor.generation, cid))
+        self._save(cid, state)
 
     def _end(self, cid: str) -> None:
         with self._lock:
-            if self._monitors.pop(cid, None) is not None and cid in self._states:
-                self._states[cid] = stopped(self._states[cid])
+            if self._monitors.pop(cid, None) is None or cid not in self._states:
+                return
+            state = self._states[cid] = stopped(self._states[cid])
+        self._save(cid, state)
 
     def _launch_due(self) -> None:
         now = time.monotonic()
@@ -489,6 +526,7 @@ class Health:
             delay = next_delay(monitor.check, after.status,
                                time.time_ns() - monitor.started_ns)
             heapq.heappush(self._due, (time.monotonic() + delay, monitor.generation, cid))
+        self._save(cid, after)
         if after.status != before.status:
             self.emit("container", f"health_status: {after.status}", cid, {})
 

@@ -376,3 +376,10 @@ def test_monitor_resumes_running_containers_at_construction() -> None:
         _poll(lambda: monitor.status("c1") == HEALTHY)
     finally:
         monitor.close()
+
+
+def test_a_state_round_trips_through_its_json() -> None:
+    state = State("unhealthy", 2, (Result("a", "b", 1, "out"), Result("c", "d", 0, "")))
+    assert State.from_json(state.to_json()) == state
+    with pytest.raises((KeyError, ValueError, TypeError)):
+        State.from_json({"Status": "healthy"})
