@@ -316,3 +316,27 @@ def test_hostname_and_hosts_are_bound_and_kept_out_of_diff(daemon: Daemon) -> No
     refused = docker(daemon, "run", "--rm", "--read-only", "busybox", "sh", "-c",
                      "echo x >> /etc/hosts")
     assert refused.returncode == 1 and "Read-only file system" in refused.stderr
+
+
+def test_cp_through_the_binds_and_tmpfs_of_a_running_container(daemon: Daemon,
+                                                               tmp_path: Path) -> None:
+    host = tmp_path / "data"
+    host.mkdir()
+    (host / "a.txt").write_text("from the host\n")
+    ok(daemon, "run", "-d", "--name", "mounted", "-v", f"{host}:/data", "--tmpfs",
+       "/scratch", "busybox", "sh", "-c", "echo in tmpfs > /scratch/t.txt; sleep 100")
+    written = docker(daemon, "exec", "mounted", "cat", "/scratch/t.txt")
+    assert written.stdout == "in tmpfs\n", written.stderr
+    for path, text in (("/data/a.txt", b"from the host\n"), ("/scratch/t.txt", b"in tmpfs\n")):
+        out = docker(daemon, "cp", f"mounted:{path}", "-", text=False)
+        with tarfile.open(fileobj=io.BytesIO(out.stdout)) as tar:
+            member = tar.extractfile(os.path.basename(path))
+            assert member is not None and member.read() == text
+    new = tmp_path / "new.txt"
+    new.write_text("copied in\n")
+    ok(daemon, "cp", str(new), "mounted:/data/")
+    ok(daemon, "cp", str(new), "mounted:/scratch/")
+    assert (host / "new.txt").read_text() == "copied in\n"  # through the bind
+    seen = ok(daemon, "exec", "mounted", "cat", "/scratch/new.txt")
+    assert seen == "copied in\n"
+    ok(daemon, "rm", "-f", "mounted")

@@ -66,6 +66,7 @@ from estiba.engine.writablelayer import (
     upper_and_lowers,
     without_mount_points,
 )
+from estiba.oci.defaults import linux_mounts
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -165,10 +166,18 @@ class Filesystems:
         return kernel
 
     @contextlib.contextmanager
-    def _root(self, ref: str) -> Iterator[tuple[Any, int]]:
+    def _root(self, ref: str, parts: tuple[str, ...] = ()) -> Iterator[tuple[Any, int]]:
         """(container, an ``O_PATH`` descriptor of its merged root filesystem) for the
-        block: its task's mount, or its snapshot mounted detached."""
+        block: its task's mount, or its snapshot mounted detached. For ``parts`` at or
+        below a bind or tmpfs of a running container (``-v``, ``--tmpfs``), the
+        container's own view of its root, as Docker copies through them."""
         container, task = self._get(ref)
+        if (parts and task is not None and task.exit_status is None and task.pid
+                and task.status != "created"
+                and user_mounted(container.spec or {}, "/" + "/".join(parts))):
+            with opened(f"/proc/{task.pid}/root") as fd:
+                yield container, fd
+            return
         if task is not None:
             rootfs = os.path.join(self.core.tasks.bundle_dir(self.ns, container.id),
                                   "rootfs")
@@ -256,7 +265,7 @@ class Filesystems:
                 with opened(files) as fd:
                     yield fd, source.replace(parts=source.parts[-1:])
                 return
-        with self._root(ref) as (_, root_fd):
+        with self._root(ref, source.parts) as (_, root_fd):
             yield root_fd, source
 
     def stat(self, ref: str, path: str) -> dict:
@@ -321,7 +330,7 @@ class Filesystems:
             spool.flush()
             spool.seek(0)
             members = checked_members(spool)
-            with self._root(ref) as (container, root_fd):
+            with self._root(ref, clean_parts(path)) as (container, root_fd):
                 try:
                     dest = resolve(root_fd, clean_parts(path), follow_last=True)
                 except OSError as err:
@@ -403,3 +412,20 @@ class Filesystems:
             if paused:
                 with contextlib.suppress(errors.EstibaError):
                     self.core.tasks.resume(self.ns, container.id)
+
+
+# what every container has mounted: not a user's bind or tmpfs
+_STANDARD = frozenset(m["destination"] for m in linux_mounts()) | {"/etc/hostname",
+                                                                  "/etc/hosts"}
+
+
+def user_mounted(spec: dict, path: str) -> bool:
+    """Whether ``path`` is at or below a bind or tmpfs the container's user asked for
+    (pure)."""
+    for mount in spec.get("mounts") or ():
+        target = mount.get("destination", "")
+        if target in _STANDARD or mount.get("type") not in ("bind", "tmpfs"):
+            continue
+        if path == target or path.startswith(target.rstrip("/") + "/"):
+            return True
+    return False

@@ -222,3 +222,19 @@ def test_the_bound_files_mount_points_are_no_changes(tmp_path) -> None:
     assert without_mount_points(found, points) == []
     found.append(Change(kind="A", path="/etc/new"))
     assert [c.path for c in without_mount_points(found, points)] == ["/etc", "/etc/new"]
+
+
+def test_user_mounted_paths() -> None:
+    from estiba.engine.filesystem import user_mounted
+
+    spec = {"mounts": [
+        {"destination": "/proc", "type": "proc"},
+        {"destination": "/dev/shm", "type": "tmpfs"},
+        {"destination": "/etc/hosts", "type": "bind"},
+        {"destination": "/data", "type": "bind"},
+        {"destination": "/scratch/", "type": "tmpfs"},
+    ]}
+    assert user_mounted(spec, "/data") and user_mounted(spec, "/data/a/b")
+    assert user_mounted(spec, "/scratch/t.txt")
+    assert not user_mounted(spec, "/database") and not user_mounted(spec, "/dev/shm/x")
+    assert not user_mounted(spec, "/etc/hosts") and not user_mounted(spec, "/")
