@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import os
 import stat
 import tarfile
@@ -274,10 +273,9 @@ def parse_user(user: str, passwd: str, group: str) -> tuple[int, int]:
 
 def container_user(root_fd: int, container: Any) -> tuple[int, int]:
     """(uid, gid) of the container's Config ``User`` in its root ``root_fd``."""
-    from estiba.engine.containers import CONFIG
+    from estiba.engine.labels import config_of
 
-    config = json.loads(dict(container.labels).get(CONFIG) or "{}")
-    return parse_user(config.get("User") or "", read_in_root(root_fd, "/etc/passwd"),
+    return parse_user(config_of(container).get("User") or "", read_in_root(root_fd, "/etc/passwd"),
                       read_in_root(root_fd, "/etc/group"))
 
 

@@ -41,6 +41,18 @@ from estiba.engine import (
 from estiba.engine import filters as filtering
 from estiba.engine import stats as stats_json
 from estiba.engine.inspect import FILTERS, View, inspect, matches, parse_time, summary
+from estiba.engine.labels import (
+    CONFIG,
+    HOST_CONFIG,
+    IMAGE,
+    NAME,
+    RESTART_COUNT,
+    STARTED_AT,
+    STOPPED_BY_USER,
+    config_of,
+    host_config_of,
+)
+from estiba.oci.state import timestamp
 from estiba.signals import signal_number
 
 TYPE_CHECKING = False
@@ -52,24 +64,11 @@ if TYPE_CHECKING:
     from estiba.engine.images import Images
     from estiba.engine.supervisor import Supervisor
 
-PREFIX = "estiba.docker."
-NAME = PREFIX + "name"
-IMAGE = PREFIX + "image"
-CONFIG = PREFIX + "config"
-HOST_CONFIG = PREFIX + "host-config"
-STARTED_AT = PREFIX + "started-at"
-STOPPED_BY_USER = PREFIX + "stopped-by-user"
-RESTART_COUNT = PREFIX + "restart-count"
 # what ``docker update`` may change
 UPDATABLE = ("BlkioWeight", "CpuShares", "CpuPeriod", "CpuQuota", "CpusetCpus", "CpusetMems",
              "Memory", "MemoryReservation", "MemorySwap", "NanoCpus", "PidsLimit",
              "RestartPolicy")
 POLL = 0.02  # how often a wait looks for a task to appear or a container to go
-
-
-def _now() -> str:
-    t = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
 
 
 class Containers:
@@ -137,6 +136,10 @@ class Containers:
         """The id of the container ``ref`` (id, name or id prefix) names."""
         return names.resolve(ref, {c.id: dict(c.labels)[NAME] for c in self._all()})
 
+    def _taken_names(self) -> dict[str, str]:
+        """Name -> id of every container."""
+        return {dict(c.labels)[NAME]: c.id for c in self._all()}
+
     def _get(self, ref: str) -> tuple[Any, Any]:
         """(container, task or None)."""
         cid = self.resolve(ref)
@@ -177,7 +180,7 @@ class Containers:
 
     @staticmethod
     def host_config(container: Any) -> dict:
-        return json.loads(dict(container.labels).get(HOST_CONFIG) or "{}")
+        return host_config_of(container)
 
     @staticmethod
     def started_at(container: Any) -> str:
@@ -226,13 +229,9 @@ class Containers:
             etcfiles.write(files, spec.get("hostname") or os.uname().nodename,
                              host_config)
             with self._names:
-                taken = {dict(c.labels)[NAME]: c.id for c in self._all()}
+                taken = self._taken_names()
                 wanted = names.check_name(name) if name else names.random_name(taken)
-                if wanted in taken:
-                    raise errors.Conflict(
-                        f'Conflict. The container name "{wanted}" is already in use by '
-                        f'container "{taken[wanted]}". You have to remove (or rename) that '
-                        "container to be able to reuse that name.")
+                _check_free(wanted, taken)
                 labels[NAME] = wanted
                 self.core.new_container(self.ns, cid, image.name, labels=labels, spec=spec)
         except BaseException:
@@ -267,7 +266,7 @@ class Containers:
             self.core.tasks.delete(self.ns, cid)
             task = None
         if task is None:
-            config = json.loads(dict(container.labels).get(CONFIG) or "{}")
+            config = config_of(container)
             user = config.get("User") or ""
             if not specs.numeric_user(user):
                 uid, gid, more = self.user_ids(container, user)
@@ -295,11 +294,10 @@ class Containers:
             except errors.EstibaError:
                 # what the runtime refuses (no such executable) is start's error, as in
                 # Docker: the attach gets no output
-                config = json.loads(dict(container.labels).get(CONFIG) or "{}")
-                return None, bool(config.get("Tty")), False
+                return None, bool(config_of(container).get("Tty")), False
         conn = self.core.tasks.attach(self.ns, container.id)
         self.emit("container", "attach", container.id)
-        once = bool(self._config(container).get("StdinOnce"))
+        once = bool(config_of(container).get("StdinOnce"))
         return conn, task.terminal, once and not task.terminal
 
     def start(self, ref: str) -> bool:
@@ -326,12 +324,12 @@ class Containers:
                 self._start(container, task, {RESTART_COUNT: str(restarts + 1)})
 
     def _start(self, container: Any, task: Any, labels: dict[str, str | None]) -> bool:
-        if task is not None and task.exit_status is None and task.status != "created":
+        if _running(task):
             return False
         host_config = self.host_config(container)
         try:
             task = self._ensure_task(container, task)
-            self._relabel(container, **{STARTED_AT: _now(), **labels})
+            self._relabel(container, **{STARTED_AT: timestamp(), **labels})
             self.core.tasks.start(self.ns, container.id)
         except errors.EstibaError:
             if host_config.get("AutoRemove"):
@@ -456,7 +454,7 @@ class Containers:
                     self._relabel(self.record(container.id), **{STOPPED_BY_USER: "1"})
                 return True
             return False
-        config = self._config(container)
+        config = config_of(container)
         if signal is None:
             signal = signal_number(config.get("StopSignal") or "SIGTERM")
         if timeout is None:
@@ -497,10 +495,6 @@ class Containers:
             raise errors.Conflict(f"Container {container.id} is not paused")
         self.core.tasks.resume(self.ns, container.id)
 
-    @staticmethod
-    def _config(container: Any) -> dict:
-        return json.loads(dict(container.labels).get(CONFIG) or "{}")
-
     def remove(self, ref: str, force: bool = False) -> None:
         """``DELETE /containers/{id}``: refused while running unless ``force`` (then
         SIGKILL first)."""
@@ -535,7 +529,6 @@ class Containers:
               image_ids: dict[str, str] | None = None) -> View:
         """What inspect and list show; ``image_ids`` caches image ids over one list."""
         labels = dict(container.labels)
-        config = json.loads(labels.get(CONFIG) or "{}")
         status, pid, code, finished = "created", 0, 0, ""
         if task is not None:
             if task.exit_status is not None:
@@ -555,8 +548,8 @@ class Containers:
                       and self.supervisor.restarting(container.id))
         return View(id=container.id, name=labels.get(NAME, "/" + container.id[:12]),
                     created=container.created_at, image=labels.get(IMAGE, container.image),
-                    image_id=image_ids[container.image], args=args, config=config,
-                    host_config=json.loads(labels.get(HOST_CONFIG) or "{}"),
+                    image_id=image_ids[container.image], args=args,
+                    config=config_of(container), host_config=host_config_of(container),
                     status=status, pid=pid, exit_code=code,
                     started_at=labels.get(STARTED_AT, "") if task is not None else "",
                     finished_at=finished,
@@ -578,7 +571,8 @@ class Containers:
         now = time.time()
         tasks = {t.id: t for t in self.core.tasks.list(self.ns)}
         image_ids: dict[str, str] = {}
-        views = [self._view(c, tasks.get(c.id), image_ids) for c in self._all()]
+        records = {c.id: c for c in self._all()}
+        views = [self._view(c, tasks.get(c.id), image_ids) for c in records.values()]
         views.sort(key=lambda v: parse_time(v.created), reverse=True)
         ancestors = None
         if "ancestor" in wanted:
@@ -598,7 +592,6 @@ class Containers:
         out = [summary(v, now) for v in views
                if matches(v, wanted, ancestors, bounds.get("before"), bounds.get("since"))]
         if size:
-            records = {c.id: c for c in self._all()}
             image_sizes = {i["Id"]: i["Size"] for i in self.images.list()}
             for item in out:
                 item["SizeRw"] = self._writable_size(records[item["Id"]])
@@ -647,12 +640,7 @@ class Containers:
             if wanted == old:
                 raise errors.InvalidArgument("Renaming a container with the same name as "
                                              "its current name")
-            taken = {dict(c.labels)[NAME]: c.id for c in self._all()}
-            if wanted in taken:
-                raise errors.Conflict(
-                    f'Conflict. The container name "{wanted}" is already in use by '
-                    f'container "{taken[wanted]}". You have to remove (or rename) that '
-                    "container to be able to reuse that name.")
+            _check_free(wanted, self._taken_names())
             self._relabel(container, **{NAME: wanted})
         self.emit("container", "rename", container.id, {"oldName": old})
 
@@ -689,7 +677,7 @@ class Containers:
             system_cpu = stats_json.system_cpu_ns(f.read())
         with open("/proc/meminfo", encoding="ascii") as f:
             memory_total = stats_json.mem_total(f.read())
-        return stats_json.sample(metrics, name=name, id=container.id, read=_now(),
+        return stats_json.sample(metrics, name=name, id=container.id, read=timestamp(),
                                  system_cpu=system_cpu,
                                  online_cpus=len(os.sched_getaffinity(0)),
                                  memory_total=memory_total, previous=previous)
@@ -705,18 +693,18 @@ class Containers:
             task = tasks.get(container.id)
             if _running(task):
                 continue
-            config = self._config(container)
-            labels = config.get("Labels") or {}
+            labels = config_of(container).get("Labels") or {}
             if "label" in wanted and not filtering.labels_match(labels, wanted["label"]):
                 continue
             if "label!" in wanted and filtering.labels_match(labels, wanted["label!"]):
                 continue
             if until is not None and parse_time(container.created_at) >= until:
                 continue
+            size = self._writable_size(container)
             with contextlib.suppress(errors.NotFound, errors.Conflict):
-                reclaimed += self._writable_size(container)
                 self._remove(container.id, force=False)
                 deleted.append(container.id)
+                reclaimed += size  # only what was removed
         return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
     def _writable_size(self, container: Any) -> int:
@@ -728,7 +716,7 @@ class Containers:
         """(the task's CRI log path, whether it has a terminal, ``exited(timeout)``
         for a follower) of the container; ('', ...) before its first start."""
         container, task = self._get(ref)
-        config = json.loads(dict(container.labels).get(CONFIG) or "{}")
+        tty = bool(config_of(container).get("Tty"))
         cid = container.id
 
         def exited(timeout: float) -> Any:
@@ -740,7 +728,7 @@ class Containers:
                 return True
             return current if current.exit_status is not None else None
 
-        return (task.log_path if task is not None else ""), bool(config.get("Tty")), exited
+        return (task.log_path if task is not None else ""), tty, exited
 
 
 class _Ticks:
@@ -756,6 +744,14 @@ class _Ticks:
         if self.waited >= self.step:
             self.waited = 0.0
             yield None
+
+
+def _check_free(wanted: str, taken: dict[str, str]) -> None:
+    if wanted in taken:
+        raise errors.Conflict(
+            f'Conflict. The container name "{wanted}" is already in use by container '
+            f'"{taken[wanted]}". You have to remove (or rename) that container to be '
+            "able to reuse that name.")
 
 
 def _no_user_ids(container: Any, user: str) -> tuple[int, int, list[int]]:

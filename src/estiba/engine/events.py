@@ -27,6 +27,8 @@ import time
 from dataclasses import dataclass
 
 from estiba import errors
+from estiba.engine import filters
+from estiba.engine.labels import CONFIG, IMAGE, NAME
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -35,9 +37,6 @@ if TYPE_CHECKING:
 
 TOPIC = "/docker/events"
 BUFFER = 256  # events kept for ``since``, as Docker
-NAME = "estiba.docker.name"  # the label keys of engine/containers.py
-IMAGE = "estiba.docker.image"
-CONFIG = "estiba.docker.config"
 # container actions Docker logs after the exit they follow
 AFTER_EXIT = frozenset({"stop"})
 # filter keys Docker knows; others are ignored, as Docker does
@@ -207,27 +206,10 @@ def _image(topic: str, attributes: Mapping[str, str], when: int,
 
 
 def parse_filters(text: str) -> dict[str, set[str]]:
-    """Docker's ``filters`` argument (``{"type": {"container": true}}``, or the older
-    ``{"type": ["container"]}``) as key -> values."""
-    if not text:
-        return {}
-    try:
-        raw = json.loads(text)
-    except ValueError as err:
-        raise errors.InvalidArgument(f"invalid filters: {text!r}: not JSON") from err
-    if not isinstance(raw, dict):
-        raise errors.InvalidArgument(f"invalid filters: {text!r}: not an object")
-    parsed: dict[str, set[str]] = {}
-    for key, values in raw.items():
-        if isinstance(values, dict):
-            chosen = {str(v) for v, on in values.items() if on}
-        elif isinstance(values, list):
-            chosen = {str(v) for v in values}
-        else:
-            raise errors.InvalidArgument(f"invalid filter {key!r}: {values!r}")
-        if key in FILTER_KEYS and chosen:
-            parsed[key] = chosen
-    return parsed
+    """Docker's ``filters`` argument as key -> values; keys Docker's events do not know
+    are left out."""
+    return {key: set(values)
+            for key, values in filters.parse(text, FILTER_KEYS, ignore_unknown=True).items()}
 
 
 def _exact(filters: Mapping[str, set[str]], key: str, *sources: str) -> bool:

@@ -14,7 +14,6 @@ in Docker.
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import secrets
 import threading
@@ -23,7 +22,7 @@ from dataclasses import dataclass, field
 from estiba import errors
 from estiba.core import spec as specs
 from estiba.engine import jsontypes
-from estiba.engine.containers import CONFIG
+from estiba.engine.labels import config_of
 from estiba.kernel.capabilities import NAMES as ALL_CAPABILITIES
 
 TYPE_CHECKING = False
@@ -177,7 +176,7 @@ class Execs:
             raise errors.NotFound(f"No such container: {ref}") from err
         self._check_running(ref, cid)
         spec_process = (container.spec or {}).get("process") or {}
-        container_config = json.loads(dict(container.labels).get(CONFIG) or "{}")
+        container_config = config_of(container)
         user = body.get("User") or container_config.get("User") or ""
         config = {**body, "Cmd": command_of(body)}
         asked = body.get("User") or ""

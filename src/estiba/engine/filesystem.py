@@ -49,6 +49,7 @@ from estiba.engine.archives import (
     tar_info,
 )
 from estiba.engine.commits import commit_name, merge_config, write_commit
+from estiba.engine.labels import config_of
 from estiba.engine.rootpaths import (
     Source,
     clean_parts,
@@ -70,7 +71,7 @@ from estiba.oci.defaults import linux_mounts
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterator, Mapping, Sequence
     from typing import Any, BinaryIO
 
     from estiba.engine.containers import Containers
@@ -275,23 +276,26 @@ class Filesystems:
             os.close(fd)
         return found
 
-    def archive(self, ref: str, path: str) -> tuple[dict, bytes]:
-        """``GET /containers/{id}/archive``: (the path's stat, a tar of it)."""
-        import io
+    def archive(self, ref: str, path: str) -> tuple[dict, Callable[[BinaryIO], None]]:
+        """``GET /containers/{id}/archive``: the path's stat now (NotFound before any
+        byte goes out), and the writer of its tar, streamed (a whole rootfs is never
+        held in memory)."""
+        found = self.stat(ref, path)
 
-        out = io.BytesIO()
-        with self._source_root(ref, source_of(path)) as (root_fd, source):
-            fd, name, found = self._stat_at(root_fd, source, ref, path)
-            try:
-                with open_tar(out) as tar:
-                    writer = TreeWriter(tar)
-                    if name:
-                        writer.add(fd, name, source.name)
-                    else:
-                        self._add_dir(writer, fd, source.name)
-            finally:
-                os.close(fd)
-        return found, out.getvalue()
+        def write(out: BinaryIO) -> None:
+            with self._source_root(ref, source_of(path)) as (root_fd, source):
+                fd, name, _ = self._stat_at(root_fd, source, ref, path)
+                try:
+                    with open_tar(out) as tar:
+                        writer = TreeWriter(tar)
+                        if name:
+                            writer.add(fd, name, source.name)
+                        else:
+                            self._add_dir(writer, fd, source.name)
+                finally:
+                    os.close(fd)
+
+        return found, write
 
     @staticmethod
     def _add_dir(writer: TreeWriter, path_fd: int, arcname: str) -> None:
@@ -387,10 +391,7 @@ class Filesystems:
 
         name = commit_name(repo, tag)
         container, task = self._get(ref)
-        labels = dict(container.labels)
-        from estiba.engine.containers import CONFIG
-
-        container_config = json.loads(labels.get(CONFIG) or "{}")
+        container_config = config_of(container)
         wanted = apply_changes(dict(config or {}), changes)
         merged = merge_config(wanted, container_config)
         base_config = self.core.images.config(self.ns, container.image)

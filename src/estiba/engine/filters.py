@@ -8,9 +8,12 @@ from estiba.errors import InvalidArgument
 Filters = dict[str, list[str]]
 
 
-def parse(text: str, allowed: tuple[str, ...]) -> Filters:
-    """The filters ``text`` gives; InvalidArgument for bad JSON or a key not in
-    ``allowed`` (Docker's "invalid filter 'k'")."""
+def parse(text: str, allowed: tuple[str, ...] | frozenset[str],
+          ignore_unknown: bool = False) -> Filters:
+    """The filters ``text`` gives; InvalidArgument for bad JSON, a value that is not a
+    list of strings (or the old object), or a key not in ``allowed`` (Docker's
+    "invalid filter 'k'"; left out instead with ``ignore_unknown``, as Docker's events
+    do)."""
     if not text:
         return {}
     from estiba.oci.json_codec import loads
@@ -24,11 +27,11 @@ def parse(text: str, allowed: tuple[str, ...]) -> Filters:
     out: Filters = {}
     for key, values in raw.items():
         if key not in allowed:
+            if ignore_unknown:
+                continue
             raise InvalidArgument(f"invalid filter '{key}'")
         if isinstance(values, dict):
             values = [v for v, on in values.items() if on]
-        if isinstance(values, str):
-            values = [values]
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
             raise InvalidArgument(f"invalid filter '{key}': a list of strings is expected")
         if values:

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 
 from estiba import errors
 from estiba.engine.events import nanos
+from estiba.engine.labels import NAME, STARTED_AT, config_of
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -68,9 +69,6 @@ FILTER_VALUES = (STARTING, HEALTHY, UNHEALTHY, "none")  # ps's ``health`` filter
 _DURATIONS = ("Interval", "Timeout", "StartPeriod", "StartInterval")
 _FIELDS = ("Test", *_DURATIONS, "Retries")
 
-_CONFIG = "estiba.docker.config"  # the label keys of engine/containers.py
-_NAME = "estiba.docker.name"
-_STARTED_AT = "estiba.docker.started-at"
 _TOPICS = ("/tasks/start", "/tasks/exit", "/tasks/paused", "/tasks/resumed",
            "/containers/delete")
 # how often the scheduler looks for the next probes to plan while some run: a probe's
@@ -462,11 +460,11 @@ class Health:
     def _begin(self, cid: str) -> None:
         container = self.core.containers.get(self.ns, cid)
         labels = dict(container.labels)
-        if _NAME not in labels:
+        if NAME not in labels:
             return  # not a Docker container
-        found = check_of(json.loads(labels.get(_CONFIG) or "{}"))
+        found = check_of(config_of(container))
         now_ns = time.time_ns()
-        started_ns = nanos(labels.get(_STARTED_AT, "")) or now_ns
+        started_ns = nanos(labels.get(STARTED_AT, "")) or now_ns
         with self._lock:
             if found is None:
                 self._monitors.pop(cid, None)

@@ -22,11 +22,11 @@ snapshotter), the target of its image while that image is recorded, and what its
 from __future__ import annotations
 
 import json
-import time
 
 from estiba.errors import AlreadyExists, InvalidArgument, NotFound
 from estiba.metadata.content import check_labels
 from estiba.oci.record import Record
+from estiba.oci.state import timestamp
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -77,8 +77,7 @@ def check_id(container_id: str) -> None:
 
 def _now() -> str:
     """RFC 3339 with nanoseconds: containers made in the same second keep their order."""
-    seconds, fraction = divmod(time.time_ns(), 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{fraction:09d}Z"
+    return timestamp()
 
 
 def _check(record: ContainerRecord) -> tuple[str | None, str]:

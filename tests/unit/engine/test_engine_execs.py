@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from estiba import errors
-from estiba.engine.containers import CONFIG
 from estiba.engine.execs import (
     Exec,
     Execs,
@@ -20,6 +19,7 @@ from estiba.engine.execs import (
     exec_overrides,
     start_error,
 )
+from estiba.engine.labels import CONFIG
 
 CID = "c" * 64
 ENV = ["PATH=/bin", "FOO=bar", "HOME=/"]

@@ -13,7 +13,7 @@ import pytest
 from estiba import errors
 from estiba.core.events import Events as Exchange
 from estiba.engine import events as ev
-from estiba.engine.containers import CONFIG, IMAGE, NAME
+from estiba.engine.labels import CONFIG, IMAGE, NAME
 
 CID = "c" * 64
 ACTOR = ev.Actor("web", "busybox", (("a", "b"),))

@@ -26,11 +26,24 @@ from estiba.api.core.http import Takeover
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from estiba.api.core.http import Request
 
 # conmon's tags (stdpipe_t) to Docker's stream numbers
-_STREAMS = {2: 1, 3: 2}
+_STDOUT = 2
+_STREAMS = {_STDOUT: 1, 3: 2}
 CHUNK = 8192  # at most this much stdin in one packet to conmon (it reads 32 KiB - 1)
+
+
+def saying(text: str = "") -> socket.socket:
+    """A socket that gives one stdout packet of ``text`` (none for "") as conmon
+    would, then ends: a relay over it says that and ends."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    if text:
+        theirs.send(bytes((_STDOUT,)) + text.encode())
+    theirs.close()
+    return ours
 
 
 def frame(packet: bytes, tty: bool) -> bytes:
@@ -40,7 +53,11 @@ def frame(packet: bytes, tty: bool) -> bytes:
         return b""
     if tty:
         return data
-    stream = _STREAMS.get(packet[0], 1)
+    return multiplexed(_STREAMS.get(packet[0], 1), data)
+
+
+def multiplexed(stream: int, data: bytes) -> bytes:
+    """One of Docker's frames: ``stream`` (1 stdout, 2 stderr) and ``data`` (pure)."""
     return bytes((stream, 0, 0, 0)) + len(data).to_bytes(4, "big") + data
 
 
@@ -53,6 +70,14 @@ def takeover(request: Request, conn: socket.socket, *, tty: bool,
     async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await relay(conn, reader, writer, tty=tty, stdin=stdin, close_stdin=close_stdin)
 
+    return hijacked(request, tty, run)
+
+
+def hijacked(request: Request, tty: bool,
+             run: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+             ) -> Takeover:
+    """A hijacked connection's reply, ``run`` after its head: ``101 UPGRADED`` when
+    the client asked to upgrade, else ``200``, with Docker's content type."""
     kind = "raw-stream" if tty else "multiplexed-stream"
     content = ("Content-Type", f"application/vnd.docker.{kind}")
     if "upgrade" in request.headers.get("connection", "").lower():

@@ -4,11 +4,10 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 
 from estiba import errors
 from estiba.api.core import attach
-from estiba.api.core.http import Reply, Takeover
+from estiba.api.core.http import Reply
 from estiba.oci.json_codec import dumps
 
 TYPE_CHECKING = False
@@ -22,7 +21,6 @@ if TYPE_CHECKING:
 # how long the end of an attached exec's stream waits for its exit to be recorded: the
 # CLI asks for the exit code as soon as the stream ends
 EXIT_WAIT = 10.0
-_STDOUT = 2  # conmon's tag of stdout packets (shim/conmon.py)
 
 
 def exec_create(engine: Any, call: Call, id: str) -> Reply:
@@ -43,17 +41,13 @@ def exec_start(engine: Any, call: Call, id: str) -> Any:
     async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         loop = asyncio.get_running_loop()
         started = await loop.run_in_executor(None, _start, engine, id, tty)
-        conn = started.conn or _saying(started.error + "\r\n")
+        conn = started.conn or attach.saying(started.error + "\r\n")
         # an exec's stdin ends with the client's, but for a terminal (Docker's rule)
         await attach.relay(conn, reader, writer, tty=tty, stdin=started.stdin,
                            close_stdin=not tty)
         await loop.run_in_executor(None, _wait_quietly, engine, id)
 
-    kind = "raw-stream" if tty else "multiplexed-stream"
-    content = ("Content-Type", f"application/vnd.docker.{kind}")
-    if "upgrade" in call.request.headers.get("connection", "").lower():
-        return Takeover(run, 101, (content, ("Connection", "Upgrade"), ("Upgrade", "tcp")))
-    return Takeover(run, 200, (content,))
+    return attach.hijacked(call.request, tty, run)
 
 
 def _start(engine: Any, exec_id: str, tty: bool) -> Started:
@@ -73,14 +67,6 @@ def _wait_quietly(engine: Any, exec_id: str) -> None:
         engine.execs.wait(exec_id, timeout=EXIT_WAIT)
     except errors.EstibaError:
         pass  # forgotten meanwhile (its container removed): nothing to wait for
-
-
-def _saying(text: str) -> socket.socket:
-    """A socket that gives one stdout packet of ``text`` as conmon would, then ends."""
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    theirs.send(bytes((_STDOUT,)) + text.encode())
-    theirs.close()
-    return ours
 
 
 def exec_inspect(engine: Any, call: Call, id: str) -> dict:

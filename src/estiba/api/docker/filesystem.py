@@ -29,15 +29,15 @@ def _path(call: Call) -> str:
     return path
 
 
-def containers_archive(engine: Any, call: Call, id: str) -> Reply:
-    """GET (the tar and the path's stat) and HEAD (the stat alone)."""
+def containers_archive(engine: Any, call: Call, id: str) -> Reply | Download:
+    """GET (the path's stat, then its tar streamed) and HEAD (the stat alone)."""
     path = _path(call)
     if call.request.method == "HEAD":
         found = engine.filesystems.stat(id, path)
-        body = b""
-    else:
-        found, body = engine.filesystems.archive(id, path)
-    return Reply(200, body, TAR, headers=((PATH_STAT_HEADER, encode_path_stat(found)),))
+        return Reply(200, b"", TAR,
+                     headers=((PATH_STAT_HEADER, encode_path_stat(found)),))
+    found, write = engine.filesystems.archive(id, path)
+    return Download(write, TAR, headers=((PATH_STAT_HEADER, encode_path_stat(found)),))
 
 
 def containers_archive_put(engine: Any, call: Call, id: str) -> Reply:

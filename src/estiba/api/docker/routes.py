@@ -135,24 +135,16 @@ def containers_attach(engine: Any, call: Call, id: str) -> Any:
 
     conn, tty, close_stdin = engine.containers.attach(id)
     if conn is None:  # the task could not be made: start will say why
-        return attach.takeover(call.request, _closed(), tty=tty, stdin=False)
+        return attach.takeover(call.request, attach.saying(), tty=tty, stdin=False)
     return attach.takeover(call.request, conn, tty=tty, stdin=call.flag("stdin"),
                            close_stdin=close_stdin)
-
-
-def _closed() -> Any:
-    """A socket whose peer is closed: a relay over it ends at once."""
-    import socket
-
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    theirs.close()
-    return ours
 
 
 def containers_logs(engine: Any, call: Call, id: str) -> Stream:
     """``tail`` (N or ``all``), ``since``/``until`` (Unix seconds), ``timestamps``,
     ``follow``, ``stdout``/``stderr``; a terminal's log is its one stream, raw."""
     from estiba.api.core import logs
+    from estiba.api.core.attach import multiplexed
 
     wanted = {s for s in ("stdout", "stderr") if call.flag(s)}
     if not wanted:
@@ -185,11 +177,7 @@ def containers_logs(engine: Any, call: Call, id: str) -> Stream:
                 ns = logs.parse_time(entry.get("time", ""))
                 shown = logs.format_time(ns) if ns is not None else entry.get("time", "")
                 data = shown.encode() + b" " + data
-            if tty:
-                yield data
-            else:
-                number = 1 if stream == "stdout" else 2
-                yield bytes((number, 0, 0, 0)) + len(data).to_bytes(4, "big") + data
+            yield data if tty else multiplexed(1 if stream == "stdout" else 2, data)
 
     kind = "raw-stream" if tty else "multiplexed-stream"
     return Stream(items(), f"application/vnd.docker.{kind}")
