@@ -14,10 +14,10 @@ from __future__ import annotations
 import collections
 import fnmatch
 import threading
-import time
 
 from estiba.core.records import Event
 from estiba.errors import InvalidArgument
+from estiba.oci.state import timestamp
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -25,13 +25,6 @@ if TYPE_CHECKING:
 
 # events a subscriber may leave unread before the oldest are dropped
 QUEUE_SIZE = 1024
-
-
-def timestamp(ns: int | None = None) -> str:
-    """RFC 3339 UTC with nanoseconds: ``2026-11-28T20:36:12.123456789Z``."""
-    ns = time.time_ns() if ns is None else ns
-    seconds, fraction = divmod(ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{fraction:09d}Z"
 
 
 def check_topic(topic: str) -> None:

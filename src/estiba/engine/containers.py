@@ -686,7 +686,8 @@ class Containers:
         """``POST /containers/prune``: every stopped container (``until``, ``label``
         filters) removed."""
         wanted = filtering.parse(filters, ("until", "label", "label!"))
-        until = _until(wanted.get("until", [""])[0]) if "until" in wanted else None
+        until = (filtering.parse_until(wanted["until"][0], time.time())
+                 if "until" in wanted else None)
         deleted, reclaimed = [], 0
         tasks = {t.id: t for t in self.core.tasks.list(self.ns)}
         for container in self._all():
@@ -756,17 +757,6 @@ def _check_free(wanted: str, taken: dict[str, str]) -> None:
 
 def _no_user_ids(container: Any, user: str) -> tuple[int, int, list[int]]:
     raise errors.Unimplemented(f"user {user!r}: names need the container's /etc/passwd")
-
-
-def _until(text: str) -> float:
-    """A filter's time: Unix seconds (with a fraction) or RFC 3339."""
-    try:
-        return float(text)
-    except ValueError:
-        try:
-            return parse_time(text)
-        except ValueError as err:
-            raise errors.InvalidArgument(f"invalid filter 'until={text}'") from err
 
 
 def _running(task: Any) -> bool:

@@ -17,11 +17,9 @@ legacy fields, for containers and images), ``"Type", "Action", "Actor": {"ID",
 
 from __future__ import annotations
 
-import calendar
 import collections
 import contextlib
 import json
-import re
 import threading
 import time
 from dataclasses import dataclass
@@ -29,6 +27,7 @@ from dataclasses import dataclass
 from estiba import errors
 from estiba.engine import filters
 from estiba.engine.labels import CONFIG, IMAGE, NAME
+from estiba.oci.state import parse_timestamp
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -43,8 +42,6 @@ AFTER_EXIT = frozenset({"stop"})
 FILTER_KEYS = frozenset({"config", "container", "daemon", "event", "image", "label",
                          "network", "node", "plugin", "scope", "secret", "service",
                          "type", "volume"})
-_TIME = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?"
-                   r"(Z|[+-]\d\d:\d\d)$")
 
 
 @dataclass(frozen=True)
@@ -84,19 +81,6 @@ class Message:
 def message(type: str, action: str, actor_id: str, attributes: Mapping[str, str],
             time_nano: int) -> Message:
     return Message(type, action, actor_id, tuple(sorted(attributes.items())), time_nano)
-
-
-def nanos(stamp: str) -> int | None:
-    """Nanoseconds since the epoch of an RFC 3339 time; None if it is not one."""
-    found = _TIME.match(stamp or "")
-    if found is None:
-        return None
-    parts = tuple(int(found.group(i)) for i in range(1, 7))
-    zone = found.group(8)
-    offset = 0 if zone == "Z" else (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60) * (
-        -1 if zone[0] == "-" else 1)
-    seconds = calendar.timegm((*parts, 0, 0, 0)) - offset
-    return seconds * 1_000_000_000 + int((found.group(7) or "0").ljust(9, "0"))
 
 
 def actor_of(labels: Mapping[str, str]) -> Actor | None:
@@ -405,7 +389,7 @@ class Events:
     def _translate(self, event: Any) -> list[Message]:
         attrs = dict(event.attributes)
         topic = event.topic
-        when = nanos(event.timestamp) or time.time_ns()
+        when = parse_timestamp(event.timestamp) or time.time_ns()
         if topic.startswith("/images/"):
             return self._translate_image(topic, attrs, when)
         cid = attrs.get("id", "") if topic != TOPIC or attrs.get("type") == "container" \
@@ -438,7 +422,7 @@ class Events:
         if task.exit_status is None:
             return seen
         return Seen(actor=seen.actor, running=True, exit_code=task.exit_status,
-                    exited_at=nanos(task.exited_at or ""), started_at=seen.started_at)
+                    exited_at=parse_timestamp(task.exited_at or ""), started_at=seen.started_at)
 
     def _refresh_actor(self, cid: str) -> None:
         try:

@@ -57,3 +57,22 @@ def labels_match(labels: dict[str, str], wanted: list[str]) -> bool:
         if key not in labels or (eq and labels[key] != value):
             return False
     return True
+
+
+def parse_until(text: str, now: float) -> float:
+    """An ``until=`` value: seconds since the epoch, a duration before now (``10m``,
+    ``2h30m``) or an RFC 3339 time."""
+    import re
+
+    from estiba.engine.inspect import parse_time
+
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    units = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)", text)
+    if parts and "".join(n + u for n, u in parts) == text:
+        return now - sum(float(n) * units[u] for n, u in parts)
+    try:
+        return parse_time(text)
+    except ValueError as err:
+        raise InvalidArgument(f"invalid filter 'until={text}'") from err

@@ -43,8 +43,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from estiba import errors
-from estiba.engine.events import nanos
 from estiba.engine.labels import NAME, STARTED_AT, config_of
+from estiba.oci.state import parse_timestamp
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -464,7 +464,7 @@ class Health:
             return  # not a Docker container
         found = check_of(config_of(container))
         now_ns = time.time_ns()
-        started_ns = nanos(labels.get(STARTED_AT, "")) or now_ns
+        started_ns = parse_timestamp(labels.get(STARTED_AT, "")) or now_ns
         with self._lock:
             if found is None:
                 self._monitors.pop(cid, None)

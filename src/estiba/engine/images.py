@@ -187,23 +187,6 @@ def _glob(pattern: str) -> str:
     return "".join(out)
 
 
-def parse_until(text: str, now: float) -> float:
-    """An ``until=`` value: seconds since the epoch, a duration before now (``10m``,
-    ``2h30m``) or an RFC 3339 time."""
-    from estiba.engine.inspect import parse_time
-
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        return float(text)
-    units = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
-    parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)", text)
-    if parts and "".join(n + u for n, u in parts) == text:
-        return now - sum(float(n) * units[u] for n, u in parts)
-    try:
-        return parse_time(text)
-    except ValueError as err:
-        raise errors.InvalidArgument(f"invalid filter 'until={text}'") from err
-
-
 def select(entries: Sequence[Entry], filters: dict[str, list[str]],
            find_one: Callable[[str], Entry], now: float) -> list[dict]:
     """``GET /images/json``: the summaries of the images ``filters`` keep, newest
@@ -213,7 +196,7 @@ def select(entries: Sequence[Entry], filters: dict[str, list[str]],
     dangling = docker_filters.boolean(filters, "dangling")
     before = [find_one(v).created for v in filters.get("before", [])]
     since = [find_one(v).created for v in filters.get("since", [])]
-    until = [parse_until(v, now) for v in filters.get("until", [])]
+    until = [docker_filters.parse_until(v, now) for v in filters.get("until", [])]
     patterns = filters.get("reference", [])
     out = []
     for entry in sorted(entries, key=lambda e: (-e.created, e.id)):
@@ -316,7 +299,7 @@ def prunable(entries: Sequence[Entry], filters: dict[str, list[str]],
 
     only_dangling = docker_filters.boolean(filters, "dangling")
     only_dangling = True if only_dangling is None else only_dangling
-    until = [parse_until(v, now) for v in filters.get("until", [])]
+    until = [docker_filters.parse_until(v, now) for v in filters.get("until", [])]
     parents = {u.parent for u in users}
     out = []
     for entry in entries:

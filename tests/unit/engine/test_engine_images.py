@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from estiba import errors
+from estiba.engine import filters
 from estiba.engine import images as im
 from estiba.engine.images import Entry, Removal, User
 
@@ -104,12 +105,12 @@ def test_matches_reference() -> None:
 
 
 def test_parse_until() -> None:
-    assert im.parse_until("100", now=1000) == 100
-    assert im.parse_until("10m", now=1000) == 400
-    assert im.parse_until("1h1s", now=7200) == 3599
-    assert im.parse_until("1970-01-01T00:01:40Z", now=0) == 100
+    assert filters.parse_until("100", now=1000) == 100
+    assert filters.parse_until("10m", now=1000) == 400
+    assert filters.parse_until("1h1s", now=7200) == 3599
+    assert filters.parse_until("1970-01-01T00:01:40Z", now=0) == 100
     with pytest.raises(errors.InvalidArgument):
-        im.parse_until("soon", now=0)
+        filters.parse_until("soon", now=0)
 
 
 def test_history_newest_first_with_layer_sizes() -> None:

@@ -114,13 +114,6 @@ def test_docker_json() -> None:
     assert "status" not in net and "id" not in net
 
 
-def test_nanos() -> None:
-    assert ev.nanos("2026-12-04T17:39:27.563875583Z") == NOW
-    assert ev.nanos("2026-12-04T18:39:27.563875583+01:00") == NOW
-    assert ev.nanos("2026-12-04T17:39:27Z") == NOW - 563875583
-    assert ev.nanos("soon") is None
-
-
 def test_parse_filters() -> None:
     assert ev.parse_filters("") == {}
     assert ev.parse_filters('{"type": {"container": true}, "event": ["die", "start"]}') \

@@ -12,10 +12,10 @@ the epoch, 0 = unset) keep the entries in that span, as Docker's ``logs`` does.
 from __future__ import annotations
 
 import collections
-import re
 import time
 
 from estiba import errors
+from estiba.oci.state import parse_timestamp
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -25,8 +25,6 @@ if TYPE_CHECKING:
 # how often a follower looks for more of the file
 _TICK = 0.05
 _BLOCK = 65536
-_TIME = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?"
-                   r"(Z|[+-]\d\d:\d\d)$")
 
 
 def parse_line(line: str) -> tuple[str, str, bool, str] | None:
@@ -36,33 +34,6 @@ def parse_line(line: str) -> tuple[str, str, bool, str] | None:
     if len(parts) < 3 or parts[1] not in ("stdout", "stderr") or parts[2] not in ("P", "F"):
         return None
     return parts[0], parts[1], parts[2] == "F", parts[3] if len(parts) == 4 else ""
-
-
-def parse_time(stamp: str) -> int | None:
-    """Nanoseconds since the epoch of an RFC 3339 time (``Z`` or an offset, up to nine
-    fraction digits); None if it is not one."""
-    import calendar
-
-    found = _TIME.match(stamp)
-    if found is None:
-        return None
-    year, month, day, hour, minute, second = (int(found.group(i)) for i in range(1, 7))
-    fraction = int((found.group(7) or "0").ljust(9, "0"))
-    zone = found.group(8)
-    offset = 0
-    if zone != "Z":
-        offset = (int(zone[1:3]) * 60 + int(zone[4:6])) * 60 * (-1 if zone[0] == "-" else 1)
-    try:
-        seconds = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
-    except (ValueError, OverflowError):
-        return None
-    return (seconds - offset) * 1_000_000_000 + fraction
-
-
-def format_time(ns: int) -> str:
-    """Docker's log timestamp: RFC 3339 UTC with all nine fraction digits."""
-    seconds, fraction = divmod(ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{fraction:09d}Z"
 
 
 def unix_nanos(text: str, what: str = "time") -> int:
@@ -183,7 +154,7 @@ def _in_span(entry: dict, since: int, until: int) -> int:
     is within)."""
     if not since and not until:
         return 0
-    stamp = parse_time(entry["time"])
+    stamp = parse_timestamp(entry["time"])
     if stamp is None:
         return 0
     if since and stamp < since:

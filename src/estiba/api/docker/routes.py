@@ -9,6 +9,7 @@ from estiba.api.core.http import Reply, Stream
 from estiba.api.docker import events, execs, filesystem, images, system
 from estiba.api.docker.call import Call
 from estiba.oci.json_codec import dumps
+from estiba.oci.state import parse_timestamp, timestamp
 from estiba.signals import signal_number
 
 TYPE_CHECKING = False
@@ -174,8 +175,8 @@ def containers_logs(engine: Any, call: Call, id: str) -> Stream:
                 continue
             data = entry.get("log", "").encode()
             if timestamps:
-                ns = logs.parse_time(entry.get("time", ""))
-                shown = logs.format_time(ns) if ns is not None else entry.get("time", "")
+                ns = parse_timestamp(entry.get("time", ""))
+                shown = timestamp(ns) if ns is not None else entry.get("time", "")
                 data = shown.encode() + b" " + data
             yield data if tty else multiplexed(1 if stream == "stdout" else 2, data)
 
