@@ -169,3 +169,12 @@ def test_an_exec_read_leaves_nothing_in_the_core(daemon: Daemon, box: str) -> No
     done = docker(daemon, "exec", box, "true")
     assert done.returncode == 0, done.stderr
     assert kept() <= before  # the CLI read its exit code: the core forgot it
+
+
+def test_privileged_exec_has_the_daemons_capabilities(daemon: Daemon, box: str) -> None:
+    done = docker(daemon, "exec", "--privileged", "-u", "0", box, "grep", "CapEff",
+                  "/proc/self/status")
+    assert done.returncode == 0, done.stderr
+    with open("/proc/self/status") as f:  # the daemon runs with this session's set
+        bounding = next(line.split()[1] for line in f if line.startswith("CapBnd:"))
+    assert done.stdout.split()[1] == bounding

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from estiba import errors
 from estiba.core import spec as specs
-from estiba.engine import jsontypes
+from estiba.engine import hostconfig, jsontypes
 from estiba.engine.labels import config_of
 from estiba.kernel.capabilities import NAMES as ALL_CAPABILITIES
 
@@ -82,12 +82,13 @@ def command_of(config: dict) -> list[str]:
 
 
 def exec_overrides(config: dict, container_env: list[str], user: str,
-                   ids: tuple[int, int, list[int]] | None = None) -> dict:
+                   ids: tuple[int, int, list[int]] | None = None,
+                   available: tuple[str, ...] = ALL_CAPABILITIES) -> dict:
     """What an exec's process sets over its container's (``core.tasks.exec_process``
     keeps the rest): args, the env merged by key (``TERM=xterm`` with a terminal unless
     set), cwd and user when given, the console size of a terminal, every capability
-    when privileged (pure); ``ids`` the user's ids when it is named (read from the
-    container's /etc/passwd)."""
+    of ``available`` (the daemon's, as for ``run --privileged``) when privileged (pure);
+    ``ids`` the user's ids when it is named (read from the container's /etc/passwd)."""
     process: dict = {"args": command_of(config)}
     env = specs.merge_env(list(container_env), list(config.get("Env") or []))
     if config.get("Tty") and not any(e.startswith("TERM=") for e in env):
@@ -106,7 +107,7 @@ def exec_overrides(config: dict, container_env: list[str], user: str,
         # start resizes it too, for one that does not
         process["consoleSize"] = {"height": size[0], "width": size[1]}
     if config.get("Privileged"):
-        process["capabilities"] = {name: list(ALL_CAPABILITIES) for name in _CAPABILITY_SETS}
+        process["capabilities"] = {name: list(available) for name in _CAPABILITY_SETS}
     return process
 
 
@@ -182,9 +183,11 @@ class Execs:
         asked = body.get("User") or ""
         ids = None if specs.numeric_user(asked) else self.containers.user_ids(container,
                                                                                 asked)
+        available = (hostconfig.LocalHost().capabilities() if body.get("Privileged")
+                     else ALL_CAPABILITIES)
         ex = Exec(id=secrets.token_hex(32), container_id=cid, config=config, user=user,
                   process=exec_overrides(config, spec_process.get("env") or [], asked,
-                                         ids))
+                                         ids, available))
         self._forget_removed()
         with self._lock:
             self._execs[ex.id] = ex

@@ -50,6 +50,10 @@ def test_privileged_gets_every_capability() -> None:
     caps = exec_overrides({"Cmd": ["sh"], "Privileged": True}, ENV, "")["capabilities"]
     assert set(caps) == {"bounding", "effective", "inheritable", "permitted"}
     assert "CAP_SYS_ADMIN" in caps["effective"] and "CAP_CHOWN" in caps["bounding"]
+    # those the daemon has, as run --privileged gives
+    held = exec_overrides({"Cmd": ["sh"], "Privileged": True}, ENV, "",
+                          available=("CAP_CHOWN", "CAP_KILL"))["capabilities"]
+    assert held["effective"] == ["CAP_CHOWN", "CAP_KILL"]
 
 
 def test_inspect_shape() -> None:
