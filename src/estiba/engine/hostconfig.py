@@ -16,7 +16,7 @@ import stat
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from estiba.engine.jsontypes import mismatch
+from estiba.engine.jsontypes import fits, mismatch
 from estiba.errors import FailedPrecondition, InvalidArgument, Unimplemented
 from estiba.kernel.capabilities import NAMES as ALL_CAPABILITIES
 
@@ -143,40 +143,31 @@ def apply(spec: dict, host_config: dict, host: Host) -> tuple[dict, tuple[str, .
 
 # --- values ----------------------------------------------------------------------------
 
-def _int(hc: dict, key: str, default: int = 0) -> int:
+def _field(hc: dict, key: str, go_type: str, empty: Any) -> Any:
+    """``hc[key]``, ``empty`` when absent or null; of ``go_type`` or refused in Go's
+    words."""
     value = hc.get(key)
     if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise mismatch(value, f"HostConfig.{key}", "int64")
+        return empty
+    if not fits(value, go_type):
+        raise mismatch(value, f"HostConfig.{key}", go_type)
     return value
+
+
+def _int(hc: dict, key: str, default: int = 0) -> int:
+    return _field(hc, key, "int64", default)
 
 
 def _str(hc: dict, key: str) -> str:
-    value = hc.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise mismatch(value, f"HostConfig.{key}", "string")
-    return value
+    return _field(hc, key, "string", "")
 
 
 def _list(hc: dict, key: str) -> list:
-    value = hc.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise mismatch(value, f"HostConfig.{key}", "array")
-    return value
+    return _field(hc, key, "array", [])
 
 
 def _dict(hc: dict, key: str) -> dict:
-    value = hc.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise mismatch(value, f"HostConfig.{key}", "map")
-    return value
+    return _field(hc, key, "map", {})
 
 
 # --- namespaces ------------------------------------------------------------------------

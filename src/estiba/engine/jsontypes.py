@@ -52,7 +52,8 @@ def mismatch(value: object, where: str, go_type: str) -> InvalidArgument:
                            f"{where} of type {go_type}")
 
 
-def _fits(value: object, go_type: str) -> bool:
+def fits(value: object, go_type: str) -> bool:
+    """Whether a decoded JSON value is of ``go_type`` (as the names here give them)."""
     if go_type in (INT, "int64", "uint16"):
         return isinstance(value, int) and not isinstance(value, bool)
     if go_type == "[2]uint":
@@ -65,10 +66,12 @@ def _fits(value: object, go_type: str) -> bool:
     if go_type == STRINGS:
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
     if go_type == STR_OR_STRINGS:
-        return isinstance(value, str) or _fits(value, STRINGS)
+        return isinstance(value, str) or fits(value, STRINGS)
     if go_type == STR_MAP:
         return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
-    return isinstance(value, dict)
+    if go_type == "array":
+        return isinstance(value, list)
+    return isinstance(value, dict)  # a struct or a map
 
 
 def check(body: dict, fields: dict[str, str], struct: str) -> None:
@@ -76,7 +79,7 @@ def check(body: dict, fields: dict[str, str], struct: str) -> None:
     one dockerd decodes into ``struct``; null is always fine, as for Go."""
     for field, go_type in fields.items():
         value = body.get(field)
-        if value is not None and not _fits(value, go_type):
+        if value is not None and not fits(value, go_type):
             where = field if field in ("HostConfig", "NetworkingConfig") else \
                 f"{struct}.{field}"
             raise mismatch(value, where, go_type)
