@@ -15,7 +15,6 @@ import time
 
 from estiba.cgroups import cgroupfs
 from estiba.cgroups.cgroupfs import CgroupFS, read_file, read_optional, write_file
-from estiba.cgroups.resources import order_v1, plan_v1
 from estiba.errors import EstibaError, Internal, Unavailable, from_oserror
 
 TYPE_CHECKING = False
@@ -94,6 +93,9 @@ class CgroupV1:
         return bool(cpus and cpus.strip() and mems and mems.strip())
 
     def apply(self, resources: Resources) -> None:
+        # Imported here: most runtime calls open a cgroup only to read or join it.
+        from estiba.cgroups.resources import order_v1, plan_v1
+
         plan = plan_v1(resources)
         memory = self._paths.get("memory")
         files = {w.file for w in plan}

@@ -15,7 +15,6 @@ import time
 
 from estiba.cgroups import cgroupfs
 from estiba.cgroups.cgroupfs import CgroupFS, read_file, read_optional
-from estiba.cgroups.resources import plan_v2
 from estiba.errors import EstibaError, InvalidArgument, Unavailable, from_oserror
 
 TYPE_CHECKING = False
@@ -110,6 +109,9 @@ class CgroupV2:
                     continue
 
     def apply(self, resources: Resources) -> None:
+        # Imported here: most runtime calls open a cgroup only to read or join it.
+        from estiba.cgroups.resources import plan_v2
+
         for w in plan_v2(resources):
             lacking = (f"the {w.controller} controller is not enabled for this cgroup"
                        if w.controller else "the kernel lacks this file")

@@ -9,6 +9,7 @@ not permitted`` rather than a bare errno. ctypes is loaded on first use: ``state
 from __future__ import annotations
 
 import os
+import sys
 
 from estiba.errors import from_oserror
 from estiba.kernel import consts as k
@@ -49,7 +50,6 @@ class Linux:
         init calls them after pivot_root, when the host's files are out of reach."""
         import fcntl  # noqa: F401
         import resource  # noqa: F401
-        import struct  # noqa: F401
 
         _ = self.libc
 
@@ -303,15 +303,13 @@ class Linux:
             raise from_oserror(f"set user {uid}:{gid}", err) from err
 
     def capset(self, effective: int, permitted: int, inheritable: int) -> None:
-        import struct
-
-        # struct __user_cap_header_struct, then two struct __user_cap_data_struct
-        header = struct.pack("=Ii", _CAP_V3, 0)
-        data = struct.pack(
-            "=6I",
+        # struct __user_cap_header_struct, then two struct __user_cap_data_struct, in
+        # native order: int.to_bytes spares the init an import of struct.
+        header = _u32(_CAP_V3) + _u32(0)
+        data = b"".join(_u32(v) for v in (
             effective & 0xFFFFFFFF, permitted & 0xFFFFFFFF, inheritable & 0xFFFFFFFF,
             effective >> 32, permitted >> 32, inheritable >> 32,
-        )
+        ))
         self._check(self.libc.syscall(k.SYS_CAPSET, header, data), "capset")
 
     def raise_ambient(self, caps: int, last: int) -> None:
@@ -370,9 +368,9 @@ class Linux:
 
     def set_window_size(self, fd: int, rows: int, cols: int) -> None:
         import fcntl
-        import struct
 
-        fcntl.ioctl(fd, k.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        size = b"".join(v.to_bytes(2, sys.byteorder) for v in (rows, cols, 0, 0))
+        fcntl.ioctl(fd, k.TIOCSWINSZ, size)  # struct winsize
 
     def cloexec_from(self, first: int) -> None:
         """Mark every descriptor from ``first`` up close-on-exec, so none of the
@@ -394,6 +392,10 @@ class Linux:
             os.execve(path, args, env)
         except OSError as err:
             raise from_oserror(f"exec {path}", err) from err
+
+
+def _u32(value: int) -> bytes:
+    return value.to_bytes(4, sys.byteorder)
 
 
 def _context_log(fd: int) -> str:

@@ -107,11 +107,18 @@ class Container:
         return out
 
     def save(self) -> None:
-        path = os.path.join(self.dir, STATE_FILE)
-        tmp = path + ".tmp"
+        self.commit(self.stage())
+
+    def stage(self) -> str:
+        """Write the record beside the state file, for ``commit`` to put in place: a
+        caller that has to wait anyway writes it meanwhile."""
+        tmp = os.path.join(self.dir, STATE_FILE + ".tmp")
         with open(tmp, "w") as f:
             f.write(json_codec.dumps(self.data))
-        os.rename(tmp, path)
+        return tmp
+
+    def commit(self, staged: str) -> None:
+        os.rename(staged, os.path.join(self.dir, STATE_FILE))
 
     def remove_dir(self) -> None:
         for name in (STATE_FILE, STATE_FILE + ".tmp", FIFO):

@@ -73,6 +73,8 @@ def exec_process(
         # v1: the child moves itself, which spares the kernel's grace period (see
         # CgroupV1.join_self); v2: we move it.
         self_join = cgroup if cgroup.version == 1 else None
+        # Loaded by the parent, once: the child would pay for each page the imports touch.
+        kernel.preload()
         runtime_side, child_side = sync.Channel.pair()
         pid = fork_into_pid_namespace(kernel, pid_ns)
         if pid == 0:

@@ -6,7 +6,8 @@ exec or in ``os._exit``. Every failure is sent to the runtime over the channel w
 message of the step that failed.
 
 Order: join/create namespaces but the cgroup one → make the mount tree a slave of the
-host's and the rootfs a mount point → mounts, devices, /dev symlinks → into our cgroup
+host's and the rootfs a mount point → mounts, devices, /dev symlinks (the runtime makes
+the cgroup meanwhile: a mount of it waits for its GO) → into our cgroup
 (by ourselves on v1; on v2 the runtime moves us meanwhile) → the cgroup namespace,
 rooted at that cgroup → the runtime
 runs the prestart and createRuntime hooks → createContainer hooks → pivot_root → hostname,
@@ -17,11 +18,11 @@ the exec fifo until ``start`` → exec.
 from __future__ import annotations
 
 import os
+import stat
 
 from estiba.errors import EstibaError, InvalidArgument
 from estiba.kernel import consts as k
 from estiba.runtime import sync
-from estiba.runtime.hooks import run_hook
 from estiba.runtime.mounts import secure_join, within
 from estiba.runtime.plan import device_mode
 from estiba.runtime.process import finish_and_exec
@@ -61,6 +62,8 @@ def container_init(kernel: Linux, plan: InitPlan, ctx: InitContext) -> None:
         kernel.preload()
         if plan.process.terminal:
             from estiba.runtime import console  # noqa: F401 - needed after pivot_root
+        if ctx.hooks.create_container or ctx.hooks.start_container:
+            from estiba.runtime import hooks  # noqa: F401 - needed after pivot_root
         for flag, path in plan.join:
             if flag != k.CLONE_NEWCGROUP:
                 _join(kernel, flag, path)
@@ -68,17 +71,25 @@ def container_init(kernel: Linux, plan: InitPlan, ctx: InitContext) -> None:
             kernel.unshare(plan.unshare & ~k.CLONE_NEWCGROUP)
         if plan.session_keyring:
             kernel.join_session_keyring(plan.session_keyring)
+        made: list[bool] = []
         entered: list[bool] = []
 
+        def cgroup_made() -> None:
+            # The runtime makes the cgroup while we make namespaces and mounts, and says
+            # GO once it exists (on v2, once it has moved us into it too).
+            if not made:
+                ctx.channel.expect(sync.GO)
+                made.append(True)
+
         def enter_cgroup() -> None:
-            # Into our cgroup — by ourselves on v1, else the runtime says GO once it has
-            # moved us (its first move may wait ~10 ms for the kernel: the mounts are made
-            # meanwhile) — and only then into a cgroup namespace, rooted there.
+            # Into our cgroup — by ourselves on v1, else the runtime has moved us (its
+            # first move may wait ~10 ms for the kernel: the mounts are made meanwhile)
+            # — and only then into a cgroup namespace, rooted there.
             if entered:
                 return
+            cgroup_made()
             if ctx.cgroup is not None:
                 ctx.cgroup.join_self()
-            ctx.channel.expect(sync.GO)
             for flag, path in plan.join:
                 if flag == k.CLONE_NEWCGROUP:
                     _join(kernel, flag, path)
@@ -86,7 +97,7 @@ def container_init(kernel: Linux, plan: InitPlan, ctx: InitContext) -> None:
                 kernel.unshare(k.CLONE_NEWCGROUP)
             entered.append(True)
 
-        prepare_rootfs(kernel, plan, before_cgroup2=enter_cgroup)
+        prepare_rootfs(kernel, plan, before_cgroup2=enter_cgroup, before_cgroup=cgroup_made)
         enter_cgroup()
         ctx.channel.send(sync.HOOKS)
         ctx.channel.expect(sync.GO)
@@ -140,14 +151,18 @@ def _join(kernel: Linux, flag: int, path: str) -> None:
 
 
 def prepare_rootfs(kernel: Linux, plan: InitPlan,
-                   before_cgroup2: Callable[[], None] | None = None) -> None:
+                   before_cgroup2: Callable[[], None] | None = None,
+                   before_cgroup: Callable[[], None] | None = None) -> None:
     """Mounts, devices and /dev links. A cgroup2 mount shows the cgroup namespace of the
-    mounter, so ``before_cgroup2`` (entering it) runs before one."""
+    mounter, so ``before_cgroup2`` (entering it) runs before one; ``before_cgroup``
+    (waiting until the cgroup exists) runs before any mount of the container's cgroup."""
     root = plan.rootfs
     kernel.mount("", "/", "", plan.root_propagation, label="/")
     # pivot_root needs the new root to be a mount point; a bind of itself makes it one.
     kernel.mount(root, root, "", k.MS_BIND | k.MS_REC)
     for step in plan.mounts:
+        if step.cgroup and before_cgroup is not None:
+            before_cgroup()
         if step.fstype == "cgroup2" and before_cgroup2 is not None:
             before_cgroup2()
         mount_step(kernel, root, step)
@@ -178,13 +193,12 @@ def mount_step(kernel: Linux, root: str, step: MountStep) -> None:
     is_file = False
     if step.host_source:
         try:
-            is_file = not os.path.isdir(step.source) and os.path.exists(step.source)
-            if not os.path.exists(step.source):
-                raise FileNotFoundError(2, "no such file or directory")
-        except OSError as err:
+            is_file = not stat.S_ISDIR(os.stat(step.source).st_mode)
+        except (OSError, ValueError):
+            # Whatever stops the stat, the source is as good as missing (os.path.exists).
             raise InvalidArgument(
                 f"mount {step.source} on {step.destination}: source: "
-                f"{(err.strerror or '').lower()}") from err
+                "no such file or directory") from None
     _make_mountpoint(root, dest, is_file)
     # Mount through a descriptor of the resolved destination, checked to be inside the
     # root, so a symlink swapped in after resolution cannot redirect the mount.
@@ -272,6 +286,8 @@ def _setup_console(kernel: Linux, plan: InitPlan, ctx: InitContext) -> None:
 
 
 def _run_hooks_in_container(kind: str, ctx: InitContext) -> None:
+    from estiba.runtime.hooks import run_hook
+
     if kind == "createContainer":
         hooks, payload = ctx.hooks.create_container, ctx.state_json
     else:

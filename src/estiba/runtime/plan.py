@@ -32,6 +32,7 @@ class MountStep(Record):
     remount: int = 0  # when set, a bind remount with these flags follows the mount
     propagation: tuple[int, ...] = ()
     host_source: bool = False  # source is a host path (bind): it must exist
+    cgroup: bool = False  # needs the container's cgroup made (a bind of it, or cgroup2)
 
 
 class DeviceNode(Record):
@@ -209,11 +210,11 @@ def _plan_cgroup_mount(
     if "" in cgroup_paths:  # unified hierarchy
         if cgroup_ns:
             return [MountStep(destination=mount.destination, source="cgroup2",
-                              fstype="cgroup2", flags=flags)]
+                              fstype="cgroup2", flags=flags, cgroup=True)]
         return [MountStep(
             destination=mount.destination, source=cgroup_paths[""], fstype="",
             flags=k.MS_BIND | k.MS_REC,
-            remount=k.MS_BIND | k.MS_REMOUNT | bind_flags, host_source=True,
+            remount=k.MS_BIND | k.MS_REMOUNT | bind_flags, host_source=True, cgroup=True,
         )]
     steps = [MountStep(
         destination=mount.destination, source="tmpfs", fstype="tmpfs",
@@ -226,7 +227,7 @@ def _plan_cgroup_mount(
         steps.append(MountStep(
             destination=mount.destination.rstrip("/") + "/" + name, source=path, fstype="",
             flags=k.MS_BIND | k.MS_REC,
-            remount=k.MS_BIND | k.MS_REMOUNT | bind_flags, host_source=True,
+            remount=k.MS_BIND | k.MS_REMOUNT | bind_flags, host_source=True, cgroup=True,
         ))
     if flags & k.MS_RDONLY:
         steps.append(MountStep(

@@ -133,6 +133,28 @@ def test_rootfs_mounts_devices_and_links(tmp_path):
     assert os.readlink(rootfs / "dev" / "fd") == "/proc/self/fd"
 
 
+def test_the_init_waits_for_its_cgroup_only_before_mounting_it(tmp_path):
+    # The runtime makes the cgroup while the init makes its other mounts.
+    rootfs = tmp_path / "rootfs"
+    (rootfs / "dev").mkdir(parents=True)
+    cgroup = tmp_path / "cgroup"
+    paths = {c: str(cgroup / c / "estiba" / "c1") for c in ("pids", "memory")}
+    for path in paths.values():
+        os.makedirs(path)
+    plan = plan_init(parse_config(default_config()), str(rootfs), paths, "/estiba/c1")
+    kernel = RecordingKernel()
+    waited: list[int] = []
+    prepare_rootfs(kernel, plan, before_cgroup=lambda: waited.append(
+        len(kernel.called("mount"))))
+
+    labels = [m[5] for m in kernel.called("mount")]
+    first_bind = labels.index("/sys/fs/cgroup/memory")
+    assert waited[0] == first_bind  # after the tmpfs under the binds, before them
+    assert labels[first_bind - 1] == "/sys/fs/cgroup"
+    assert [s.destination for s in plan.mounts if s.cgroup] == \
+        ["/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids"]
+
+
 def test_a_mount_through_a_symlink_pointing_out_stays_inside(tmp_path):
     rootfs = tmp_path / "rootfs"
     outside = tmp_path / "outside"
