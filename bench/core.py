@@ -41,6 +41,9 @@ NS = "benchcore"
 IMAGE = "docker.io/library/busybox:latest"
 ESTIBA = [str(REPO / ".venv" / "bin" / "estiba"), "ctr"]
 ESTIBAD = str(REPO / ".venv" / "bin" / "estibad")
+sys.path.insert(0, str(REPO / "src"))
+
+from estiba.network.system import purge as purge_network  # noqa: E402
 
 
 def pss_kib(pid: int) -> int:
@@ -197,6 +200,7 @@ def main() -> None:
     finally:
         if estiba is not None:
             estiba.stop()
+            purge_network(str(work / "root"), str(work / "run"), "benchcore")
         for parent in glob.glob("/sys/fs/cgroup/*/estiba-benchcore") + glob.glob(
                 "/sys/fs/cgroup/estiba-benchcore"):
             try:

@@ -33,6 +33,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 ANCHOR = "/work/shared/tools/anchor-docker"
 ESTIBAD = str(REPO / ".venv" / "bin" / "estibad")
+sys.path.insert(0, str(REPO / "src"))
+
+from estiba.network.system import purge as purge_network  # noqa: E402
+
 INSTANCE = "benchdocker"
 
 
@@ -161,6 +165,7 @@ def main() -> None:
                 os.rmdir(parent)
             except OSError:
                 pass
+        purge_network(str(work / "root"), str(work / "run"), INSTANCE)
         shutil.rmtree(work, ignore_errors=True)
         if started:
             subprocess.run([ANCHOR, "stop"], capture_output=True)

@@ -61,6 +61,18 @@ def build_core(config: Config, failpoint: Callable[[str], None] | None = None) -
                 cgroup_parent=config.cgroup_parent, failpoint=failpoint)
 
 
+def build_network(config: Config, core: Any) -> Any:
+    """The network service over the core's database (``estiba.network.system``), its
+    kernel side restored; None for a core without a database (a test's)."""
+    if not hasattr(core, "db"):
+        return None
+    from estiba.network.system import network_service
+
+    service = network_service(core.db, config.exec_root, config.instance)
+    service.restore()
+    return service
+
+
 def _import_asyncio() -> None:
     if "asyncio" in sys.modules:
         return
@@ -181,7 +193,8 @@ async def serve(config: Config, core: Any, log: Callable[..., None]) -> int:
     gid = sockets.group_id(config.group)
     address = config.core_address
     idle = config.idle_timeout or None
-    engine = Engine(core)
+    network = await loop.run_in_executor(executor, build_network, config, core)
+    engine = await loop.run_in_executor(executor, Engine, core, "docker", network)
     # (server, socket path) of the core API, then of the Docker API on each host
     servers = [(Server(CoreAPI(core, executor, log), error_reply, executor, log,
                        idle_timeout=idle), address)]

@@ -18,7 +18,9 @@ image config, pure; the image written), ``hostconfig.py`` (HostConfig
 into the OCI spec; pure but for its ``LocalHost``), ``policy.py`` (restart policies;
 pure), ``supervisor.py`` (exits: AutoRemove and restarts), ``health.py`` (health
 checks: the Healthcheck, its probes, State.Health), ``filters.py`` (Docker's
-``filters`` argument; pure), ``stats.py`` (stats and top JSON; pure). May import
+``filters`` argument; pure), ``stats.py`` (stats and top JSON; pure), ``networks.py``
+(``Networks``: ``docker network``), ``networking.py`` (a container's networks and its
+NetworkSettings; pure). May import
 ``core``, ``oci``, ``errors``, ``signals``, ``kernel.capabilities`` (the capability names)
 and the standard library.
 
@@ -37,9 +39,11 @@ NAMESPACE = "docker"
 
 
 class Engine:
-    """The engine over one core: ``containers`` and ``images``."""
+    """The engine over one core: ``containers``, ``images`` and, given the daemon's
+    network service, ``networks``."""
 
-    def __init__(self, core: Any, namespace: str = NAMESPACE) -> None:
+    def __init__(self, core: Any, namespace: str = NAMESPACE,
+                 network: Any = None) -> None:
         from estiba.engine.containers import Containers
         from estiba.engine.events import Events
         from estiba.engine.execs import Execs
@@ -52,6 +56,15 @@ class Engine:
         self.events = Events(core, namespace)
         self.images = Images(core, namespace)
         self.containers = Containers(core, namespace, self.images)
+        self.networks = None
+        if network is not None:
+            from estiba.engine.networks import Networks
+
+            self.containers.ensure_namespace()
+            network.ensure_defaults(namespace)
+            self.containers.network = network
+            self.networks = Networks(network, namespace, self.containers)
+            self.networks.emit = self.events.emit
         self.execs = Execs(core, namespace, self.containers)
         self.filesystems = Filesystems(core, namespace, self.containers, self.images)
         self.containers.exec_ids = self.execs.ids_of

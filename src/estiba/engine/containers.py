@@ -36,6 +36,7 @@ from estiba.engine import (
     jsontypes,
     logconfig,
     names,
+    networking,
     policy,
 )
 from estiba.engine import filters as filtering
@@ -46,6 +47,7 @@ from estiba.engine.labels import (
     HOST_CONFIG,
     IMAGE,
     NAME,
+    NETWORKS,
     RESTART_COUNT,
     STARTED_AT,
     STOPPED_BY_USER,
@@ -82,6 +84,9 @@ class Containers:
         self._ns_ready = False
         self._closing = threading.Event()
         self.supervisor: Supervisor | None = None
+        # the daemon's networks (network.service.NetworkService); None: every container
+        # gets a namespace with loopback only, whatever its mode
+        self.network: Any = None
         self.exec_ids: Callable[[str], list[str]] = lambda cid: []
         self.health_of: Callable[[str], dict | None] = lambda cid: None  # Health.health
         # (uid, gid, more gids) of a named user in a container's rootfs: Filesystems
@@ -93,7 +98,7 @@ class Containers:
         """Start the supervisor: exits handled from now on, missed ones looked at."""
         from estiba.engine.supervisor import Supervisor
 
-        self._ensure_namespace()
+        self.ensure_namespace()
         self._remove_stray_files()
         self.supervisor = Supervisor(self.core, self.ns, self)
         self.supervisor.start()
@@ -120,7 +125,7 @@ class Containers:
                 lock = self._locks[cid] = threading.RLock()
             return lock
 
-    def _ensure_namespace(self) -> None:
+    def ensure_namespace(self) -> None:
         if self._ns_ready:
             return
         with contextlib.suppress(errors.AlreadyExists, errors.Conflict):
@@ -128,7 +133,7 @@ class Containers:
         self._ns_ready = True
 
     def _all(self) -> list[Any]:
-        self._ensure_namespace()
+        self.ensure_namespace()
         return [c for c in self.core.containers.list(self.ns)
                 if NAME in dict(c.labels)]
 
@@ -221,6 +226,13 @@ class Containers:
                                   getattr(self.core, "cgroup_parent", "estiba"))
         labels = {IMAGE: image_name, CONFIG: json.dumps(config),
                   HOST_CONFIG: json.dumps(host_config)}
+        networking.published(config, host_config)  # refused here when malformed
+        members = networking.members(host_config, body.get("NetworkingConfig"))
+        if self.network is not None and members:
+            # by name, as Docker keeps them; a network that is not there is a 404
+            members = {self.network.get(self.ns, ref).name: settings
+                       for ref, settings in members.items()}
+            labels[NETWORKS] = json.dumps(members)
         files = self.files_dir(cid)
         spec["mounts"] = [*spec["mounts"], *etcfiles.mounts(
             files, bool(host_config.get("ReadonlyRootfs")))]
@@ -274,12 +286,110 @@ class Containers:
                 spec["process"]["user"] = {**spec["process"].get("user", {}), "uid": uid,
                                            "gid": gid, "additionalGids": more}
                 container = container.replace(spec=spec)
-            mounts = self.core.snapshots.mounts(self.ns, container.snapshot_key)
-            task = self.core.tasks.create(
-                container, mounts, stdin=bool(config.get("OpenStdin")),
-                terminal=bool(config.get("Tty")),
-                log_size_max=logconfig.size_max(self.host_config(container).get("LogConfig")))
+            container = self._join_network(container)
+            try:
+                mounts = self.core.snapshots.mounts(self.ns, container.snapshot_key)
+                task = self.core.tasks.create(
+                    container, mounts, stdin=bool(config.get("OpenStdin")),
+                    terminal=bool(config.get("Tty")),
+                    log_size_max=logconfig.size_max(
+                        self.host_config(container).get("LogConfig")))
+            except BaseException:
+                if self.network is not None:
+                    self.network.release(self.ns, cid)
+                raise
         return task
+
+    def _join_network(self, container: Any) -> Any:
+        """The container with the network namespace its task joins: its own, attached
+        to its networks; another running container's; or as the spec says (``host``:
+        none; ``none``: a new one with loopback only)."""
+        host_config = self.host_config(container)
+        mode = networking.mode_of(host_config)
+        if mode.startswith("container:"):
+            other = self.resolve(mode.removeprefix("container:"))
+            task = self._task(other)
+            if not _running(task):
+                raise errors.Conflict(f"cannot join network namespace of a non running "
+                                      f"container: {other}")
+            path = f"/proc/{task.pid}/ns/net"
+        elif self.network is None or not networking.is_own(mode):
+            return container
+        else:
+            self.network.release(self.ns, container.id)  # what an earlier task left
+            members = networking.members_of(container)
+            attachments = [self.network_attachment(name, settings)
+                           for name, settings in members.items()]
+            if attachments:  # ports are published through the first network
+                attachments[0].ports = tuple(networking.published(config_of(container),
+                                                                  host_config))
+            path, endpoints = self.network.attach(self.ns, container.id, attachments)
+            spec_hostname = (container.spec or {}).get("hostname") or ""
+            etcfiles.write_hosts(self.files_dir(container.id), host_config, [
+                (e.address, spec_hostname) for e in endpoints[:1] if e.address])
+        spec = copy.deepcopy(container.spec)
+        spaces = spec.setdefault("linux", {}).setdefault("namespaces", [])
+        spaces[:] = [ns for ns in spaces if ns.get("type") != "network"]
+        spaces.append({"type": "network", "path": path})
+        return container.replace(spec=spec)
+
+    @staticmethod
+    def network_attachment(name: str, settings: dict) -> Any:
+        from estiba.network.service import Attachment
+
+        return Attachment(name, address=networking.static_address(settings),
+                          aliases=networking.aliases_of(settings))
+
+    def change_networks(self, ref: str, network: Any, settings: dict,
+                        connect: bool) -> None:
+        """``docker network connect/disconnect``: the container's members changed, and
+        a running container's endpoint made or deleted at once."""
+        cid = self.resolve(ref)
+        with self.lock_of(cid):
+            container, task = self._get(cid)
+            mode = networking.mode_of(self.host_config(container))
+            if mode == "none" and connect:
+                raise errors.PermissionDenied(
+                    "container cannot be connected to multiple networks with one of the "
+                    "networks in private (none) mode")
+            if not networking.is_own(mode):
+                raise errors.PermissionDenied(
+                    "container sharing network namespace with another container or host "
+                    "cannot be connected to any other network")
+            members = networking.members_of(container)
+            if connect:
+                if network.name in members:
+                    raise errors.PermissionDenied(f"endpoint with name "
+                                                  f"{self._name(container)} already "
+                                                  f"exists in network {network.name}")
+                members[network.name] = settings
+            elif network.name not in members:
+                raise errors.PermissionDenied(f"container {cid} is not connected to "
+                                              f"network {network.name}")
+            else:
+                del members[network.name]
+            if _running(task):
+                if connect:
+                    self.network.connect(self.ns, cid,
+                                         self.network_attachment(network.name, settings))
+                else:
+                    self.network.disconnect(self.ns, cid, network.id)
+            self._relabel(container, **{NETWORKS: json.dumps(members)})
+
+    @staticmethod
+    def _name(container: Any) -> str:
+        return dict(container.labels).get(NAME, "/" + container.id[:12]).lstrip("/")
+
+    def release_network(self, cid: str) -> None:
+        """The container's endpoints and namespace gone, unless its task runs (a start
+        got there first): what its task's end leaves."""
+        if self.network is None:
+            return
+        with self.lock_of(cid):
+            task = self._task(cid)
+            if task is not None and task.exit_status is None:
+                return
+            self.network.release(self.ns, cid)
 
     def attach(self, ref: str) -> tuple[socket | None, bool, bool]:
         """A connected attach socket of the container's task (made if needed, so that
@@ -517,6 +627,8 @@ class Containers:
                     self.core.tasks.wait(self.ns, cid, timeout=10)
             with contextlib.suppress(errors.NotFound):
                 self.core.tasks.delete(self.ns, cid, force=True)
+        if self.network is not None:
+            self.network.release(self.ns, cid)
         with contextlib.suppress(errors.NotFound):
             self.core.remove_container(self.ns, cid)
         shutil.rmtree(self.files_dir(cid), ignore_errors=True)
@@ -525,9 +637,10 @@ class Containers:
 
     # --- views ------------------------------------------------------------------------
 
-    def _view(self, container: Any, task: Any,
-              image_ids: dict[str, str] | None = None) -> View:
-        """What inspect and list show; ``image_ids`` caches image ids over one list."""
+    def _view(self, container: Any, task: Any, image_ids: dict[str, str] | None = None,
+              networks: dict[str, Any] | None = None) -> View:
+        """What inspect and list show; ``image_ids`` and ``networks`` (by name) are
+        caches kept over one list."""
         labels = dict(container.labels)
         status, pid, code, finished = "created", 0, 0, ""
         if task is not None:
@@ -557,7 +670,31 @@ class Containers:
                     restarting=restarting, restart_count=restarts,
                     exec_ids=tuple(self.exec_ids(container.id)),
                     health=self.health_of(container.id),
-                    log_path=task.log_path if task is not None else "")
+                    log_path=task.log_path if task is not None else "",
+                    network_settings=self._network_settings(container, task, networks))
+
+    def _network_settings(self, container: Any, task: Any,
+                          by_name: dict[str, Any] | None) -> dict | None:
+        """Inspect's NetworkSettings."""
+        if self.network is None:
+            return None
+        if by_name is None:
+            by_name = {n.name: n for n in self.network.list(self.ns)}
+        running = task is not None and task.exit_status is None
+        endpoints = ({e.network_id: e for e in self.network.endpoints(
+            self.ns, container_id=container.id)} if running else {})
+        members = networking.members_of(container)
+        mode = networking.mode_of(self.host_config(container))
+        if not networking.is_own(mode) and mode in by_name:
+            members = {mode: {}}
+        rows = [(by_name[name], endpoints.get(by_name[name].id), given)
+                for name, given in members.items() if name in by_name]
+        sandbox = self.network.sandbox_path(container.id) if endpoints else ""
+        ports = None
+        if endpoints:
+            mappings = [m for e in endpoints.values() for m in self.network.mappings(e)]
+            ports = networking.ports_json(config_of(container), mappings)
+        return networking.settings(rows, sandbox, ports)
 
     def inspect(self, ref: str) -> dict:
         return inspect(self._view(*self._get(ref)))
@@ -572,7 +709,10 @@ class Containers:
         tasks = {t.id: t for t in self.core.tasks.list(self.ns)}
         image_ids: dict[str, str] = {}
         records = {c.id: c for c in self._all()}
-        views = [self._view(c, tasks.get(c.id), image_ids) for c in records.values()]
+        networks = ({n.name: n for n in self.network.list(self.ns)}
+                    if self.network is not None else None)
+        views = [self._view(c, tasks.get(c.id), image_ids, networks)
+                 for c in records.values()]
         views.sort(key=lambda v: parse_time(v.created), reverse=True)
         ancestors = None
         if "ancestor" in wanted:

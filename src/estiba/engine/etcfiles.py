@@ -1,7 +1,7 @@
-"""The files Docker gives every container at /etc/hostname and /etc/hosts: their text
-and their bind mounts (pure), and ``write``, which makes them. They live beside the
-container's other engine files, not in its writable layer, so that diff, export and
-commit leave them out."""
+"""The files Docker gives every container at /etc/hostname, /etc/hosts and
+/etc/resolv.conf: their text and their bind mounts (pure), and ``write``, which makes
+them. They live beside the container's other engine files, not in its writable layer,
+so that diff, export and commit leave them out."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import os
 
 from estiba.engine.jsontypes import mismatch
 from estiba.errors import InvalidArgument
+
+DEFAULT_DNS = ("8.8.8.8", "8.8.4.4")  # Docker's, when the host gives none usable
 
 LOCALHOST = (
     "127.0.0.1\tlocalhost\n"
@@ -42,24 +44,76 @@ def hosts_text(extra_hosts: list[str] | None = None,
     return "".join(lines)
 
 
+def resolv_text(host_text: str, host_config: dict) -> str:
+    """/etc/resolv.conf: the host's, without the nameservers on its own loopback (they
+    are not the container's); ``--dns``, ``--dns-search`` and ``--dns-option`` replace
+    its lines of each kind. Without any nameserver left, Docker's public defaults."""
+    servers, search, options = [], [], []
+    for line in host_text.splitlines():
+        fields = line.split()
+        if not fields or fields[0].startswith(("#", ";")):
+            continue
+        if fields[0] == "nameserver" and len(fields) > 1:
+            if not fields[1].startswith("127.") and fields[1] != "::1":
+                servers.append(fields[1])
+        elif fields[0] in ("search", "domain"):
+            search = fields[1:]
+        elif fields[0] == "options":
+            options.extend(fields[1:])
+    for key, current in (("Dns", servers), ("DnsSearch", search), ("DnsOptions", options)):
+        given = host_config.get(key)
+        if given is not None and not isinstance(given, list):
+            raise mismatch(given, f"HostConfig.{key}", "[]string")
+        if given:
+            current[:] = [str(v) for v in given]
+    if not servers:
+        servers = list(DEFAULT_DNS)
+    lines = [f"nameserver {server}\n" for server in servers]
+    if search:
+        lines.append(f"search {' '.join(search)}\n")
+    if options:
+        lines.append(f"options {' '.join(options)}\n")
+    return "".join(lines)
+
+
+FILES = ("hostname", "hosts", "resolv.conf")
+
+
 def mounts(directory: str, readonly: bool) -> list[dict]:
-    """The OCI mounts of ``<directory>/hostname`` and ``<directory>/hosts``, read-only
-    with a read-only root, as Docker makes them."""
+    """The OCI mounts of the container's /etc/hostname, /etc/hosts and
+    /etc/resolv.conf, read-only with a read-only root, as Docker makes them."""
     options = ["rbind", "rprivate", "ro" if readonly else "rw"]
     return [{"destination": f"/etc/{name}", "type": "bind",
              "source": f"{directory}/{name}", "options": list(options)}
-            for name in ("hostname", "hosts")]
+            for name in FILES]
 
 
 def write(directory: str, hostname: str, host_config: dict) -> None:
-    """The container's /etc/hostname and /etc/hosts; with the host's network, the
-    host's /etc/hosts, as Docker copies it."""
-    hosts = hosts_text(host_config.get("ExtraHosts"))
+    """The container's /etc/hostname, /etc/hosts and /etc/resolv.conf."""
+    host_resolv = ""
+    with contextlib.suppress(OSError), open("/etc/resolv.conf", encoding="utf-8") as f:
+        host_resolv = f.read()
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    _write(directory, "hostname", hostname + "\n")
+    _write(directory, "resolv.conf", resolv_text(host_resolv, host_config))
+    write_hosts(directory, host_config, [])
+
+
+def write_hosts(directory: str, host_config: dict,
+                addresses: list[tuple[str, str]]) -> None:
+    """/etc/hosts with the container's own ``(address, names)``; with the host's
+    network, the host's /etc/hosts, as Docker copies it."""
+    hosts = hosts_text(host_config.get("ExtraHosts"), addresses)
     if host_config.get("NetworkMode") == "host":
         with contextlib.suppress(OSError), open("/etc/hosts", encoding="utf-8") as f:
             hosts = f.read() + hosts[len(LOCALHOST):]
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    for name, text in (("hostname", hostname + "\n"), ("hosts", hosts)):
-        with open(os.path.join(directory, name), "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(os.path.join(directory, name), 0o644)
+    _write(directory, "hosts", hosts)
+
+
+def _write(directory: str, name: str, text: str) -> None:
+    # written in place: a bind mount holds the file's inode, so a new file renamed over
+    # it would not show in a container that has it mounted
+    path = os.path.join(directory, name)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.chmod(path, 0o644)

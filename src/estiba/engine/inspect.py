@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from estiba.engine import health as healthcheck
 from estiba.engine.filters import Filters, labels_match
+from estiba.engine.networking import port_list
 from estiba.errors import InvalidArgument
 from estiba.units import human_duration
 
@@ -40,6 +41,7 @@ class View:
     exec_ids: tuple[str, ...] = ()
     health: dict | None = None  # State.Health (engine/health.py)
     log_path: str = ""
+    network_settings: dict | None = None  # engine/networking.py; None: no networks
 
     @property
     def running(self) -> bool:
@@ -124,11 +126,13 @@ def summary(view: View, now: float) -> dict:
     return {
         "Id": view.id, "Names": [view.name], "Image": view.image, "ImageID": view.image_id,
         "Command": command_text(view.args), "Created": int(parse_time(view.created)),
-        "Ports": [], "Labels": dict(view.config.get("Labels") or {}),
+        "Ports": port_list((view.network_settings or {}).get("Ports") or {}),
+        "Labels": dict(view.config.get("Labels") or {}),
         "State": "restarting" if view.restarting else view.status,
         "Status": status_text(view, now),
         "HostConfig": {"NetworkMode": view.host_config.get("NetworkMode") or "bridge"},
-        "NetworkSettings": {"Networks": {}}, "Mounts": shown_mounts(view.host_config),
+        "NetworkSettings": {"Networks": (view.network_settings or {}).get("Networks") or {}},
+        "Mounts": shown_mounts(view.host_config),
     }
 
 
@@ -201,6 +205,6 @@ def inspect(view: View) -> dict:
         "GraphDriver": {"Name": "overlayfs", "Data": None},
         "Mounts": shown_mounts(view.host_config),
         "Config": view.config,
-        "NetworkSettings": {"Bridge": "", "SandboxID": "", "Ports": {},
-                            "SandboxKey": "", "Networks": {}},
+        "NetworkSettings": view.network_settings or {
+            "Bridge": "", "SandboxID": "", "Ports": {}, "SandboxKey": "", "Networks": {}},
     }

@@ -18,6 +18,7 @@ HOST_CONFIG = PREFIX + "host-config"  # the HostConfig as given (JSON)
 STARTED_AT = PREFIX + "started-at"  # RFC 3339, the last start
 STOPPED_BY_USER = PREFIX + "stopped-by-user"  # "1": no restart by its policy
 RESTART_COUNT = PREFIX + "restart-count"  # restarts by its policy
+NETWORKS = PREFIX + "networks"  # {network name: EndpointSettings as given} (JSON)
 
 
 def config_of(container: Any) -> dict:

@@ -84,6 +84,7 @@ class Supervisor:
             task = self.containers.task_of(container.id)
             if task is not None and task.exit_status is None:
                 continue
+            self._guard(self.containers.release_network, container.id)
             host_config = self.containers.host_config(container)
             if task is not None and host_config.get("AutoRemove"):
                 self._guard(self.containers.remove, container.id, True)
@@ -101,6 +102,8 @@ class Supervisor:
             container = self.containers.record(cid)
         except errors.NotFound:
             return
+        # Docker frees a stopped container's addresses and ports at once
+        self._guard(self.containers.release_network, cid)
         host_config = self.containers.host_config(container)
         if host_config.get("AutoRemove"):
             self.containers.remove(cid, True)

@@ -10,7 +10,8 @@ Schema (version 1):
 
 Version 2 adds ``snapshots`` (see ``metadata/snapshots.py``, which draws it), version 3
 ``images`` (``metadata/images.py``), version 4 ``content_labels``
-(``metadata/content.py``), version 5 ``containers`` (``metadata/containers.py``).
+(``metadata/content.py``), version 5 ``containers`` (``metadata/containers.py``),
+version 6 ``networks`` and ``endpoints`` (``metadata/networks.py``).
 
 Threads: a ``Database`` may be used from any number of threads (the daemon calls the
 services from a thread pool). Each thread gets its own connection, opened on first use
@@ -113,6 +114,34 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at TEXT NOT NULL,
         PRIMARY KEY (namespace, id)
     );
+    """,
+    # 5 -> 6: networks and their endpoints (estiba.metadata.networks); an endpoint's
+    # address is unique in its network: the IPAM lease
+    """
+    CREATE TABLE networks (
+        namespace TEXT NOT NULL REFERENCES namespaces(name),
+        id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        driver TEXT NOT NULL,
+        config TEXT NOT NULL DEFAULT '{}',
+        labels TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (namespace, id),
+        UNIQUE (namespace, name)
+    );
+    CREATE TABLE endpoints (
+        namespace TEXT NOT NULL,
+        network_id TEXT NOT NULL,
+        container_id TEXT NOT NULL,
+        address TEXT NOT NULL DEFAULT '',
+        mac TEXT NOT NULL DEFAULT '',
+        config TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (namespace, network_id, container_id),
+        FOREIGN KEY (namespace, network_id) REFERENCES networks(namespace, id)
+    );
+    CREATE UNIQUE INDEX endpoints_address ON endpoints(namespace, network_id, address)
+        WHERE address != '';
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -47,6 +47,12 @@ def poll(check, timeout: float, what: str, interval: float = 0.02):
         time.sleep(interval)
 
 
+def purge_network(root: str, exec_root: str, instance: str) -> None:
+    from estiba.network.system import purge
+
+    purge(root, exec_root, instance)
+
+
 class Daemon:
     """estibad on ``<dir>/root``, ``<dir>/run``, ``<dir>/c.sock`` (the Docker API on
     ``<dir>/d.sock``), instance ``name``."""
@@ -162,6 +168,9 @@ class Daemon:
             poll(lambda: not self.leftovers(), timeout, "leftovers gone")
         assert not self.leftovers()
 
+    def purge_network(self) -> None:
+        purge_network(self.root, self.exec_root, self.instance)
+
     def remove(self) -> None:
         """Kill the daemon, unmount what is left (the test then fails on it anyway),
         remove the roots and the instance's cgroup parent."""
@@ -171,6 +180,7 @@ class Daemon:
         for pid in self.conmons():
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
+        self.purge_network()
         for base in (CGROUP_ROOT, *CGROUP_ROOT.glob("*")):
             with contextlib.suppress(OSError):
                 (base / self.cgroup_parent).rmdir()

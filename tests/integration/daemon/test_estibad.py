@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from harness import purge_network
 
 REPO = Path(__file__).resolve().parents[3]
 SRC = REPO / "src"
@@ -40,6 +41,7 @@ pytestmark = pytest.mark.root
 def roots() -> Iterator[dict[str, str]]:
     d = tempfile.mkdtemp(prefix="esd-", dir="/tmp")
     yield {"dir": d, "root": f"{d}/root", "exec_root": f"{d}/run", "sock": f"{d}/c.sock"}
+    purge_network(f"{d}/root", f"{d}/run", "esdtest")
     shutil.rmtree(d, ignore_errors=True)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from estiba import errors
 from estiba.api.core.http import Reply, Stream
-from estiba.api.docker import events, execs, filesystem, images, system
+from estiba.api.docker import events, execs, filesystem, images, networks, system
 from estiba.api.docker.call import Call
 from estiba.oci.json_codec import dumps
 from estiba.oci.state import parse_timestamp, timestamp
@@ -213,4 +213,5 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     *execs.ROUTES,
     *filesystem.ROUTES,
     *images.ROUTES,
+    *networks.ROUTES,
 ]
