@@ -202,6 +202,16 @@ def test_published_ports(daemon: object) -> None:
     listed = ok(daemon, "ps", "--filter", "name=pub2", "--format", "{{.Ports}}")
     assert f"0.0.0.0:{chosen}->80/tcp" in listed
 
+    def names(*filters: str) -> list[str]:
+        args = [a for f in filters for a in ("--filter", f)]
+        return sorted(ok(daemon, "ps", *args, "--format", "{{.Names}}").split())
+
+    # the container's ports, as Docker matches them
+    assert names("publish=80") == ["pub", "pub2"] and names("publish=81") == ["pub2"]
+    assert names("publish=70-80/tcp") == ["pub", "pub2"]
+    assert names("expose=81", "network=bridge") == ["pub2"]
+    assert names("publish=80/udp") == [] and names("network=none") == []
+
     ok(daemon, "stop", "-t", "0", "pub")
     assert not served("127.0.0.1", 18081, "pub")
     ok(daemon, "rm", "-f", "pub", "pub2")
@@ -288,3 +298,67 @@ def test_a_restart_keeps_networks_addresses_and_ports(daemon: object) -> None:
     ok(daemon, "rm", "-f", "survivor")
     ok(daemon, "network", "rm", "kept")
     assert not served("127.0.0.1", 18082, "survivor")
+
+
+@pytest.fixture()
+def upstream() -> Iterator[str]:
+    """A DNS server of the test's own on a loopback address: every A query for
+    ``outside.test`` gets 192.0.2.123, any other name a name error."""
+    import socket
+    import threading
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[2] / "src"))
+    from estiba.network import dnsmessage as dns
+
+    address = "127.0.0.77"
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind((address, 53))
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                data, peer = server.recvfrom(4096)
+            except OSError:
+                continue
+            query = dns.parse_query(data)
+            if query.name == "outside.test" and query.qtype == dns.A:
+                server.sendto(dns.answer(query, ["192.0.2.123"]), peer)
+            elif query.name == "outside.test":
+                server.sendto(dns.error(query, dns.NOERROR), peer)
+            else:
+                server.sendto(dns.error(query, dns.NXDOMAIN), peer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield address
+    finally:
+        stop.set()
+        thread.join(5)
+        server.close()
+
+
+def test_embedded_dns_on_user_networks(daemon: object, upstream: str) -> None:
+    ok(daemon, "network", "create", "names")
+    ok(daemon, "run", "-d", "--name", "alpha", "--network", "names", "--network-alias",
+       "db", "busybox", "sleep", "1000")
+    alpha = address_of(daemon, "alpha", "names")
+    short = ok(daemon, "inspect", "-f", "{{.Id}}", "alpha")[:12]
+    seen = in_container(daemon, "cat /etc/resolv.conf;",
+                        "for n in alpha db", short, "alpha.names; do nslookup $n 127.0.0.11 "
+                        "| grep -A1 '^Name:' | tail -1; done;",
+                        "nslookup outside.test | grep -A1 '^Name:' | tail -1;",
+                        "nslookup missing.test >/dev/null 2>&1 || echo missing",
+                        network=("--network", "names", "--dns", upstream))
+    lines = seen.splitlines()
+    assert lines[0] == "nameserver 127.0.0.11" and "ndots:0" in lines[1]
+    assert lines[2:6] == [f"Address: {alpha}"] * 4, seen
+    assert lines[6] == "Address: 192.0.2.123"  # forwarded to the container's --dns
+    assert lines[7] == "missing"
+    # the default bridge has no embedded DNS, as in Docker
+    plain = in_container(daemon, "cat /etc/resolv.conf", network=("--dns", upstream))
+    assert plain == f"nameserver {upstream}"
+    ok(daemon, "rm", "-f", "alpha")
+    ok(daemon, "network", "rm", "names")

@@ -68,7 +68,7 @@ def build_network(config: Config, core: Any) -> Any:
         return None
     from estiba.network.system import network_service
 
-    service = network_service(core.db, config.exec_root, config.instance)
+    service = network_service(core.db, config.exec_root, config.instance, serve_dns=True)
     service.restore()
     return service
 

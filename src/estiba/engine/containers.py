@@ -318,27 +318,33 @@ class Containers:
         else:
             self.network.release(self.ns, container.id)  # what an earlier task left
             members = networking.members_of(container)
-            attachments = [self.network_attachment(name, settings)
+            attachments = [self.network_attachment(name, settings, container)
                            for name, settings in members.items()]
             if attachments:  # ports are published through the first network
                 attachments[0].ports = tuple(networking.published(config_of(container),
                                                                   host_config))
-            path, endpoints = self.network.attach(self.ns, container.id, attachments)
+            path, endpoints = self.network.attach(
+                self.ns, container.id, attachments,
+                dns=etcfiles.upstreams(etcfiles.host_resolv(), host_config))
+            files = self.files_dir(container.id)
             spec_hostname = (container.spec or {}).get("hostname") or ""
-            etcfiles.write_hosts(self.files_dir(container.id), host_config, [
+            etcfiles.write_hosts(files, host_config, [
                 (e.address, spec_hostname) for e in endpoints[:1] if e.address])
+            etcfiles.write_resolv(files, host_config,
+                                  embedded=self.network.user_defined(self.ns, endpoints))
         spec = copy.deepcopy(container.spec)
         spaces = spec.setdefault("linux", {}).setdefault("namespaces", [])
         spaces[:] = [ns for ns in spaces if ns.get("type") != "network"]
         spaces.append({"type": "network", "path": path})
         return container.replace(spec=spec)
 
-    @staticmethod
-    def network_attachment(name: str, settings: dict) -> Any:
+    def network_attachment(self, name: str, settings: dict, container: Any) -> Any:
         from estiba.network.service import Attachment
 
+        aliases = networking.aliases_of(settings)
         return Attachment(name, address=networking.static_address(settings),
-                          aliases=networking.aliases_of(settings))
+                          aliases=aliases,
+                          names=[self._name(container), container.id[:12], *aliases])
 
     def change_networks(self, ref: str, network: Any, settings: dict,
                         connect: bool) -> None:
@@ -370,8 +376,8 @@ class Containers:
                 del members[network.name]
             if _running(task):
                 if connect:
-                    self.network.connect(self.ns, cid,
-                                         self.network_attachment(network.name, settings))
+                    self.network.connect(self.ns, cid, self.network_attachment(
+                        network.name, settings, container))
                 else:
                     self.network.disconnect(self.ns, cid, network.id)
             self._relabel(container, **{NETWORKS: json.dumps(members)})

@@ -44,36 +44,64 @@ def hosts_text(extra_hosts: list[str] | None = None,
     return "".join(lines)
 
 
-def resolv_text(host_text: str, host_config: dict) -> str:
-    """/etc/resolv.conf: the host's, without the nameservers on its own loopback (they
-    are not the container's); ``--dns``, ``--dns-search`` and ``--dns-option`` replace
-    its lines of each kind. Without any nameserver left, Docker's public defaults."""
+def _resolv_fields(host_text: str) -> tuple[list[str], list[str], list[str]]:
+    """(nameservers, search domains, options) of a resolv.conf."""
     servers, search, options = [], [], []
     for line in host_text.splitlines():
         fields = line.split()
         if not fields or fields[0].startswith(("#", ";")):
             continue
         if fields[0] == "nameserver" and len(fields) > 1:
-            if not fields[1].startswith("127.") and fields[1] != "::1":
-                servers.append(fields[1])
+            servers.append(fields[1])
         elif fields[0] in ("search", "domain"):
             search = fields[1:]
         elif fields[0] == "options":
             options.extend(fields[1:])
-    for key, current in (("Dns", servers), ("DnsSearch", search), ("DnsOptions", options)):
-        given = host_config.get(key)
-        if given is not None and not isinstance(given, list):
-            raise mismatch(given, f"HostConfig.{key}", "[]string")
-        if given:
-            current[:] = [str(v) for v in given]
-    if not servers:
-        servers = list(DEFAULT_DNS)
+    return servers, search, options
+
+
+def _given(host_config: dict, key: str) -> list[str] | None:
+    given = host_config.get(key)
+    if given is not None and not isinstance(given, list):
+        raise mismatch(given, f"HostConfig.{key}", "[]string")
+    return [str(v) for v in given] if given else None
+
+
+def upstreams(host_text: str, host_config: dict) -> list[str]:
+    """The servers the embedded DNS forwards to: ``--dns``, else the host's (its
+    loopback ones too: they are asked from the host's namespace)."""
+    return _given(host_config, "Dns") or _resolv_fields(host_text)[0]
+
+
+def resolv_text(host_text: str, host_config: dict, embedded: bool = False) -> str:
+    """/etc/resolv.conf: the host's, without the nameservers on its own loopback (they
+    are not the container's); ``--dns``, ``--dns-search`` and ``--dns-option`` replace
+    its lines of each kind. Without any nameserver left, Docker's public defaults. On a
+    user-defined network (``embedded``) the one nameserver is the embedded DNS server,
+    which forwards to the others."""
+    servers, search, options = _resolv_fields(host_text)
+    servers = [s for s in servers if not s.startswith("127.") and s != "::1"]
+    servers = _given(host_config, "Dns") or servers or list(DEFAULT_DNS)
+    search = _given(host_config, "DnsSearch") or search
+    options = _given(host_config, "DnsOptions") or options
+    if embedded:
+        from estiba.network.resolver import ADDRESS
+
+        servers = [ADDRESS]
+        if not any(o.startswith("ndots:") for o in options):
+            options = [*options, "ndots:0"]
     lines = [f"nameserver {server}\n" for server in servers]
     if search:
         lines.append(f"search {' '.join(search)}\n")
     if options:
         lines.append(f"options {' '.join(options)}\n")
     return "".join(lines)
+
+
+def host_resolv() -> str:
+    with contextlib.suppress(OSError), open("/etc/resolv.conf", encoding="utf-8") as f:
+        return f.read()
+    return ""
 
 
 FILES = ("hostname", "hosts", "resolv.conf")
@@ -90,13 +118,14 @@ def mounts(directory: str, readonly: bool) -> list[dict]:
 
 def write(directory: str, hostname: str, host_config: dict) -> None:
     """The container's /etc/hostname, /etc/hosts and /etc/resolv.conf."""
-    host_resolv = ""
-    with contextlib.suppress(OSError), open("/etc/resolv.conf", encoding="utf-8") as f:
-        host_resolv = f.read()
     os.makedirs(directory, mode=0o700, exist_ok=True)
     _write(directory, "hostname", hostname + "\n")
-    _write(directory, "resolv.conf", resolv_text(host_resolv, host_config))
+    write_resolv(directory, host_config, embedded=False)
     write_hosts(directory, host_config, [])
+
+
+def write_resolv(directory: str, host_config: dict, embedded: bool) -> None:
+    _write(directory, "resolv.conf", resolv_text(host_resolv(), host_config, embedded))
 
 
 def write_hosts(directory: str, host_config: dict,

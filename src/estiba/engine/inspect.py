@@ -48,8 +48,8 @@ class View:
         return self.status in ("running", "paused")
 
 
-# the filters of GET /containers/json (Docker's; network, volume, publish and
-# expose match nothing of these containers yet)
+# the filters of GET /containers/json (Docker's; volume matches nothing of these
+# containers yet)
 FILTERS = ("ancestor", "before", "expose", "exited", "health", "id", "isolation",
            "is-task", "label", "name", "network", "publish", "since", "status", "volume")
 STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
@@ -70,6 +70,10 @@ def matches(view: View, filters: Filters, ancestors: set[str] | None = None,
         "status": lambda v: v == view.status,
         "exited": lambda v: view.status == "exited" and str(view.exit_code) == v,
         "health": lambda v: v == ((view.health or {}).get("Status") or "none"),
+        "network": lambda v: any(v in (name, settings.get("NetworkID"))
+                                 for name, settings in _networks(view).items()),
+        "publish": lambda v: _port_matches(v, _published(view)),
+        "expose": lambda v: _port_matches(v, _exposed(view)),
     }
     for key, check in checks.items():
         values = filters.get(key)
@@ -85,8 +89,38 @@ def matches(view: View, filters: Filters, ancestors: set[str] | None = None,
         return False
     if since is not None and created <= since:
         return False
-    return not any(k in filters for k in ("network", "volume", "publish", "expose",
-                                             "is-task"))
+    return not any(k in filters for k in ("volume", "is-task"))
+
+
+def _networks(view: View) -> dict[str, dict]:
+    return (view.network_settings or {}).get("Networks") or {}
+
+
+def _published(view: View) -> set[tuple[int, str]]:
+    ports = (view.network_settings or {}).get("Ports") or {}
+    return {_port(key) for key, bindings in ports.items() if bindings}
+
+
+def _exposed(view: View) -> set[tuple[int, str]]:
+    ports = (view.network_settings or {}).get("Ports") or {}
+    return {_port(key) for key in (*ports, *(view.config.get("ExposedPorts") or {}))}
+
+
+def _port(key: str) -> tuple[int, str]:
+    number, _, proto = key.partition("/")
+    return int(number), proto or "tcp"
+
+
+def _port_matches(value: str, ports: set[tuple[int, str]]) -> bool:
+    """``80``, ``80/udp``, ``8000-8080`` (any of the range) against ``ports``."""
+    span, _, proto = value.partition("/")
+    first, _, last = span.partition("-")
+    try:
+        low, high = int(first), int(last or first)
+    except ValueError:
+        raise InvalidArgument(f"invalid filter value {value!r}: a port or a range of "
+                              "ports is expected") from None
+    return any(low <= n <= high and p == (proto or "tcp") for n, p in ports)
 
 
 def parse_time(text: str) -> float:

@@ -11,7 +11,9 @@ Modules: ``ipam`` (subnets and addresses; pure), ``ports`` (published ports; pur
 ``firewall`` (the nft table of a model; pure), ``forwarding`` (iptables' FORWARD
 chains), ``bridge`` (bridges and veths through netlink), ``service``
 (``NetworkService``: networks and endpoints over their records) and ``system`` (the
-service wired to the real kernel).
-May import: ``estiba.kernel``, ``estiba.metadata``, ``estiba.errors``, ``estiba.oci`` and the standard library.
+service wired to the real kernel), ``dnsmessage`` and ``resolver`` (the embedded DNS
+server of user-defined networks).
+May import: ``estiba.kernel``, ``estiba.metadata``, ``estiba.errors``, ``estiba.oci``
+and the standard library.
 Man pages: nft(8), iptables(8), ip-link(8), veth(4).
 """

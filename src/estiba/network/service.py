@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from estiba.metadata.db import Database
     from estiba.network.bridge import BridgeDriver
     from estiba.network.ports import Mapping
+    from estiba.network.resolver import Resolver
 
 DEFAULT_NETWORK = "bridge"
 BUILTIN = {"bridge": "bridge", "host": "host", "none": "null"}
@@ -64,21 +65,23 @@ class Forwarding(Protocol):
 class Attachment:
     """What a container asks of one network: a static address, aliases, ports."""
 
-    __slots__ = ("network", "address", "aliases", "ports")
+    __slots__ = ("network", "address", "aliases", "ports", "names")
 
     def __init__(self, network: str, address: str = "", aliases: Sequence[str] = (),
-                 ports: Sequence[Mapping] = ()) -> None:
+                 ports: Sequence[Mapping] = (), names: Sequence[str] = ()) -> None:
         self.network = network
         self.address = address
         self.aliases = tuple(aliases)
         self.ports = tuple(ports)
+        self.names = tuple(names)  # what the embedded DNS answers with its address
 
 
 class NetworkService:
     def __init__(self, db: Database, exec_root: str, driver: BridgeDriver, *,
                  instance: str = "estiba", firewall: Firewall | None = None,
                  forwarding: Forwarding | None = None,
-                 write_sysctl: Callable[[str, str], None] | None = None) -> None:
+                 write_sysctl: Callable[[str, str], None] | None = None,
+                 resolver: Callable[[NetworkService], Resolver] | None = None) -> None:
         self.db = db
         self.driver = driver
         self.netns_dir = os.path.join(exec_root, "netns")
@@ -87,6 +90,7 @@ class NetworkService:
         self._forwarding = forwarding
         self._write_sysctl = write_sysctl or _write_sysctl
         self._lock = threading.RLock()  # the firewall's state and the bridges
+        self.resolver = resolver(self) if resolver is not None else None
 
     # --- networks ----------------------------------------------------------------------
 
@@ -196,9 +200,20 @@ class NetworkService:
             self.refresh_firewall()
 
     def restore(self) -> None:
-        """At daemon start: every bridge network's kernel side, and the firewall."""
+        """At daemon start: every bridge network's kernel side, the firewall, and the
+        embedded DNS of the containers whose namespaces outlived the daemon."""
         for network in records.every_network(self.db):
             self.restore_network(network)
+        if self.resolver is None:
+            return
+        for network, endpoint in records.every_endpoint(self.db):
+            path = self.sandbox_path(endpoint.container_id)
+            if ((network.config or {}).get("builtin") or not os.path.exists(path)
+                    or self.resolver.serves(endpoint.container_id)):
+                continue
+            with contextlib.suppress(EstibaError, OSError):
+                self.resolver.add(endpoint.container_id, path,
+                                  (endpoint.config or {}).get("dns") or ())
 
     def _bridge_gone(self, bridge: str) -> None:
         if self._forwarding is not None:
@@ -224,10 +239,11 @@ class NetworkService:
     def sandbox_path(self, container_id: str) -> str:
         return os.path.join(self.netns_dir, container_id)
 
-    def attach(self, namespace: str, container_id: str,
-               attachments: Sequence[Attachment]) -> tuple[str, list[records.EndpointRecord]]:
+    def attach(self, namespace: str, container_id: str, attachments: Sequence[Attachment],
+               dns: Sequence[str] = ()) -> tuple[str, list[records.EndpointRecord]]:
         """The container's network namespace (made) with an endpoint on each network
-        asked; (its path, the endpoints). Undone as a whole when a step fails."""
+        asked; (its path, the endpoints). On a user-defined network the embedded DNS
+        serves it, forwarding to ``dns``. Undone as a whole when a step fails."""
         from estiba.kernel import netns
 
         path = self.sandbox_path(container_id)
@@ -238,16 +254,20 @@ class NetworkService:
         try:
             for index, want in enumerate(attachments):
                 made.append(self._attach_one(namespace, container_id, path, want,
-                                             ifname=f"eth{index}", first=index == 0))
+                                             ifname=f"eth{index}", first=index == 0,
+                                             dns=dns))
             if any((e.config or {}).get("ports") for e in made):
                 self.refresh_firewall()
+            if self.resolver is not None and self.user_defined(namespace, made):
+                self.resolver.add(container_id, path, dns)
         except BaseException:
             self.release(namespace, container_id)
             raise
         return path, made
 
     def _attach_one(self, namespace: str, container_id: str, path: str, want: Attachment,
-                    ifname: str, first: bool) -> records.EndpointRecord:
+                    ifname: str, first: bool,
+                    dns: Sequence[str] = ()) -> records.EndpointRecord:
         network = self.get(namespace, want.network)
         if network.driver != "bridge":
             raise InvalidArgument(f"container cannot be connected to network "
@@ -272,7 +292,8 @@ class NetworkService:
             endpoint = self.store(namespace).add_endpoint(records.EndpointRecord(
                 namespace=namespace, network_id=network.id, container_id=container_id,
                 config={"host_end": host_end, "ifname": ifname,
-                        "aliases": list(want.aliases),
+                        "aliases": list(want.aliases), "names": list(want.names),
+                        "dns": list(dns),
                         "ports": [_port_json(p) for p in ports],
                         "endpoint_id": secrets.token_hex(32)}), allocate)
         try:
@@ -339,6 +360,29 @@ class NetworkService:
                         host_port=int(p["host_port"]))
                 for p in (endpoint.config or {}).get("ports") or ()]
 
+    def user_defined(self, namespace: str,
+                     endpoints: Sequence[records.EndpointRecord]) -> bool:
+        """Whether one of ``endpoints`` is on a user-defined network."""
+        builtin = {n.id for n in self.list(namespace) if (n.config or {}).get("builtin")}
+        return any(e.network_id not in builtin for e in endpoints)
+
+    def lookup(self, container_id: str, name: str) -> list[str] | None:
+        """The embedded DNS's answer: the addresses of ``name`` (a DNS name of an
+        endpoint, or ``NAME.NETWORK``) on the user-defined networks of the container,
+        None when none knows it."""
+        every = records.every_endpoint(self.db)
+        mine = {n.id for n, e in every
+                if e.container_id == container_id and not (n.config or {}).get("builtin")}
+        found = []
+        for network, endpoint in every:
+            if network.id not in mine or not endpoint.address:
+                continue
+            short = name.removesuffix("." + network.name.lower())
+            names = {str(n).lower() for n in (endpoint.config or {}).get("names") or ()}
+            if name in names or short in names:
+                found.append(endpoint.address)
+        return found or None
+
     def endpoints(self, namespace: str, network_id: str = "",
                   container_id: str = "") -> list[records.EndpointRecord]:
         return self.store(namespace).endpoints(network_id, container_id)
@@ -348,6 +392,8 @@ class NetworkService:
         removed: what its task's end leaves. Fine when there is nothing."""
         from estiba.kernel import netns
 
+        if self.resolver is not None:
+            self.resolver.remove(container_id)
         store = self.store(namespace)
         had_ports = False
         for endpoint in store.endpoints(container_id=container_id):

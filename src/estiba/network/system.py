@@ -15,6 +15,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from estiba.kernel.nftables import Nftables
     from estiba.metadata.db import Database
+    from estiba.network.resolver import Resolver
 
 
 class NftFirewall:
@@ -47,13 +48,26 @@ def netlink_in(path: str) -> Netlink:
                                      socket.NETLINK_ROUTE))
 
 
-def network_service(db: Database, exec_root: str, instance: str) -> NetworkService:
+def udp_in(path: str) -> socket.socket:
+    """A UDP socket in the network namespace at ``path``."""
+    return netns.open_socket(path, socket.AF_INET, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+
+
+def network_service(db: Database, exec_root: str, instance: str,
+                    serve_dns: bool = False) -> NetworkService:
+    """The service; with ``serve_dns``, its embedded DNS server running (the daemon's)."""
     from estiba.network.forwarding import Iptables
+
+    def resolver(service: NetworkService) -> Resolver:
+        from estiba.network.resolver import Resolver
+
+        return Resolver(service.lookup, udp_in)
 
     firewall = NftFirewall()
     return NetworkService(db, exec_root, BridgeDriver(Netlink, netlink_in),
                           instance=instance, firewall=firewall,
-                          forwarding=Iptables(firewall.nft))
+                          forwarding=Iptables(firewall.nft),
+                          resolver=resolver if serve_dns else None)
 
 
 def purge(root: str, exec_root: str, instance: str) -> None:
