@@ -633,11 +633,13 @@ class Containers:
                     self.core.tasks.wait(self.ns, cid, timeout=10)
             with contextlib.suppress(errors.NotFound):
                 self.core.tasks.delete(self.ns, cid, force=True)
-        if self.network is not None:
-            self.network.release(self.ns, cid)
         with contextlib.suppress(errors.NotFound):
             self.core.remove_container(self.ns, cid)
         shutil.rmtree(self.files_dir(cid), ignore_errors=True)
+        if self.network is not None:
+            # last: the kernel's teardown of the namespace it sets off would slow the
+            # unmounts and cgroup removals above
+            self.network.release(self.ns, cid)
         with self._locks_guard:
             self._locks.pop(cid, None)
 

@@ -102,12 +102,12 @@ class Supervisor:
             container = self.containers.record(cid)
         except errors.NotFound:
             return
-        # Docker frees a stopped container's addresses and ports at once
-        self._guard(self.containers.release_network, cid)
         host_config = self.containers.host_config(container)
         if host_config.get("AutoRemove"):
-            self.containers.remove(cid, True)
+            self.containers.remove(cid, True)  # its network last (see _remove)
             return
+        # Docker frees a stopped container's addresses and ports at once
+        self._guard(self.containers.release_network, cid)
         restarts, by_user = self.containers.restart_state(container)
         if not policy.should_restart(host_config.get("RestartPolicy") or {}, code,
                                      restarts, by_user):
