@@ -367,3 +367,46 @@ def test_embedded_dns_on_user_networks(daemon: object, upstream: str) -> None:
     assert plain == f"nameserver {upstream}"
     ok(daemon, "rm", "-f", "alpha")
     ok(daemon, "network", "rm", "names")
+
+
+def _kernel_text() -> str:
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    rules = subprocess.run(["nft", "list", "ruleset"], capture_output=True, text=True).stdout
+    forward = subprocess.run(["iptables", "-S", "FORWARD"], capture_output=True,
+                             text=True).stdout
+    return links + rules + forward
+
+
+def test_cycles_leave_nothing_behind(daemon: object) -> None:
+    made = ok(daemon, "network", "create", "--subnet", "10.216.0.0/24", "--ip-range",
+              "10.216.0.128/25", "-o", "com.docker.network.driver.mtu=1400", "cycled")
+    bridge = f"es-{made[:12]}"
+    assert f"{bridge}:" in _kernel_text()
+    names = [f"cyc{i}" for i in range(3)]
+    for i, name in enumerate(names):
+        serve(daemon, name, "--network", "cycled", "-p", f"{18100 + i}:80")
+    for i, name in enumerate(names):
+        address = address_of(daemon, name, "cycled")
+        assert ipaddress.ip_address(address) in ipaddress.ip_network("10.216.0.128/25")
+        poll(lambda i=i, name=name: served("127.0.0.1", 18100 + i, name), 10, name)
+    mtu = ok(daemon, "exec", "cyc0", "cat", "/sys/class/net/eth0/mtu")
+    assert mtu == "1400"
+    sandboxes = [ok(daemon, "inspect", "-f", "{{.NetworkSettings.SandboxKey}}", n)
+                 for n in names]
+    assert all(os.path.exists(path) for path in sandboxes)
+
+    ok(daemon, "stop", "-t", "0", *names)
+    # a stopped container holds no address, port or namespace
+    assert network_json(daemon, "cycled")["Containers"] == {}
+    assert not any(os.path.exists(path) for path in sandboxes)
+    assert "dport 1810" not in _kernel_text()
+    ok(daemon, "start", *names)
+    poll(lambda: served("127.0.0.1", 18102, "cyc2"), 10, "cyc2 again")
+    ok(daemon, "rm", "-f", *names)
+    ok(daemon, "network", "rm", "cycled")
+
+    def gone() -> bool:
+        text = _kernel_text()
+        return bridge not in text and "dport 1810" not in text
+    poll(gone, 10, "the bridge, its rules and its ports gone")
+    assert not any(os.path.exists(path) for path in sandboxes)

@@ -586,6 +586,8 @@ class Containers:
             except errors.FailedPrecondition:
                 pass  # it exited at the last moment
             self.core.tasks.wait(self.ns, cid)
+        # as Docker's stop returns: its addresses and ports are free again
+        self.release_network(cid)
         self.emit("container", "stop", cid)
         return True
 
@@ -646,9 +648,9 @@ class Containers:
     # --- views ------------------------------------------------------------------------
 
     def _view(self, container: Any, task: Any, image_ids: dict[str, str] | None = None,
-              networks: dict[str, Any] | None = None) -> View:
-        """What inspect and list show; ``image_ids`` and ``networks`` (by name) are
-        caches kept over one list."""
+              networks: tuple[dict, dict] | None = None) -> View:
+        """What inspect and list show; ``image_ids`` and ``networks`` (``_networks_now``)
+        are read once for a list."""
         labels = dict(container.labels)
         status, pid, code, finished = "created", 0, 0, ""
         if task is not None:
@@ -681,16 +683,24 @@ class Containers:
                     log_path=task.log_path if task is not None else "",
                     network_settings=self._network_settings(container, task, networks))
 
+    def _networks_now(self, container_id: str = "") -> tuple[dict, dict] | None:
+        """(networks by name, {container id: {network id: endpoint}}) read at once: of
+        every container for a list, of one for an inspect."""
+        if self.network is None:
+            return None
+        endpoints: dict[str, dict[str, Any]] = {}
+        for e in self.network.endpoints(self.ns, container_id=container_id):
+            endpoints.setdefault(e.container_id, {})[e.network_id] = e
+        return {n.name: n for n in self.network.list(self.ns)}, endpoints
+
     def _network_settings(self, container: Any, task: Any,
-                          by_name: dict[str, Any] | None) -> dict | None:
+                          now: tuple[dict, dict] | None) -> dict | None:
         """Inspect's NetworkSettings."""
         if self.network is None:
             return None
-        if by_name is None:
-            by_name = {n.name: n for n in self.network.list(self.ns)}
+        by_name, every = now or self._networks_now(container.id)  # type: ignore[misc]
         running = task is not None and task.exit_status is None
-        endpoints = ({e.network_id: e for e in self.network.endpoints(
-            self.ns, container_id=container.id)} if running else {})
+        endpoints = every.get(container.id, {}) if running else {}
         members = networking.members_of(container)
         mode = networking.mode_of(self.host_config(container))
         if not networking.is_own(mode) and mode in by_name:
@@ -717,8 +727,7 @@ class Containers:
         tasks = {t.id: t for t in self.core.tasks.list(self.ns)}
         image_ids: dict[str, str] = {}
         records = {c.id: c for c in self._all()}
-        networks = ({n.name: n for n in self.network.list(self.ns)}
-                    if self.network is not None else None)
+        networks = self._networks_now()
         views = [self._view(c, tasks.get(c.id), image_ids, networks)
                  for c in records.values()]
         views.sort(key=lambda v: parse_time(v.created), reverse=True)
