@@ -410,3 +410,38 @@ def test_cycles_leave_nothing_behind(daemon: object) -> None:
         return bridge not in text and "dport 1810" not in text
     poll(gone, 10, "the bridge, its rules and its ports gone")
     assert not any(os.path.exists(path) for path in sandboxes)
+
+
+def test_port_ranges_and_udp(daemon: object) -> None:
+    # busybox has no UDP server: the host's python, run in the container's namespaces
+    # through a read-only bind of the host's root, echoes on 53/udp
+    echo = ("import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+            "s.bind(('0.0.0.0', 53)); "
+            "[s.sendto(*s.recvfrom(100)) for _ in iter(int, 1)]")
+    ok(daemon, "run", "-d", "--name", "ranges", "-p", "18130-18131:80-81",
+       "-p", "18140:53/udp", "-v", "/:/host:ro", "busybox", "sh", "-c",
+       f"echo pong > /p && (chroot /host {sys.executable} -c \"{echo}\" &) && "
+       "exec httpd -f -p 81 -h /")
+    lines = ok(daemon, "port", "ranges").splitlines()
+    assert lines == ["53/udp -> 0.0.0.0:18140", "80/tcp -> 0.0.0.0:18130",
+                     "81/tcp -> 0.0.0.0:18131"], lines
+    poll(lambda: "pong" in _get_or_empty("127.0.0.1", 18131, "/p"), 10, "81 via 18131")
+    import socket
+
+    def echoed() -> bool:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(0.5)
+            s.sendto(b"ping-udp\n", ("127.0.0.1", 18140))
+            try:
+                return s.recv(100) == b"ping-udp\n"
+            except OSError:
+                return False
+    poll(echoed, 10, "udp 53 through 18140")
+    ok(daemon, "rm", "-f", "ranges")
+
+
+def _get_or_empty(host: str, port: int, path: str) -> str:
+    try:
+        return http_get(host, port, path)
+    except OSError:
+        return ""
