@@ -14,9 +14,12 @@ repo=$(pwd)
 # libseccomp2: seccomp filters; iproute2: network setup and leak checks; docker.io,
 # containerd, runc: end-to-end tests and the reference runtime; hyperfine: the bench;
 # zstd: zstd-compressed layers; debootstrap: scripts/debian-image; conmon: the per-container shim;
-# tini: the init (its tini-static) of docker run --init.
+# tini: the init (its tini-static) of docker run --init; nftables: libnftables for the
+# networks' firewall (and nft for the tests); iptables: the FORWARD chains a Docker
+# leaves; curl: bench/network.
 packages=(python3 python3-venv busybox-static libseccomp2 gcc libc6-dev iproute2
-          docker.io containerd runc hyperfine zstd debootstrap conmon tini)
+          docker.io containerd runc hyperfine zstd debootstrap conmon tini nftables
+          iptables curl)
 
 installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${packages[@]}" 2>/dev/null \
             | awk '$NF == "installed" {print $1}' || true)
