@@ -57,6 +57,14 @@ def pss_kib(pid: int) -> int:
     return 0
 
 
+def children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(c) for c in f.read().split()]
+    except OSError:
+        return []
+
+
 def run(argv: list[str], check: bool = True) -> subprocess.CompletedProcess:
     done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if check and done.returncode != 0:
@@ -90,7 +98,9 @@ class Estiba:
                 raise SystemExit(f"core: estibad did not start: see {work}/estibad.log")
             time.sleep(0.05)
         time.sleep(1.0)  # settled: what an idle daemon holds
-        self.idle_pss = pss_kib(self.proc.pid)
+        # with its helpers (the exec helper): its children that are not shims
+        self.idle_pss = pss_kib(self.proc.pid) + sum(
+            pss_kib(child) for child in children(self.proc.pid))
 
     def shims(self) -> list[int]:
         pids = []

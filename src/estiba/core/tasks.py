@@ -70,6 +70,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
 
     from estiba.kernel.linux import Linux
+    from estiba.shim.execshim import ExecHelper
     from estiba.snapshots import Mount
 
 META_VERSION = 1
@@ -179,10 +180,30 @@ class Tasks:
         # the daemon's debug fault points (daemon/failpoints.py): a no-op unless on
         self._failpoint = failpoint or _no_failpoint
         self.discarded: list[tuple[str, str]] = []  # half-made bundles adopt removed
+        # the execs of estiba's own runtime: shims forked from a helper with the runtime
+        # loaded (shim.execshim), instead of conmon and a runtime start each
+        self._exec_helper: ExecHelper | None = None
 
     def close(self) -> None:
         self._watcher.close()
+        if self._exec_helper is not None:
+            self._exec_helper.close()
         self._remove_empty_parent()
+
+    def warm(self) -> None:
+        """Start now what the first exec would otherwise wait for (the exec helper)."""
+        if self.in_process:
+            self._exec_shim().start()
+
+    def _exec_shim(self) -> ExecHelper:
+        if self._exec_helper is None:
+            from estiba.shim.execshim import ExecHelper
+
+            with self._cond:
+                if self._exec_helper is None:
+                    self._exec_helper = ExecHelper(
+                        os.path.join(self.exec_root, "exec-helper.sock"))
+        return self._exec_helper
 
     def _remove_empty_parent(self) -> None:
         """The containers' cgroup parent goes when no container is left in it (never
@@ -551,7 +572,10 @@ class Tasks:
                                              f"exec {exec_id} in task {id}"))
 
             try:
-                proc.pid, proc.shim_pid = shim.start(launch, on_attach=connect)
+                if isinstance(cli, InProcessEstiba):
+                    proc.pid, proc.shim_pid = self._exec_shim().launch(launch, connect)
+                else:
+                    proc.pid, proc.shim_pid = shim.start(launch, on_attach=connect)
             except shim.ShimError as err:
                 raise error_for(err.what, err.message) from err
             if attach and not conns:

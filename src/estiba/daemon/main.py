@@ -178,6 +178,9 @@ async def serve(config: Config, core: Any, log: Callable[..., None]) -> int:
         log("info", "adopted tasks", count=len(adopted))
         for ns, tid in getattr(tasks, "discarded", ()):
             log("warning", "removed a half-made task bundle", namespace=ns, id=tid)
+    if tasks is not None and hasattr(tasks, "warm"):
+        # in the background: the first exec waits for it only if it comes before
+        loop.run_in_executor(executor, tasks.warm)
     if hasattr(core, "recover"):
         # what a crash left (work leases, temporary files, what only they held); no
         # work is in flight before the socket is served
