@@ -25,6 +25,7 @@ import secrets
 import shutil
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from estiba import errors
 from estiba.core import spec as specs
@@ -87,6 +88,7 @@ class Containers:
         # the daemon's networks (network.service.NetworkService); None: every container
         # gets a namespace with loopback only, whatever its mode
         self.network: Any = None
+        self._side: ThreadPoolExecutor | None = None  # network attaches beside creates
         self.exec_ids: Callable[[str], list[str]] = lambda cid: []
         self.health_of: Callable[[str], dict | None] = lambda cid: None  # Health.health
         # (uid, gid, more gids) of a named user in a container's rootfs: Filesystems
@@ -108,6 +110,8 @@ class Containers:
         self._closing.set()
         if self.supervisor is not None:
             self.supervisor.close()
+        if self._side is not None:
+            self._side.shutdown(wait=False)
 
     def _check_open(self) -> None:
         if self._closing.is_set():
@@ -286,7 +290,7 @@ class Containers:
                 spec["process"]["user"] = {**spec["process"].get("user", {}), "uid": uid,
                                            "gid": gid, "additionalGids": more}
                 container = container.replace(spec=spec)
-            container = self._join_network(container)
+            container, attaching = self._join_network(container)
             try:
                 mounts = self.core.snapshots.mounts(self.ns, container.snapshot_key)
                 task = self.core.tasks.create(
@@ -294,16 +298,27 @@ class Containers:
                     terminal=bool(config.get("Tty")),
                     log_size_max=logconfig.size_max(
                         self.host_config(container).get("LogConfig")))
+                try:
+                    if attaching is not None:
+                        attaching.result()
+                except BaseException:
+                    with contextlib.suppress(errors.EstibaError):
+                        self.core.tasks.delete(self.ns, cid, force=True)
+                    raise
             except BaseException:
+                if attaching is not None:
+                    with contextlib.suppress(BaseException):
+                        attaching.result()  # no release while it still attaches
                 if self.network is not None:
                     self.network.release(self.ns, cid)
                 raise
         return task
 
-    def _join_network(self, container: Any) -> Any:
-        """The container with the network namespace its task joins: its own, attached
-        to its networks; another running container's; or as the spec says (``host``:
-        none; ``none``: a new one with loopback only)."""
+    def _join_network(self, container: Any) -> tuple[Any, Future | None]:
+        """The container with the network namespace its task joins: its own, being
+        attached to its networks meanwhile (the future says when it is, before the task
+        starts); another running container's; or as the spec says (``host``: none;
+        ``none``: a new one with loopback only)."""
         host_config = self.host_config(container)
         mode = networking.mode_of(host_config)
         if mode.startswith("container:"):
@@ -313,30 +328,44 @@ class Containers:
                 raise errors.Conflict(f"cannot join network namespace of a non running "
                                       f"container: {other}")
             path = f"/proc/{task.pid}/ns/net"
+            attaching = None
         elif self.network is None or not networking.is_own(mode):
-            return container
+            return container, None
         else:
             self.network.release(self.ns, container.id)  # what an earlier task left
-            members = networking.members_of(container)
-            attachments = [self.network_attachment(name, settings, container)
-                           for name, settings in members.items()]
-            if attachments:  # ports are published through the first network
-                attachments[0].ports = tuple(networking.published(config_of(container),
-                                                                  host_config))
-            path, endpoints = self.network.attach(
-                self.ns, container.id, attachments,
-                dns=etcfiles.upstreams(etcfiles.host_resolv(), host_config))
-            files = self.files_dir(container.id)
-            spec_hostname = (container.spec or {}).get("hostname") or ""
-            etcfiles.write_hosts(files, host_config, [
-                (e.address, spec_hostname) for e in endpoints[:1] if e.address])
-            etcfiles.write_resolv(files, host_config,
-                                  embedded=self.network.user_defined(self.ns, endpoints))
+            # The namespace now; its veths, addresses and routes while the runtime
+            # starts: they are needed only when the process runs.
+            path = self.network.sandbox(container.id)
+            attaching = self._side_work().submit(self._attach_network, container,
+                                                 host_config)
         spec = copy.deepcopy(container.spec)
         spaces = spec.setdefault("linux", {}).setdefault("namespaces", [])
         spaces[:] = [ns for ns in spaces if ns.get("type") != "network"]
         spaces.append({"type": "network", "path": path})
-        return container.replace(spec=spec)
+        return container.replace(spec=spec), attaching
+
+    def _attach_network(self, container: Any, host_config: dict) -> None:
+        members = networking.members_of(container)
+        attachments = [self.network_attachment(name, settings, container)
+                       for name, settings in members.items()]
+        if attachments:  # ports are published through the first network
+            attachments[0].ports = tuple(networking.published(config_of(container),
+                                                              host_config))
+        _, endpoints = self.network.attach(
+            self.ns, container.id, attachments,
+            dns=etcfiles.upstreams(etcfiles.host_resolv(), host_config))
+        files = self.files_dir(container.id)
+        spec_hostname = (container.spec or {}).get("hostname") or ""
+        etcfiles.write_hosts(files, host_config, [
+            (e.address, spec_hostname) for e in endpoints[:1] if e.address])
+        etcfiles.write_resolv(files, host_config,
+                              embedded=self.network.user_defined(self.ns, endpoints))
+
+    def _side_work(self) -> ThreadPoolExecutor:
+        with self._locks_guard:
+            if self._side is None:
+                self._side = ThreadPoolExecutor(4, thread_name_prefix="network-attach")
+            return self._side
 
     def network_attachment(self, name: str, settings: dict, container: Any) -> Any:
         from estiba.network.service import Attachment

@@ -239,17 +239,23 @@ class NetworkService:
     def sandbox_path(self, container_id: str) -> str:
         return os.path.join(self.netns_dir, container_id)
 
-    def attach(self, namespace: str, container_id: str, attachments: Sequence[Attachment],
-               dns: Sequence[str] = ()) -> tuple[str, list[records.EndpointRecord]]:
-        """The container's network namespace (made) with an endpoint on each network
-        asked; (its path, the endpoints). On a user-defined network the embedded DNS
-        serves it, forwarding to ``dns``. Undone as a whole when a step fails."""
+    def sandbox(self, container_id: str) -> str:
+        """The container's network namespace (made when missing, with loopback up)."""
         from estiba.kernel import netns
 
         path = self.sandbox_path(container_id)
         os.makedirs(self.netns_dir, mode=0o711, exist_ok=True)
         if not os.path.exists(path):
             netns.create(path)
+        return path
+
+    def attach(self, namespace: str, container_id: str, attachments: Sequence[Attachment],
+               dns: Sequence[str] = ()) -> tuple[str, list[records.EndpointRecord]]:
+        """The container's network namespace (made) with an endpoint on each network
+        asked; (its path, the endpoints). On a user-defined network the embedded DNS
+        serves it, forwarding to ``dns``. The endpoints are undone when a step fails;
+        ``release`` takes the namespace."""
+        path = self.sandbox(container_id)
         made: list[records.EndpointRecord] = []
         try:
             for index, want in enumerate(attachments):
@@ -261,7 +267,10 @@ class NetworkService:
             if self.resolver is not None and self.user_defined(namespace, made):
                 self.resolver.add(container_id, path, dns)
         except BaseException:
-            self.release(namespace, container_id)
+            # the endpoints undone; the namespace is the caller's to release (a
+            # runtime may be joining it meanwhile)
+            for endpoint in made:
+                self.disconnect(namespace, container_id, endpoint.network_id)
             raise
         return path, made
 
