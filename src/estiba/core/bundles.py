@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 
 from estiba.errors import Conflict, EstibaError, InvalidArgument, from_oserror
 from estiba.shim import conmon as shim
@@ -15,28 +14,6 @@ from estiba.shim import conmon as shim
 
 def exec_log_path(files: shim.ShimFiles) -> str:
     return os.path.join(files.dir, "output.log")
-
-
-def mounted_under(path: str, mountinfo: str = "/proc/self/mountinfo") -> list[str]:
-    """Mount points at or below ``path`` (a bind mount of a directory of the same
-    filesystem shows in no st_dev: mountinfo is asked)."""
-    prefix = path.rstrip("/") + "/"
-    found = []
-    try:
-        with open(mountinfo, encoding="utf-8", errors="surrogateescape") as f:
-            for line in f:
-                fields = line.split(" ", 5)
-                if len(fields) < 5:
-                    continue
-                target = fields[4]
-                if "\\" in target:  # octal escapes (of spaces ...): rare, so decoded only then
-                    target = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)),
-                                    target)
-                if target == path or target.startswith(prefix):
-                    found.append(target)
-    except OSError as err:
-        raise from_oserror(f"read {mountinfo}", err) from err
-    return found
 
 
 def shim_alive(files: shim.ShimFiles) -> bool:

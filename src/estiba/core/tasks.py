@@ -63,6 +63,7 @@ from estiba.errors import (
     from_oserror,
 )
 from estiba.kernel import consts as k
+from estiba.kernel.proc import mounted_under
 from estiba.shim import conmon as shim
 
 TYPE_CHECKING = False
@@ -737,7 +738,7 @@ class Tasks:
         shim.remove_socket_link(self.socket_dir, entry.bundle)
         for name in bundles.listdir(os.path.join(entry.bundle, "exec")):
             shim.remove_socket_link(self.socket_dir, os.path.join(entry.bundle, "exec", name))
-        left = bundles.mounted_under(entry.bundle)
+        left = mounted_under(entry.bundle)
         if left:
             raise Conflict(f"delete task {entry.id}: still mounted: {', '.join(left)}")
         bundles.remove_tree(entry.bundle)

@@ -73,6 +73,17 @@ def build_network(config: Config, core: Any) -> Any:
     return service
 
 
+def build_volumes(config: Config, core: Any) -> Any:
+    """The volume service under the root (``estiba.volumes``); None for a core without a
+    database (a test's)."""
+    if not hasattr(core, "db"):
+        return None
+    from estiba.kernel.linux import Linux
+    from estiba.volumes.service import VolumeService
+
+    return VolumeService(core.db, config.root, Linux())
+
+
 def _import_asyncio() -> None:
     if "asyncio" in sys.modules:
         return
@@ -197,7 +208,8 @@ async def serve(config: Config, core: Any, log: Callable[..., None]) -> int:
     address = config.core_address
     idle = config.idle_timeout or None
     network = await loop.run_in_executor(executor, build_network, config, core)
-    engine = await loop.run_in_executor(executor, Engine, core, "docker", network)
+    volumes = build_volumes(config, core)
+    engine = await loop.run_in_executor(executor, Engine, core, "docker", network, volumes)
     # (server, socket path) of the core API, then of the Docker API on each host
     servers = [(Server(CoreAPI(core, executor, log), error_reply, executor, log,
                        idle_timeout=idle), address)]

@@ -20,7 +20,8 @@ pure), ``supervisor.py`` (exits: AutoRemove and restarts), ``health.py`` (health
 checks: the Healthcheck, its probes, State.Health), ``filters.py`` (Docker's
 ``filters`` argument; pure), ``stats.py`` (stats and top JSON; pure), ``networks.py``
 (``Networks``: ``docker network``), ``networking.py`` (a container's networks and its
-NetworkSettings; pure). May import
+NetworkSettings; pure), ``volumes.py`` (``Volumes``: ``docker volume``; a container's
+volumes). May import
 ``core``, ``oci``, ``errors``, ``signals``, ``kernel.capabilities`` (the capability names)
 and the standard library.
 
@@ -40,10 +41,10 @@ NAMESPACE = "docker"
 
 class Engine:
     """The engine over one core: ``containers``, ``images`` and, given the daemon's
-    network service, ``networks``."""
+    network and volume services, ``networks`` and ``volumes``."""
 
     def __init__(self, core: Any, namespace: str = NAMESPACE,
-                 network: Any = None) -> None:
+                 network: Any = None, volumes: Any = None) -> None:
         from estiba.engine.containers import Containers
         from estiba.engine.events import Events
         from estiba.engine.execs import Execs
@@ -57,6 +58,13 @@ class Engine:
         self.images = Images(core, namespace)
         self.containers = Containers(core, namespace, self.images)
         self.networks = None
+        self.volumes = None
+        if volumes is not None:
+            from estiba.engine.volumes import Volumes
+
+            self.containers.volumes = volumes
+            self.volumes = Volumes(volumes, namespace, self.containers.volume_users)
+            self.volumes.emit = self.events.emit
         if network is not None:
             from estiba.engine.networks import Networks
 
@@ -69,6 +77,7 @@ class Engine:
         self.filesystems = Filesystems(core, namespace, self.containers, self.images)
         self.containers.exec_ids = self.execs.ids_of
         self.containers.user_ids = self.filesystems.user_ids
+        self.containers.copy_up = self.filesystems.copy_up
         self.containers.emit = self.execs.emit = self.images.emit = self.events.emit
         self.containers.supervise()
         self.health = Health(core, namespace, emit=self.events.emit,

@@ -42,6 +42,7 @@ from estiba.engine import (
 )
 from estiba.engine import filters as filtering
 from estiba.engine import stats as stats_json
+from estiba.engine.hostconfig import STANDARD_MOUNTS
 from estiba.engine.inspect import FILTERS, View, inspect, matches, parse_time, summary
 from estiba.engine.labels import (
     CONFIG,
@@ -52,6 +53,7 @@ from estiba.engine.labels import (
     RESTART_COUNT,
     STARTED_AT,
     STOPPED_BY_USER,
+    VOLUMES,
     config_of,
     host_config_of,
 )
@@ -89,6 +91,10 @@ class Containers:
         # gets a namespace with loopback only, whatever its mode
         self.network: Any = None
         self._side: ThreadPoolExecutor | None = None  # network attaches beside creates
+        # the daemon's volumes (volumes.service.VolumeService); None: volumes refused
+        self.volumes: Any = None
+        # copy an image's path into a volume (Filesystems.copy_up)
+        self.copy_up: Callable[[str, str, str], None] = lambda cid, path, to: None
         self.exec_ids: Callable[[str], list[str]] = lambda cid: []
         self.health_of: Callable[[str], dict | None] = lambda cid: None  # Health.health
         # (uid, gid, more gids) of a named user in a container's rootfs: Filesystems
@@ -240,7 +246,13 @@ class Containers:
         files = self.files_dir(cid)
         spec["mounts"] = [*spec["mounts"], *etcfiles.mounts(
             files, bool(host_config.get("ReadonlyRootfs")))]
+        image_volumes = list((image_config.get("config") or {}).get("Volumes") or {})
+        made_volumes: list[str] = []
         try:
+            if self.volumes is not None:
+                mounted = self._mount_volumes(spec, config, host_config, image_volumes,
+                                              made_volumes)
+                labels[VOLUMES] = json.dumps(mounted)
             # no hostname in the spec: the host's UTS namespace, the host's name
             etcfiles.write(files, spec.get("hostname") or os.uname().nodename,
                              host_config)
@@ -250,10 +262,87 @@ class Containers:
                 _check_free(wanted, taken)
                 labels[NAME] = wanted
                 self.core.new_container(self.ns, cid, image.name, labels=labels, spec=spec)
+            if self.volumes is not None:
+                self._fill_volumes(cid, json.loads(labels[VOLUMES]), made_volumes)
         except BaseException:
             shutil.rmtree(files, ignore_errors=True)
+            for volume in made_volumes:
+                with contextlib.suppress(errors.EstibaError):
+                    self.volumes.remove(self.ns, volume)
             raise
         return {"Id": cid, "Warnings": []}
+
+    def _mount_volumes(self, spec: dict, config: dict, host_config: dict,
+                       image_volumes: list[str], made: list[str]) -> list[dict]:
+        """The create's volumes made where missing (their names added to ``made``) and
+        bound in ``spec``; what the container's label keeps of them."""
+        from estiba.engine import volumes as docker_volumes
+
+        user = [m for m in spec["mounts"] if m["destination"] not in STANDARD_MOUNTS]
+        wanted = docker_volumes.requests(config, host_config, image_volumes,
+                                         [m["destination"] for m in user])
+        wanted.extend(self._volumes_from(host_config, user))
+        seen = {m["destination"] for m in user}
+        kept = []
+        for want in wanted:
+            if want.destination in seen:
+                raise errors.InvalidArgument(f"Duplicate mount point: {want.destination}")
+            seen.add(want.destination)
+            record, new = self.volumes.create(
+                self.ns, want.name, driver=want.driver, options=want.options,
+                labels=want.labels, anonymous=not want.name)
+            if new:
+                made.append(record.name)
+                self.emit("volume", "create", record.name, {"driver": record.driver})
+            kept.append({"Name": record.name, "Destination": want.destination,
+                         "RW": not want.read_only, "Anonymous": record.anonymous,
+                         "Copy": not want.nocopy})
+            user.append({"destination": want.destination, "type": "bind",
+                         "source": self.volumes.mountpoint(record.name),
+                         "options": ["rbind", *(["ro"] if want.read_only else []),
+                                     "rprivate"]})
+        # the standard mounts first, then the others, each parent before what is in it
+        spec["mounts"] = [m for m in spec["mounts"]
+                          if m["destination"] in STANDARD_MOUNTS] + sorted(
+            user, key=lambda m: m["destination"].rstrip("/").count("/"))
+        return kept
+
+    def _volumes_from(self, host_config: dict, user: list[dict]) -> list[Any]:
+        """``--volumes-from C[:ro|rw]``: C's volumes (and binds, into ``user``), read-only
+        with ``:ro``."""
+        from estiba.engine.volumes import Request, used_by
+
+        out = []
+        for entry in host_config.get("VolumesFrom") or ():
+            if not isinstance(entry, str) or not entry:
+                raise errors.InvalidArgument(f"invalid VolumesFrom entry: {entry!r}")
+            ref, _, mode = entry.partition(":")
+            if mode not in ("", "ro", "rw"):
+                raise errors.InvalidArgument(f"invalid mode for volumes-from: {mode}")
+            other, _ = self._get(self.resolve(ref))
+            for volume in used_by(other):
+                out.append(Request(volume["Name"], volume["Destination"],
+                                   read_only=mode == "ro" or (not mode and not volume["RW"]),
+                                   nocopy=True))
+            for mount in (other.spec or {}).get("mounts") or ():
+                if (mount.get("type") == "bind"
+                        and mount["destination"] not in STANDARD_MOUNTS
+                        and not mount["source"].startswith(self.volumes.root)):
+                    options = [o for o in mount.get("options") or () if o not in ("ro",
+                                                                                 "rw")]
+                    if mode == "ro" or (not mode and "ro" in (mount.get("options") or ())):
+                        options.append("ro")
+                    user.append({**mount, "options": options})
+        return out
+
+    def _fill_volumes(self, cid: str, mounted: list[dict], made: list[str]) -> None:
+        """A new volume is first filled with what the image has at its path (Docker's
+        copy; not with nocopy, not for one with a driver's mount)."""
+        for entry in mounted:
+            name = entry["Name"]
+            if (name in made and entry.get("Copy") and self.volumes.is_empty(name)
+                    and not dict(self.volumes.get(self.ns, name).options)):
+                self.copy_up(cid, entry["Destination"], self.volumes.mountpoint(name))
 
     def files_dir(self, cid: str) -> str:
         """Where the engine keeps a container's own files (/etc/hostname, /etc/hosts)."""
@@ -292,6 +381,7 @@ class Containers:
                 container = container.replace(spec=spec)
             container, attaching = self._join_network(container)
             try:
+                self._ready_volumes(container)
                 mounts = self.core.snapshots.mounts(self.ns, container.snapshot_key)
                 task = self.core.tasks.create(
                     container, mounts, stdin=bool(config.get("OpenStdin")),
@@ -416,15 +506,53 @@ class Containers:
         return dict(container.labels).get(NAME, "/" + container.id[:12]).lstrip("/")
 
     def release_network(self, cid: str) -> None:
-        """The container's endpoints and namespace gone, unless its task runs (a start
-        got there first): what its task's end leaves."""
-        if self.network is None:
+        """What its task's end frees, unless its task runs (a start got there first):
+        the container's endpoints and namespace, and its volumes' mounts that no other
+        running container needs."""
+        if self.network is None and self.volumes is None:
             return
         with self.lock_of(cid):
             task = self._task(cid)
             if task is not None and task.exit_status is None:
                 return
-            self.network.release(self.ns, cid)
+            if self.network is not None:
+                self.network.release(self.ns, cid)
+            with contextlib.suppress(errors.NotFound):
+                self._release_volumes(self.record(cid))
+
+    def _ready_volumes(self, container: Any) -> None:
+        """The mounts of its volumes that have a driver's options (tmpfs, a bind, a
+        device), made before its task is."""
+        if self.volumes is None:
+            return
+        from estiba.engine.volumes import used_by
+
+        for entry in used_by(container):
+            self.volumes.mount(self.ns, entry["Name"])
+
+    def _release_volumes(self, container: Any) -> None:
+        from estiba.engine.volumes import used_by
+
+        if self.volumes is None:
+            return
+        running = set()
+        tasks = {t.id: t for t in self.core.tasks.list(self.ns)}
+        for other in self._all():
+            if other.id != container.id and _running(tasks.get(other.id)):
+                running.update(v["Name"] for v in used_by(other))
+        for entry in used_by(container):
+            if entry["Name"] not in running:
+                self.volumes.unmount(self.ns, entry["Name"])
+
+    def volume_users(self) -> dict[str, list[str]]:
+        """{volume name: the containers that mount it}, stopped ones included."""
+        from estiba.engine.volumes import used_by
+
+        users: dict[str, list[str]] = {}
+        for container in self._all():
+            for entry in used_by(container):
+                users.setdefault(entry["Name"], []).append(container.id)
+        return users
 
     def attach(self, ref: str) -> tuple[socket | None, bool, bool]:
         """A connected attach socket of the container's task (made if needed, so that
@@ -642,10 +770,24 @@ class Containers:
             raise errors.Conflict(f"Container {container.id} is not paused")
         self.core.tasks.resume(self.ns, container.id)
 
-    def remove(self, ref: str, force: bool = False) -> None:
+    def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
         """``DELETE /containers/{id}``: refused while running unless ``force`` (then
-        SIGKILL first)."""
-        self._remove(self.resolve(ref), force)
+        SIGKILL first); ``volumes`` (``rm -v``): its anonymous volumes too, those no
+        other container uses."""
+        cid = self.resolve(ref)
+        anonymous = []
+        if volumes and self.volumes is not None:
+            from estiba.engine.volumes import used_by
+
+            anonymous = [v["Name"] for v in used_by(self.record(cid)) if v["Anonymous"]]
+        self._remove(cid, force)
+        if anonymous:
+            users = self.volume_users()
+            for name in anonymous:
+                if not users.get(name):
+                    with contextlib.suppress(errors.NotFound):
+                        self.volumes.remove(self.ns, name)
+                        self.emit("volume", "destroy", name, {"driver": "local"})
 
     def _remove(self, ref: str, force: bool) -> None:
         container, task = self._get(ref)
@@ -671,6 +813,8 @@ class Containers:
             # last: the kernel's teardown of the namespace it sets off would slow the
             # unmounts and cgroup removals above
             self.network.release(self.ns, cid)
+        with contextlib.suppress(errors.EstibaError):
+            self._release_volumes(container)
         with self._locks_guard:
             self._locks.pop(cid, None)
 
@@ -710,7 +854,16 @@ class Containers:
                     exec_ids=tuple(self.exec_ids(container.id)),
                     health=self.health_of(container.id),
                     log_path=task.log_path if task is not None else "",
-                    network_settings=self._network_settings(container, task, networks))
+                    network_settings=self._network_settings(container, task, networks),
+                    volume_mounts=self._volume_mounts(container))
+
+    def _volume_mounts(self, container: Any) -> tuple[dict, ...]:
+        if self.volumes is None:
+            return ()
+        from estiba.engine.volumes import mount_json, used_by
+
+        return tuple(mount_json(v, self.volumes.mountpoint(v["Name"]))
+                     for v in used_by(container))
 
     def _networks_now(self, container_id: str = "") -> tuple[dict, dict] | None:
         """(networks by name, {container id: {network id: endpoint}}) read at once: of

@@ -49,6 +49,7 @@ from estiba.engine.archives import (
     tar_info,
 )
 from estiba.engine.commits import commit_name, merge_config, write_commit
+from estiba.engine.hostconfig import STANDARD_MOUNTS
 from estiba.engine.labels import config_of
 from estiba.engine.rootpaths import (
     Source,
@@ -67,7 +68,6 @@ from estiba.engine.writablelayer import (
     upper_and_lowers,
     without_mount_points,
 )
-from estiba.oci.defaults import linux_mounts
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -203,6 +203,22 @@ class Filesystems:
             passwd = read_in_root(fd, "/etc/passwd")
             group = read_in_root(fd, "/etc/group")
         return resolve_user(user, passwd, group)
+
+    def copy_up(self, cid: str, path: str, to: str) -> None:
+        """What the container's image has at the directory ``path`` copied into the
+        directory ``to`` (a new volume's data): owners, modes and times kept, links
+        copied as links. Nothing when the image has no directory there."""
+        with self._root(cid) as (_, root_fd):
+            try:
+                fd = resolve(root_fd, clean_parts(path), follow_last=True)
+            except OSError:
+                return
+            try:
+                source = f"/proc/self/fd/{fd}"
+                if os.path.isdir(source):
+                    copy_tree(source, to)
+            finally:
+                os.close(fd)
 
     # --- archive ----------------------------------------------------------------------
 
@@ -415,18 +431,45 @@ class Filesystems:
                     self.core.tasks.resume(self.ns, container.id)
 
 
-# what every container has mounted: not a user's bind or tmpfs
-_STANDARD = frozenset(m["destination"] for m in linux_mounts()) | {"/etc/hostname",
-                                                                  "/etc/hosts"}
-
-
 def user_mounted(spec: dict, path: str) -> bool:
     """Whether ``path`` is at or below a bind or tmpfs the container's user asked for
     (pure)."""
     for mount in spec.get("mounts") or ():
         target = mount.get("destination", "")
-        if target in _STANDARD or mount.get("type") not in ("bind", "tmpfs"):
+        if target in STANDARD_MOUNTS or mount.get("type") not in ("bind", "tmpfs"):
             continue
         if path == target or path.startswith(target.rstrip("/") + "/"):
             return True
     return False
+
+
+def copy_tree(source: str, target: str) -> None:
+    """``source``'s entries into the existing directory ``target``, as ``cp -a`` does:
+    nothing followed, every owner, mode and time kept; ``target`` takes ``source``'s."""
+    for entry in os.scandir(source):
+        _copy_entry(entry.path, os.path.join(target, entry.name))
+    _copy_meta(source, target, os.lstat(source))
+
+
+def _copy_entry(source: str, target: str) -> None:
+    st = os.lstat(source)
+    if stat.S_ISDIR(st.st_mode):
+        os.mkdir(target, 0o700)
+        for entry in os.scandir(source):
+            _copy_entry(entry.path, os.path.join(target, entry.name))
+    elif stat.S_ISLNK(st.st_mode):
+        os.symlink(os.readlink(source), target)
+    elif stat.S_ISREG(st.st_mode):
+        with open(source, "rb") as src, open(target, "xb") as dst:
+            while chunk := src.read(1 << 20):
+                dst.write(chunk)
+    else:  # devices, fifos, sockets
+        os.mknod(target, st.st_mode, st.st_rdev)
+    _copy_meta(source, target, st)
+
+
+def _copy_meta(source: str, target: str, st: os.stat_result) -> None:
+    os.chown(target, st.st_uid, st.st_gid, follow_symlinks=False)
+    if not stat.S_ISLNK(st.st_mode):
+        os.chmod(target, stat.S_IMODE(st.st_mode))
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)

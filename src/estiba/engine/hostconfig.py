@@ -16,9 +16,11 @@ import stat
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from estiba.engine.etcfiles import FILES
 from estiba.engine.jsontypes import fits, mismatch
 from estiba.errors import FailedPrecondition, InvalidArgument, Unimplemented
 from estiba.kernel.capabilities import NAMES as ALL_CAPABILITIES
+from estiba.oci.defaults import linux_mounts
 
 MIN_MEMORY = 6 * 1024 * 1024  # Docker refuses less (linuxMinMemory)
 CPU_PERIOD = 100_000  # µs: the period --cpus sets, as Docker
@@ -495,6 +497,11 @@ def _spec_device(node: HostDevice, target: str) -> dict:
 
 # --- mounts ----------------------------------------------------------------------------
 
+# what every container has mounted: not a user's bind, tmpfs or volume
+STANDARD_MOUNTS = frozenset(m["destination"] for m in linux_mounts()) | {
+    f"/etc/{name}" for name in FILES}
+
+
 def _replace_mount(spec: dict, mount: dict) -> None:
     mounts = spec.setdefault("mounts", [])
     for i, existing in enumerate(mounts):
@@ -515,10 +522,6 @@ def _bind(spec_value: str) -> tuple[str, str, list[str]]:
         raise InvalidArgument(f"invalid volume specification: '{spec_value}'")
     source, target = parts[0], parts[1]
     modes = parts[2].split(",") if len(parts) == 3 else []
-    if not source.startswith("/"):
-        raise InvalidArgument(
-            f'create {source}: named volumes are not supported yet; to bind a host '
-            "directory, use an absolute path")
     if not target.startswith("/"):
         raise InvalidArgument(f'invalid mount config for type "bind": invalid mount path: '
                               f"'{target}' mount path must be absolute")
@@ -537,8 +540,9 @@ def _bind(spec_value: str) -> tuple[str, str, list[str]]:
     return _clean(source), _clean(target), [*options, propagation]
 
 
-def _mount(entry: Any, host: Host) -> dict:
-    """The spec mount of a ``Mounts`` entry (bind or tmpfs)."""
+def _mount(entry: Any, host: Host) -> dict | None:
+    """The spec mount of a ``Mounts`` entry (bind or tmpfs; a volume is the engine's:
+    None)."""
     if not isinstance(entry, dict):
         raise InvalidArgument(f"invalid mount: {entry!r}")
     kind = entry.get("Type") or ""
@@ -549,8 +553,7 @@ def _mount(entry: Any, host: Host) -> dict:
         return InvalidArgument(f'invalid mount config for type "{kind}": {reason}')
 
     if kind == "volume":
-        raise InvalidArgument('invalid mount config for type "volume": volumes are not '
-                              "supported yet; use a bind of a host directory")
+        return None
     if kind not in ("bind", "tmpfs"):
         raise invalid("mount type unknown")
     if not target:
@@ -609,12 +612,15 @@ def _mounts(spec: dict, hc: dict, host: Host) -> tuple[str, ...]:
     for entry in _list(hc, "Binds"):
         if not isinstance(entry, str):
             raise InvalidArgument(f"invalid volume specification: {entry!r}")
+        if not entry.startswith("/"):
+            continue  # a named volume: the engine's (engine/volumes.py)
         source, target, options = _bind(entry)
         if not host.exists(source):
             directories.append(source)
         wanted.append({"destination": target, "type": "bind", "source": source,
                        "options": options})
-    wanted.extend(_mount(entry, host) for entry in _list(hc, "Mounts"))
+    wanted.extend(m for m in (_mount(entry, host) for entry in _list(hc, "Mounts"))
+                  if m is not None)
     for target, value in _dict(hc, "Tmpfs").items():
         if not target.startswith("/"):
             raise InvalidArgument(f"invalid mount path: '{target}' mount path must be "

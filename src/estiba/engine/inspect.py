@@ -42,6 +42,7 @@ class View:
     health: dict | None = None  # State.Health (engine/health.py)
     log_path: str = ""
     network_settings: dict | None = None  # engine/networking.py; None: no networks
+    volume_mounts: tuple[dict, ...] = ()  # inspect's Mounts of its volumes
 
     @property
     def running(self) -> bool:
@@ -166,7 +167,7 @@ def summary(view: View, now: float) -> dict:
         "Status": status_text(view, now),
         "HostConfig": {"NetworkMode": view.host_config.get("NetworkMode") or "bridge"},
         "NetworkSettings": {"Networks": (view.network_settings or {}).get("Networks") or {}},
-        "Mounts": shown_mounts(view.host_config),
+        "Mounts": [*shown_mounts(view.host_config), *view.volume_mounts],
     }
 
 
@@ -189,7 +190,9 @@ def shown_mounts(host_config: dict) -> list[dict]:
     tmpfs ``Mounts``, in Docker's shape (pure; what create refused is not there)."""
     shown: list[dict] = []
     for entry in host_config.get("Binds") or ():
-        parts = entry.split(":") if isinstance(entry, str) else []
+        if not isinstance(entry, str) or not entry.startswith("/"):
+            continue  # a volume: the view's volume_mounts
+        parts = entry.split(":")
         if len(parts) not in (2, 3):
             continue
         modes = parts[2].split(",") if len(parts) == 3 else []
@@ -237,7 +240,7 @@ def inspect(view: View) -> dict:
         "ExecIDs": list(view.exec_ids) or None,
         "HostConfig": shown_host_config(view.host_config),
         "GraphDriver": {"Name": "overlayfs", "Data": None},
-        "Mounts": shown_mounts(view.host_config),
+        "Mounts": [*shown_mounts(view.host_config), *view.volume_mounts],
         "Config": view.config,
         "NetworkSettings": view.network_settings or {
             "Bridge": "", "SandboxID": "", "Ports": {}, "SandboxKey": "", "Networks": {}},

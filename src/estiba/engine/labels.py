@@ -19,6 +19,7 @@ STARTED_AT = PREFIX + "started-at"  # RFC 3339, the last start
 STOPPED_BY_USER = PREFIX + "stopped-by-user"  # "1": no restart by its policy
 RESTART_COUNT = PREFIX + "restart-count"  # restarts by its policy
 NETWORKS = PREFIX + "networks"  # {network name: EndpointSettings as given} (JSON)
+VOLUMES = PREFIX + "volumes"  # [{Name, Destination, RW, Anonymous}] it mounts (JSON)
 
 
 def config_of(container: Any) -> dict:

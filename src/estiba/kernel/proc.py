@@ -1,6 +1,10 @@
-"""Readers of /proc: what the kernel says about a process."""
+"""Readers of /proc: what the kernel says about a process, and the mounts."""
 
 from __future__ import annotations
+
+import re
+
+from estiba.errors import from_oserror
 
 
 class ProcessStat:
@@ -43,3 +47,25 @@ def alive(pid: int, start_time: int | None = None, proc: str = "/proc") -> bool:
     if st is None or st.state in ("Z", "X") or st.exiting:
         return False
     return start_time is None or st.start_time == start_time
+
+
+def mounted_under(path: str, mountinfo: str = "/proc/self/mountinfo") -> list[str]:
+    """Mount points at or below ``path`` (a bind mount of a directory of the same
+    filesystem shows in no st_dev: mountinfo is asked)."""
+    prefix = path.rstrip("/") + "/"
+    found = []
+    try:
+        with open(mountinfo, encoding="utf-8", errors="surrogateescape") as f:
+            for line in f:
+                fields = line.split(" ", 5)
+                if len(fields) < 5:
+                    continue
+                target = fields[4]
+                if "\\" in target:  # octal escapes (of spaces ...): rare, so decoded only then
+                    target = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)),
+                                    target)
+                if target == path or target.startswith(prefix):
+                    found.append(target)
+    except OSError as err:
+        raise from_oserror(f"read {mountinfo}", err) from err
+    return found

@@ -11,7 +11,8 @@ Schema (version 1):
 Version 2 adds ``snapshots`` (see ``metadata/snapshots.py``, which draws it), version 3
 ``images`` (``metadata/images.py``), version 4 ``content_labels``
 (``metadata/content.py``), version 5 ``containers`` (``metadata/containers.py``),
-version 6 ``networks`` and ``endpoints`` (``metadata/networks.py``).
+version 6 ``networks`` and ``endpoints`` (``metadata/networks.py``), version 7 ``volumes``
+(``metadata/volumes.py``).
 
 Threads: a ``Database`` may be used from any number of threads (the daemon calls the
 services from a thread pool). Each thread gets its own connection, opened on first use
@@ -142,6 +143,19 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE UNIQUE INDEX endpoints_address ON endpoints(namespace, network_id, address)
         WHERE address != '';
+    """,
+    # 6 -> 7: volumes (estiba.metadata.volumes)
+    """
+    CREATE TABLE volumes (
+        namespace TEXT NOT NULL REFERENCES namespaces(name),
+        name TEXT NOT NULL,
+        driver TEXT NOT NULL,
+        options TEXT NOT NULL DEFAULT '{}',
+        labels TEXT NOT NULL DEFAULT '{}',
+        anonymous INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (namespace, name)
+    );
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

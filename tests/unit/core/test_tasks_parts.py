@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from estiba.core import bundles
 from estiba.core import tasks as t
 from estiba.core.records import Container
 from estiba.errors import InvalidArgument
 from estiba.kernel.fake import RecordingKernel
+from estiba.kernel.proc import mounted_under
 
 SPEC_PROCESS = {"terminal": False, "args": ["sleep", "100"], "env": ["PATH=/bin", "A=1"],
                 "cwd": "/srv", "user": {"uid": 5, "gid": 6},
@@ -49,10 +49,10 @@ def test_mounted_under(tmp_path):
         "91 90 0:51 / /run/e/tasks/ns/c1/rootfs/proc rw - proc proc rw\n"
         "92 22 0:52 / /run/e/tasks/ns/c10/rootfs rw - overlay overlay rw\n"
         "93 22 0:53 / /run/e/with\\040space/rootfs rw - tmpfs tmpfs rw\n")
-    assert bundles.mounted_under("/run/e/tasks/ns/c1", str(info)) == [
+    assert mounted_under("/run/e/tasks/ns/c1", str(info)) == [
         "/run/e/tasks/ns/c1/rootfs", "/run/e/tasks/ns/c1/rootfs/proc"]
-    assert bundles.mounted_under("/run/e/with space", str(info)) == ["/run/e/with space/rootfs"]
-    assert bundles.mounted_under("/run/e/tasks/ns/c2", str(info)) == []
+    assert mounted_under("/run/e/with space", str(info)) == ["/run/e/with space/rootfs"]
+    assert mounted_under("/run/e/tasks/ns/c2", str(info)) == []
 
 
 @pytest.fixture

@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from estiba import errors
 from estiba.api.core.http import Reply, Stream
-from estiba.api.docker import events, execs, filesystem, images, networks, system
+from estiba.api.docker import (
+    events,
+    execs,
+    filesystem,
+    images,
+    networks,
+    system,
+    volumes,
+)
 from estiba.api.docker.call import Call
 from estiba.oci.json_codec import dumps
 from estiba.oci.state import parse_timestamp, timestamp
@@ -121,7 +129,7 @@ def containers_wait(engine: Any, call: Call, id: str) -> Stream:
 
 
 def containers_delete(engine: Any, call: Call, id: str) -> None:
-    engine.containers.remove(id, force=call.flag("force"))
+    engine.containers.remove(id, force=call.flag("force"), volumes=call.flag("v"))
 
 
 def containers_resize(engine: Any, call: Call, id: str) -> None:
@@ -214,4 +222,5 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     *filesystem.ROUTES,
     *images.ROUTES,
     *networks.ROUTES,
+    *volumes.ROUTES,
 ]

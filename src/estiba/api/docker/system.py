@@ -114,7 +114,8 @@ def info(engine: Any, call: Any) -> dict:
 
 def disk_usage(engine: Any, call: Any) -> dict:
     """``GET /system/df``: images (with how many containers use each), containers
-    (with the size of their writable layer), no volumes or build cache yet."""
+    (with the size of their writable layer), volumes (their sizes and users); no build
+    cache yet."""
     containers = engine.containers.list(all=True, size=True)
     images = engine.images.list()
     using: dict[str, int] = {}
@@ -124,7 +125,9 @@ def disk_usage(engine: Any, call: Any) -> dict:
         image["Containers"] = using.get(image["Id"], 0)
         image["SharedSize"] = 0
     return {"LayersSize": sum(image["Size"] for image in images), "Images": images,
-            "Containers": containers, "Volumes": [], "BuildCache": []}
+            "Containers": containers,
+            "Volumes": engine.volumes.usage() if engine.volumes is not None else [],
+            "BuildCache": []}
 
 
 def _now() -> str:
