@@ -93,6 +93,7 @@ class Containers:
         self._side: ThreadPoolExecutor | None = None  # network attaches beside creates
         # the daemon's volumes (volumes.service.VolumeService); None: volumes refused
         self.volumes: Any = None
+        self._volumes_mounted: set[str] = set()  # containers told mounted, not unmounted
         # copy an image's path into a volume (Filesystems.copy_up)
         self.copy_up: Callable[[str, str, str], None] = lambda cid, path, to: None
         self.exec_ids: Callable[[str], list[str]] = lambda cid: []
@@ -527,8 +528,13 @@ class Containers:
             return
         from estiba.engine.volumes import used_by
 
+        self._volumes_mounted.add(container.id)
         for entry in used_by(container):
             self.volumes.mount(self.ns, entry["Name"])
+            self.emit("volume", "mount", entry["Name"], {
+                "container": container.id, "destination": entry["Destination"],
+                "driver": "local", "propagation": "",
+                "read/write": "true" if entry["RW"] else "false"})
 
     def _release_volumes(self, container: Any) -> None:
         from estiba.engine.volumes import used_by
@@ -540,9 +546,14 @@ class Containers:
         for other in self._all():
             if other.id != container.id and _running(tasks.get(other.id)):
                 running.update(v["Name"] for v in used_by(other))
+        told = container.id in self._volumes_mounted
+        self._volumes_mounted.discard(container.id)
         for entry in used_by(container):
             if entry["Name"] not in running:
                 self.volumes.unmount(self.ns, entry["Name"])
+            if told:  # once per start, however many times its end is looked at
+                self.emit("volume", "unmount", entry["Name"],
+                          {"container": container.id, "driver": "local"})
 
     def volume_users(self) -> dict[str, list[str]]:
         """{volume name: the containers that mount it}, stopped ones included."""

@@ -87,7 +87,7 @@ class Supervisor:
             self._guard(self.containers.release_network, container.id)
             host_config = self.containers.host_config(container)
             if task is not None and host_config.get("AutoRemove"):
-                self._guard(self.containers.remove, container.id, True)
+                self._guard(self.containers.remove, container.id, True, True)
                 continue
             if not self.containers.started_at(container):
                 continue  # never started: not for a policy to start
@@ -104,7 +104,8 @@ class Supervisor:
             return
         host_config = self.containers.host_config(container)
         if host_config.get("AutoRemove"):
-            self.containers.remove(cid, True)  # its network last (see _remove)
+            # its anonymous volumes with it, as Docker's --rm does; its network last
+            self.containers.remove(cid, True, volumes=True)
             return
         # Docker frees a stopped container's addresses and ports at once
         self._guard(self.containers.release_network, cid)

@@ -35,6 +35,9 @@ _FLAGS = {"ro": k.MS_RDONLY, "bind": k.MS_BIND, "rbind": k.MS_BIND | k.MS_REC,
 
 def check_name(name: str) -> None:
     """Docker's rule for a local volume's name."""
+    if isinstance(name, str) and len(name) < 2:
+        raise InvalidArgument(f"create {name}: volume name is too short, names should be "
+                              "at least two alphanumeric characters")
     if not isinstance(name, str) or not NAME.fullmatch(name):
         raise InvalidArgument(
             f'create {name}: "{name}" includes invalid characters for a local volume '
@@ -42,10 +45,10 @@ def check_name(name: str) -> None:
             "a host directory, use absolute path")
 
 
-def check_options(options: dict[str, str]) -> None:
+def check_options(options: dict[str, str], name: str = "") -> None:
     for key in options:
         if key not in OPTIONS:
-            raise InvalidArgument(f"invalid option key: {key!r}")
+            raise InvalidArgument(f'create {name}: invalid option: "{key}"')
     if options and not options.get("type") and "bind" not in options.get("o", ""):
         raise InvalidArgument("missing required option: \"type\"")
     if options.get("type") and not options.get("device"):
@@ -87,9 +90,9 @@ class VolumeService:
         if driver != "local":
             raise NotFound(f"plugin \"{driver}\" not found")
         options = dict(options or {})
-        check_options(options)
         name = name or secrets.token_hex(32)
         check_name(name)
+        check_options(options, name)
         store = self.store(namespace)
         with self._lock:
             with contextlib.suppress(NotFound):
