@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from harness import poll
 
 from support.docker_cli import docker, engine_daemon
 
@@ -415,6 +416,18 @@ def test_a_restart_keeps_volumes_and_their_data(daemon: object) -> None:
     assert sh(daemon, "-v", "kept1:/data", script="cat /data/f") == "survived"
     refused = docker(daemon, "volume", "rm", "kept2")  # still in use by keeper
     assert refused.returncode == 1 and "volume is in use" in refused.stderr
+    # a daemon killed (SIGKILL) with a container running on a volume keeps them too
+    ok(daemon, "run", "-d", "--name", "writer", "-v", "kept1:/data", "busybox", "sh",
+       "-c", "echo again > /data/g && sleep 1000")
+    poll(lambda: os.path.exists(os.path.join(path, "g")), 10, "the writer's file")
+    try:
+        daemon.kill()  # type: ignore[attr-defined]
+    finally:
+        daemon.start()  # type: ignore[attr-defined]
+    assert volumes(daemon) == {"kept1", "kept2"}
+    assert sh(daemon, "-v", "kept1:/data", script="cat /data/f /data/g") == \
+        "survived\nagain"
+    assert docker(daemon, "volume", "rm", "kept1").returncode == 1  # writer runs on it
 
 
 # --- docker system df -v, events ---------------------------------------------------------
