@@ -491,3 +491,15 @@ def test_volume_events(daemon: object) -> None:
                        "volume=evvol", "--filter", "event=destroy", "--format",
                        "{{.Type}} {{.Actor.Attributes.driver}}")
     assert destroyed.stdout.splitlines() == ["volume local"], destroyed
+
+
+def test_system_prune_with_volumes(daemon: object) -> None:
+    ok(daemon, "network", "create", "spare-net")
+    ok(daemon, "run", "--name", "gone", "-v", "/anon", "busybox", "true")
+    anonymous = [m["Name"] for m in json.loads(ok(daemon, "inspect", "-f",
+                                                  "{{json .Mounts}}", "gone"))]
+    ok(daemon, "volume", "create", "named-kept")
+    pruned = ok(daemon, "system", "prune", "-f", "--volumes")
+    assert "spare-net" in pruned and anonymous[0] in pruned
+    assert docker(daemon, "inspect", "gone").returncode == 1
+    assert volumes(daemon) == {"named-kept"}  # named volumes stay without --all

@@ -198,6 +198,7 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("GET", "/version", system.version, "json"),
     ("GET", "/info", system.info, "json"),
     ("GET", "/system/df", system.disk_usage, "json"),
+    ("POST", "/build/prune", system.build_prune, "json"),
     ("GET", "/containers/json", containers_list, "json"),
     ("POST", "/containers/create", containers_create, "json"),
     ("GET", "/containers/{id}/json", containers_inspect, "json"),

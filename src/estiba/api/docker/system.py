@@ -130,6 +130,12 @@ def disk_usage(engine: Any, call: Any) -> dict:
             "BuildCache": []}
 
 
+def build_prune(engine: Any, call: Any) -> dict:
+    """``POST /build/prune`` (``docker system prune``): there is no build cache yet,
+    so nothing to delete."""
+    return {"CachesDeleted": None, "SpaceReclaimed": 0}
+
+
 def _now() -> str:
     import time
 
