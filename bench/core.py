@@ -43,6 +43,8 @@ ESTIBA = [str(REPO / ".venv" / "bin" / "estiba"), "ctr"]
 ESTIBAD = str(REPO / ".venv" / "bin" / "estibad")
 sys.path.insert(0, str(REPO / "src"))
 
+from daemons import terminate  # noqa: E402
+
 from estiba.network.system import purge as purge_network  # noqa: E402
 
 
@@ -112,12 +114,7 @@ class Estiba:
         return pids
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        terminate(self.proc)
 
 
 class Containerd:

@@ -5,13 +5,16 @@ name, its kernel objects removed afterwards) and the anchor Docker
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -64,12 +67,7 @@ class Estibad:
 
     def stop(self) -> None:
         """Stop it and remove what it leaves: cgroup parents, network objects, roots."""
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        terminate(self.proc)
         for parent in glob.glob(f"/sys/fs/cgroup/*/estiba-{self.instance}") + glob.glob(
                 f"/sys/fs/cgroup/estiba-{self.instance}"):
             try:
@@ -78,6 +76,36 @@ class Estibad:
                 pass
         purge_network(str(self.work / "root"), str(self.work / "run"), self.instance)
         shutil.rmtree(self.work, ignore_errors=True)
+
+
+def terminate(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL after 30 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@contextlib.contextmanager
+def compared(prefix: str, instance: str) -> Iterator[dict[str, str]]:
+    """{"estiba": its DOCKER_HOST, "docker": the anchor's} for the block: an estibad of
+    the block's own and the anchor Docker, both stopped afterwards (the anchor only
+    when the block started it)."""
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir="/var/tmp"))
+    estibad = None
+    started = False
+    try:
+        anchor, started = anchor_host()
+        estibad = Estibad(work, instance)
+        yield {"estiba": estibad.host, "docker": anchor}
+    finally:
+        if estibad is not None:
+            estibad.stop()
+        shutil.rmtree(work, ignore_errors=True)
+        if started:
+            stop_anchor()
 
 
 def anchor_host() -> tuple[str, bool]:

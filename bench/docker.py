@@ -21,10 +21,8 @@ from __future__ import annotations
 import os
 import secrets
 import sys
-import tempfile
-from pathlib import Path
 
-from daemons import Estibad, anchor_host, docker, median, stop_anchor, timed
+from daemons import compared, docker, median, timed
 
 INSTANCE = "benchdocker"
 
@@ -69,37 +67,27 @@ def main() -> None:
     count = int(sys.argv[2]) if len(sys.argv) > 2 else 50
     if os.geteuid() != 0:
         raise SystemExit("docker: run as root")
-    work = Path(tempfile.mkdtemp(prefix="esd-", dir="/var/tmp"))
-    estibad = None
-    started = False
-    try:
-        anchor, started = anchor_host()
-        estibad = Estibad(work, INSTANCE)
-        got = measure({"estiba": estibad.host, "docker": anchor}, rounds, count)
-        goals = {"run": 0.2, "exec": 0.5, "ps": 0.6, "run -d": 0.25}
-        labels = {"run": "docker run --rm busybox true", "exec": "docker exec C true",
-                  "ps": f"docker ps, {count} running", "run -d": "docker run -d (each)"}
-        print(f"docker: the docker CLI against estibad and the anchor Docker, {rounds} "
-              f"rounds, {count} containers, medians in ms")
-        print(f"{'figure':<34}{'estiba':>10}{'docker':>10}{'ratio':>8}  goal")
-        for key, label in (("cli", "docker --version (CLI alone)"),
-                           ("version", "docker version (CLI, 2 requests)")):
-            ours, theirs = got["estiba"][key], got["docker"][key]
-            if ours is not None and theirs is not None:
-                print(f"{label:<34}{ours * 1000:>10.1f}{theirs * 1000:>10.1f}"
-                      f"{ours / theirs:>8.2f}  (reference)")
-        for key, label in labels.items():
-            ours, theirs = got["estiba"][key], got["docker"][key]
-            if ours is None or theirs is None:
-                print(f"{label:<34}{'not served yet' if ours is None else ours * 1000:>10}")
-                continue
+    with compared("esd-", INSTANCE) as hosts:
+        got = measure(hosts, rounds, count)
+    goals = {"run": 0.2, "exec": 0.5, "ps": 0.6, "run -d": 0.25}
+    labels = {"run": "docker run --rm busybox true", "exec": "docker exec C true",
+              "ps": f"docker ps, {count} running", "run -d": "docker run -d (each)"}
+    print(f"docker: the docker CLI against estibad and the anchor Docker, {rounds} "
+          f"rounds, {count} containers, medians in ms")
+    print(f"{'figure':<34}{'estiba':>10}{'docker':>10}{'ratio':>8}  goal")
+    for key, label in (("cli", "docker --version (CLI alone)"),
+                       ("version", "docker version (CLI, 2 requests)")):
+        ours, theirs = got["estiba"][key], got["docker"][key]
+        if ours is not None and theirs is not None:
             print(f"{label:<34}{ours * 1000:>10.1f}{theirs * 1000:>10.1f}"
-                  f"{ours / theirs:>8.2f}  <= {goals[key]:.2f}")
-    finally:
-        if estibad is not None:
-            estibad.stop()
-        if started:
-            stop_anchor()
+                  f"{ours / theirs:>8.2f}  (reference)")
+    for key, label in labels.items():
+        ours, theirs = got["estiba"][key], got["docker"][key]
+        if ours is None or theirs is None:
+            print(f"{label:<34}{'not served yet' if ours is None else ours * 1000:>10}")
+            continue
+        print(f"{label:<34}{ours * 1000:>10.1f}{theirs * 1000:>10.1f}"
+              f"{ours / theirs:>8.2f}  <= {goals[key]:.2f}")
 
 
 if __name__ == "__main__":

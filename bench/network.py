@@ -20,11 +20,9 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-from daemons import Estibad, anchor_host, docker, median, stop_anchor, timed
+from daemons import compared, docker, median, timed
 
 INSTANCE = "benchnet"
 BIG_MIB = 256
@@ -112,18 +110,8 @@ def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     if os.geteuid() != 0:
         raise SystemExit("network: run as root")
-    work = Path(tempfile.mkdtemp(prefix="esn-", dir="/var/tmp"))
-    estibad = None
-    started = False
-    try:
-        anchor, started = anchor_host()
-        estibad = Estibad(work, INSTANCE)
-        got = measure({"estiba": estibad.host, "docker": anchor}, rounds)
-    finally:
-        if estibad is not None:
-            estibad.stop()
-        if started:
-            stop_anchor()
+    with compared("esn-", INSTANCE) as hosts:
+        got = measure(hosts, rounds)
     ours, theirs = got["estiba"], got["docker"]
     print(f"network: the docker CLI against estibad and the anchor Docker, {rounds} rounds, "
           "medians")

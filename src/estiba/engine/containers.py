@@ -1045,9 +1045,7 @@ class Containers:
             if _running(task):
                 continue
             labels = config_of(container).get("Labels") or {}
-            if "label" in wanted and not filtering.labels_match(labels, wanted["label"]):
-                continue
-            if "label!" in wanted and filtering.labels_match(labels, wanted["label!"]):
+            if not filtering.labels_pass(labels, wanted):
                 continue
             if until is not None and parse_time(container.created_at) >= until:
                 continue

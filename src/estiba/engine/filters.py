@@ -50,6 +50,13 @@ def boolean(filters: Filters, key: str) -> bool | None:
     return wanted.pop() in ("true", "1")
 
 
+def labels_pass(labels: dict[str, str], wanted: Filters) -> bool:
+    """Whether ``labels`` pass the ``label`` and ``label!`` filters of ``wanted``."""
+    if "label" in wanted and not labels_match(labels, wanted["label"]):
+        return False
+    return not ("label!" in wanted and labels_match(labels, wanted["label!"]))
+
+
 def labels_match(labels: dict[str, str], wanted: list[str]) -> bool:
     """Whether ``labels`` hold every ``key`` or ``key=value`` of ``wanted``."""
     for item in wanted:

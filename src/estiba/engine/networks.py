@@ -114,9 +114,7 @@ class Networks:
             labels = dict(network.labels)
             if (network.config or {}).get("builtin") or network.id in used:
                 continue
-            if "label" in wanted and not filtering.labels_match(labels, wanted["label"]):
-                continue
-            if "label!" in wanted and filtering.labels_match(labels, wanted["label!"]):
+            if not filtering.labels_pass(labels, wanted):
                 continue
             if until is not None and parse_time(network.created_at) >= until:
                 continue
@@ -214,8 +212,7 @@ def _matches(network: NetworkRecord, wanted: dict[str, list[str]], used: bool) -
         return False
     if "scope" in wanted and "local" not in wanted["scope"]:
         return False
-    if "label" in wanted and not filtering.labels_match(dict(network.labels),
-                                                         wanted["label"]):
+    if not filtering.labels_pass(dict(network.labels), wanted):
         return False
     for kind in wanted.get("type", ()):
         if kind not in ("custom", "builtin"):

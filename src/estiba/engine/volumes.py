@@ -168,9 +168,7 @@ class Volumes:
             labels = dict(record.labels)
             if users.get(record.name) or not (record.anonymous or every):
                 continue
-            if "label" in wanted and not filtering.labels_match(labels, wanted["label"]):
-                continue
-            if "label!" in wanted and filtering.labels_match(labels, wanted["label!"]):
+            if not filtering.labels_pass(labels, wanted):
                 continue
             size = max(0, self.service.size(record.name))
             try:
@@ -204,8 +202,7 @@ def _matches(record: VolumeRecord, wanted: dict[str, list[str]], used: bool) -> 
         return False
     if "driver" in wanted and record.driver not in wanted["driver"]:
         return False
-    if "label" in wanted and not filtering.labels_match(dict(record.labels),
-                                                         wanted["label"]):
+    if not filtering.labels_pass(dict(record.labels), wanted):
         return False
     dangling = filtering.boolean(wanted, "dangling")
     return dangling is None or dangling == (not used)
