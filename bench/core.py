@@ -208,8 +208,9 @@ def main() -> None:
         if estiba is not None:
             estiba.stop()
             purge_network(str(work / "root"), str(work / "run"), "benchcore")
+        # ours, and the one containerd makes for the namespace of its containers
         for parent in glob.glob("/sys/fs/cgroup/*/estiba-benchcore") + glob.glob(
-                "/sys/fs/cgroup/estiba-benchcore"):
+                "/sys/fs/cgroup/estiba-benchcore") + glob.glob(f"/sys/fs/cgroup/*/{NS}"):
             try:
                 os.rmdir(parent)  # empty once the containers are gone
             except OSError:
