@@ -47,7 +47,7 @@ import binascii
 from estiba import errors
 from estiba.client.connection import ConnectError, Connection, Hijacked, Response, quote
 from estiba.client.streams import Demux
-from estiba.oci.json_codec import dumps, loads
+from estiba.oci.json_codec import dumps, loads, scan
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -165,18 +165,6 @@ def _image_path(name: str) -> str:
     return quote(name).replace("%2F", "/").replace("%3A", ":").replace("%40", "@")
 
 
-class _ScanContext:
-    # the attributes the C scanner reads from its context (as oci.json_codec's)
-    strict = True
-    object_hook = None
-    object_pairs_hook = None
-    parse_float = float
-    parse_int = int
-    parse_constant = None
-    memo: dict = {}
-
-
-_scan = _json.make_scanner(_ScanContext())
 _SPACE = " \t\r\n"
 
 
@@ -219,11 +207,9 @@ class JSONStream:
             if pos >= len(text):
                 break
             try:
-                value, pos_after = _scan(text, pos)
+                value, pos_after = scan(text, pos)
             except Exception:  # noqa: BLE001 - incomplete (or bad: end() says so)
                 break
-            finally:
-                _ScanContext.memo.clear()
             out.append(value)
             pos = pos_after
         self._text = text[pos:]

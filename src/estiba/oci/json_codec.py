@@ -26,11 +26,20 @@ class _Context:
     memo: dict = {}
 
 
-_scan = _json.make_scanner(_Context())
+_scanner = _json.make_scanner(_Context())
 _encode = _json.make_encoder(
     None, None, _json.encode_basestring_ascii, None, ": ", ", ", False, False, True
 )
 _WHITESPACE = " \t\n\r"
+
+
+def scan(text: str, index: int) -> tuple[Any, int]:
+    """The JSON value of ``text`` at ``index`` and where it ends; StopIteration or
+    ValueError when there is none there."""
+    try:
+        return _scanner(text, index)
+    finally:
+        _Context.memo.clear()
 
 
 def loads(data: bytes | str) -> Any:
@@ -39,11 +48,9 @@ def loads(data: bytes | str) -> Any:
     text = data.decode("utf-8") if isinstance(data, bytes | bytearray) else data
     start = len(text) - len(text.lstrip(_WHITESPACE))
     try:
-        value, end = _scan(text, start)
+        value, end = scan(text, start)
     except Exception:  # noqa: BLE001 - the slow path below says what is wrong
         value, end = None, -1
-    finally:
-        _Context.memo.clear()
     if end < 0 or text[end:].strip(_WHITESPACE):
         import json
 
