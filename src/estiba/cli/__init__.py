@@ -1,6 +1,8 @@
-"""The ``estiba`` command line (``python -m estiba.cli``, ``.venv/bin/estiba``): for
-now ``estiba ctr``, containerd's ``ctr`` for Estiba's core API (``cli/ctr/``); the
-docker-compatible commands, ``estiba compose`` and ``estiba registry`` come next.
+"""The ``estiba`` command line (``python -m estiba.cli``, ``.venv/bin/estiba``):
+``estiba ctr``, containerd's ``ctr`` for Estiba's core API (``cli/ctr/``), and the
+docker-compatible commands (``cli/docker/``: so far version, ps, images, inspect, rm)
+on the Docker API client, with ``--format`` templates (``cli/gotemplate/``);
+``estiba compose`` and ``estiba registry`` come later.
 
 Front end only: it talks HTTP to the daemon through ``estiba.client`` and never
 imports the core or the engine. Start-up matters (a command is one process): argv is

@@ -1,0 +1,125 @@
+"""What every command shares: the daemon's address, the client (made on first use),
+the output streams, and the translation of errors to docker's lines and statuses."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from estiba.cli.docker.flags import ArgumentsError, UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import TextIO
+
+    from estiba.client.docker import APIClient
+
+DEFAULT_HOST = "unix:///run/estiba/estiba.sock"
+
+
+def host_of(flag: str | None, environ: Mapping[str, str]) -> str:
+    """``--host``, else ``$ESTIBA_HOST``, else ``$DOCKER_HOST``, else the default."""
+    return (flag or environ.get("ESTIBA_HOST") or environ.get("DOCKER_HOST")
+            or DEFAULT_HOST)
+
+
+class Context:
+    def __init__(self, host: str, out: TextIO | None = None,
+                 err: TextIO | None = None) -> None:
+        self.host = host
+        self.out = out if out is not None else sys.stdout
+        self.err = err if err is not None else sys.stderr
+        self._client: APIClient | None = None
+
+    @property
+    def client(self) -> APIClient:
+        if self._client is None:
+            from estiba.client.docker import APIClient
+
+            self._client = APIClient(self.host)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
+def usage_text(command: str, usage: str, message: str) -> str:
+    """pflag's error as docker prints it, with its usage line (``usage`` starts with
+    the command's name)."""
+    return (f"{message}\n\nUsage:  estiba {usage}\n\n"
+            f"Run 'estiba {command} --help' for more information\n")
+
+
+def run(command: str, usage: str, body: Callable[[Context, list[str]], int],
+        argv: list[str], host: str | None) -> int:
+    """Run a command's body; the exit status, errors written as docker writes them."""
+    from estiba import errors
+
+    ctx = Context(host_of(host, os.environ))
+    try:
+        return body(ctx, argv)
+    except ArgumentsError as err:
+        ctx.err.write(f"estiba: {err}\n\nUsage:  estiba {usage}\n\n"
+                      f"{err.hint} 'estiba {command} --help' for more information\n")
+        return err.status
+    except UsageError as err:
+        ctx.err.write(usage_text(command, usage, str(err)))
+        return err.status
+    except errors.Unavailable:
+        ctx.err.write(f"Cannot connect to the Estiba daemon at {ctx.host}. "
+                      "Is the estiba daemon running?\n")
+        return 1
+    except errors.EstibaError as err:
+        ctx.err.write(f"{err}\n")
+        return 1
+    except Exception as err:
+        # the client module is imported only once a command talks to the daemon
+        from estiba.client.docker import DockerError
+
+        if not isinstance(err, DockerError):
+            raise
+        ctx.err.write(f"Error response from daemon: {err.message}\n")
+        return 1
+    finally:
+        ctx.close()
+
+
+class Struct:
+    """A Go struct for ``json``: its fields in declared order, named by their JSON tags
+    (the template functions print an object's ``__fields__`` in that order)."""
+
+    def __init__(self, **fields: object) -> None:
+        self.__fields__ = tuple(fields)
+        self.__dict__.update(fields)
+
+
+def html_escape(text: str) -> str:
+    """What Go's json.Marshal does to ``<``, ``>`` and ``&`` (the rows' MarshalJSON
+    uses it, unlike the ``json`` function's own encoder)."""
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def render_rows(fmt: str, rows: list, headers: dict[str, str]) -> str:
+    """A list command's output for ``--format``: ``json`` as the rows' MarshalJSON
+    prints each, anything else through the template engine."""
+    if fmt.strip() in ("json", "{{json .}}"):
+        from estiba.cli.gotemplate.functions import _json
+
+        return "".join(html_escape(_json(row)) + "\n" for row in rows)
+    from estiba.cli.gotemplate import render_table
+
+    return render_table(fmt, rows, headers)
+
+
+def filters(items: list[str]) -> dict[str, list[str]]:
+    """``--filter k=v`` (repeated) as the API's filters."""
+    out: dict[str, list[str]] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise UsageError(f"invalid argument \"{item}\" for \"-f, --filter\" flag: "
+                             "bad format of filter (expected name=value)")
+        out.setdefault(key.strip().lower(), []).append(value)
+    return out

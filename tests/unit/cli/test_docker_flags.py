@@ -1,0 +1,70 @@
+"""The docker-compatible commands' flag parser: pflag's grammar and messages."""
+
+from __future__ import annotations
+
+import pytest
+
+from estiba.cli.docker.flags import ArgumentsError, Flag, UsageError, count, parse
+
+FLAGS = (Flag("all", "a"), Flag("quiet", "q"), Flag("format", "f", value=True),
+         Flag("filter", repeat=True), Flag("no-trunc"), Flag("last", "n", value=True))
+
+
+def test_long_forms_and_defaults() -> None:
+    opts, args = parse(["--all", "--format", "x", "--last=3"], FLAGS)
+    assert opts == {"all": True, "quiet": False, "format": "x", "filter": [],
+                    "no_trunc": False, "last": "3"}
+    assert args == []
+
+
+def test_combined_short_booleans_and_short_values() -> None:
+    opts, _ = parse(["-aq"], FLAGS)
+    assert opts["all"] is True and opts["quiet"] is True
+    assert parse(["-f", "x"], FLAGS)[0]["format"] == "x"
+    assert parse(["-fx"], FLAGS)[0]["format"] == "x"
+    assert parse(["-f=x"], FLAGS)[0]["format"] == "x"
+    assert parse(["-aqn2"], FLAGS)[0]["last"] == "2"
+
+
+def test_repeatable_and_interspersed_and_double_dash() -> None:
+    opts, args = parse(["one", "--filter", "a=1", "two", "--filter=b=2", "--", "-a"],
+                       FLAGS)
+    assert opts["filter"] == ["a=1", "b=2"]
+    assert args == ["one", "two", "-a"]
+    assert opts["all"] is False
+    assert parse(["-"], FLAGS)[1] == ["-"]
+
+
+def test_boolean_with_explicit_value() -> None:
+    assert parse(["--no-trunc=true"], FLAGS)[0]["no_trunc"] is True
+    assert parse(["--all=false"], FLAGS)[0]["all"] is False
+    with pytest.raises(UsageError, match='invalid argument "maybe" for "--all" flag'):
+        parse(["--all=maybe"], FLAGS)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--bogus"], "unknown flag: --bogus"),
+    (["--bogus=1"], "unknown flag: --bogus"),
+    (["-z"], "unknown shorthand flag: 'z' in -z"),
+    (["-qz"], "unknown shorthand flag: 'z' in -z"),
+    (["--format"], "flag needs an argument: --format"),
+    (["-f"], "flag needs an argument: 'f' in -f"),
+    (["-af"], "flag needs an argument: 'f' in -f"),
+])
+def test_errors_in_pflag_words(argv: list[str], message: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse(argv, FLAGS)
+    assert str(caught.value) == message
+    assert caught.value.status == 125
+
+
+def test_argument_counts_exit_one() -> None:
+    count("ps", [], 0, 0)
+    with pytest.raises(ArgumentsError) as caught:
+        count("ps", ["x"], 0, 0)
+    assert str(caught.value) == "'estiba ps' accepts no arguments"
+    assert caught.value.status == 1
+    with pytest.raises(ArgumentsError, match="requires at least 1 argument$"):
+        count("rm", [], 1, None)
+    with pytest.raises(ArgumentsError, match="requires at most 1 argument$"):
+        count("images", ["a", "b"], 0, 1)
