@@ -19,13 +19,14 @@ def binary_size(size: int) -> str:
     return f"{value:.1f} {_BINARY[exp]}"
 
 
-def human_size(size: float) -> str:
-    """go-units' HumanSize: 4 significant digits, decimal units (``1.234kB``)."""
+def human_size(size: float, precision: int = 4) -> str:
+    """go-units' HumanSizeWithPrecision, decimal units: ``1.234kB`` with 4 significant
+    digits (its HumanSize), ``4.26MB`` with the docker CLI's 3."""
     i = 0
     while size >= 1000 and i < len(_DECIMAL) - 1:
         size /= 1000
         i += 1
-    return f"{size:.4g}{_DECIMAL[i]}"
+    return f"{size:.{precision}g}{_DECIMAL[i]}"
 
 
 def human_duration(seconds: float) -> str:
@@ -53,7 +54,7 @@ def human_duration(seconds: float) -> str:
         return f"{hours // 24 // 7} weeks"
     if hours < 24 * 365 * 2:
         return f"{hours // 24 // 30} months"
-    return f"{hours // 24 // 365} years"
+    return f"{int(seconds / 3600) // 24 // 365} years"  # whole hours here, not rounded
 
 
 _RAM_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40,

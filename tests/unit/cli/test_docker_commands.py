@@ -32,7 +32,7 @@ WEB = {
     (4_261_999, "4.26MB"), (2_500_000_000, "2.5GB"),
 ])
 def test_human_size_three_digits(size: int, text: str) -> None:
-    assert output.human_size(size) == text
+    assert output.human_size(size, 3) == text
 
 
 @pytest.mark.parametrize(("seconds", "text"), [

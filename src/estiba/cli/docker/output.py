@@ -3,30 +3,11 @@ go-units): rows in, strings out. The clock is a parameter, so tests pin it."""
 
 from __future__ import annotations
 
-from estiba.units import human_duration as _units_duration
+from estiba.units import human_duration, human_size
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
-
-_DECIMAL = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
-
-
-def human_size(size: float, precision: int = 3) -> str:
-    """go-units' HumanSizeWithPrecision (``%.3g`` of decimal units): ``4.26MB``."""
-    i = 0
-    while size >= 1000 and i < len(_DECIMAL) - 1:
-        size /= 1000
-        i += 1
-    return f"{size:.{precision}g}{_DECIMAL[i]}"
-
-
-def human_duration(seconds: float) -> str:
-    """go-units' HumanDuration; its years count whole hours, not rounded ones."""
-    if seconds >= 3600 * 24 * 365 * 2:
-        return f"{int(seconds / 3600) // 24 // 365} years"
-    return _units_duration(seconds)
-
 
 def ago(created: float, now: float) -> str:
     return human_duration(now - created) + " ago"
@@ -182,9 +163,9 @@ class ContainerRow:
         self.Ports = ports(c.get("Ports"))  # type: ignore[arg-type]
         self.State = str(c.get("State") or "")
         self.Status = str(c.get("Status") or "")
-        srw = human_size(float(c.get("SizeRw") or 0))  # type: ignore[arg-type]
+        srw = human_size(float(c.get("SizeRw") or 0), 3)  # type: ignore[arg-type]
         root = float(c.get("SizeRootFs") or 0)  # type: ignore[arg-type]
-        self.Size = f"{srw} (virtual {human_size(root)})" if root > 0 else srw
+        self.Size = f"{srw} (virtual {human_size(root, 3)})" if root > 0 else srw
         self._labels: Mapping[str, str] = c.get("Labels") or {}  # type: ignore[assignment]
         self.Labels = ",".join(sorted(f"{k}={v}" for k, v in self._labels.items()))
         mounts = c.get("Mounts") or ()
@@ -228,7 +209,7 @@ class ImageRow:
         size = int(i.get("Size") or 0)  # type: ignore[call-overload]
         shared = int(i.get("SharedSize", -1) if i.get("SharedSize") is not None else -1)  # type: ignore[call-overload]
         containers = int(i.get("Containers", -1) if i.get("Containers") is not None else -1)  # type: ignore[call-overload]
-        self.Size = human_size(size)
+        self.Size = human_size(size, 3)
         self.VirtualSize = human_size(size, 4)
         self.SharedSize = "N/A" if shared == -1 else human_size(shared, 4)
         self.UniqueSize = "N/A" if shared == -1 else human_size(size - shared, 4)
