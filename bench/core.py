@@ -34,7 +34,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-ANCHOR = "/work/shared/tools/anchor-docker"
 ANCHOR_RUN = "/run/anchor-docker"
 CONTAINERD = f"{ANCHOR_RUN}/exec/containerd/containerd.sock"
 NS = "benchcore"
@@ -43,7 +42,7 @@ ESTIBA = [str(REPO / ".venv" / "bin" / "estiba"), "ctr"]
 ESTIBAD = str(REPO / ".venv" / "bin" / "estibad")
 sys.path.insert(0, str(REPO / "src"))
 
-from daemons import terminate  # noqa: E402
+from daemons import anchor_host, stop_anchor, terminate  # noqa: E402
 
 from estiba.network.system import purge as purge_network  # noqa: E402
 
@@ -120,8 +119,7 @@ class Estiba:
 class Containerd:
     def __init__(self) -> None:
         self.ctr = ["ctr", "-a", CONTAINERD, "-n", NS]
-        out = run([ANCHOR, "start"]).stdout
-        host = out.strip().split("DOCKER_HOST=", 1)[1].split()[0]
+        host, self.started = anchor_host()  # stopped again at the end if started here
         if IMAGE not in run([*self.ctr, "images", "ls", "-q"]).stdout:
             env = {**os.environ, "DOCKER_HOST": host}
             with tempfile.TemporaryDirectory() as tmp:
@@ -185,6 +183,7 @@ def main() -> None:
         raise SystemExit("core: run as root")
     work = Path(tempfile.mkdtemp(prefix="esb-", dir="/var/tmp"))
     estiba = None
+    containerd = None
     try:
         containerd = Containerd()
         estiba = Estiba(work)
@@ -219,6 +218,8 @@ def main() -> None:
             subprocess.run(["umount", "-l", point], capture_output=True)
         if not _mounts_under(str(work)):
             shutil.rmtree(work, ignore_errors=True)
+        if containerd is not None and containerd.started:
+            stop_anchor()
 
 
 def _mounts_under(path: str) -> list[str]:
