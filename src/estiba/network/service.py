@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     from estiba.metadata.db import Database
     from estiba.network.bridge import BridgeDriver
+    from estiba.network.firewall import BridgeNet
     from estiba.network.ports import Mapping
     from estiba.network.resolver import Resolver
 
@@ -103,7 +104,7 @@ class NetworkService:
         store = self.store(namespace)
         for name, driver in BUILTIN.items():
             if store.by_name(name) is not None:
-                continue
+                continue  # restore() at daemon start gave it its kernel side
             config: dict = {"builtin": True}
             if driver == "bridge":
                 plan = ipam.plan(taken=self._taken_subnets())
@@ -111,13 +112,14 @@ class NetworkService:
                               ip_range=plan.ip_range, bridge=self.default_bridge,
                               mtu=DEFAULT_MTU, icc=True, masquerade=True)
             try:
-                store.create(records.NetworkRecord(
+                made = store.create(records.NetworkRecord(
                     namespace=namespace, id=secrets.token_hex(32), name=name,
                     driver=driver, config=config))
             except EstibaError:
                 if store.by_name(name) is None:  # not a concurrent maker's
                     raise
-        self.restore_network(store.by_name(DEFAULT_NETWORK))  # type: ignore[arg-type]
+                continue
+            self.restore_network(made)
 
     def create(self, namespace: str, name: str, *, driver: str = "bridge",
                subnet: str = "", gateway: str = "", ip_range: str = "",
@@ -184,26 +186,32 @@ class NetworkService:
     def restore_network(self, network: records.NetworkRecord) -> None:
         """A bridge network's kernel side as its record says (after a create, at daemon
         start, after a reboot emptied the kernel)."""
+        self._bridge_up(network)
+        self.refresh_firewall()
+
+    def _bridge_up(self, network: records.NetworkRecord) -> None:
+        """The bridge, its sysctls and its forwarding rules (not the firewall)."""
         if network.driver != "bridge":
             return
+        from estiba.network.firewall import sysctls
+
         config = network.config or {}
-        subnet = ipaddress.ip_network(config["subnet"])
         bridge = config["bridge"]
         with self._lock:
-            self.driver.ensure_bridge(bridge, config["gateway"], subnet.prefixlen,
+            self.driver.ensure_bridge(bridge, config["gateway"],
+                                      ipaddress.ip_network(config["subnet"]).prefixlen,
                                       mtu=int(config.get("mtu") or 0))
-            for path, value in ((f"/proc/sys/net/ipv4/conf/{bridge}/route_localnet", "1"),
-                                ("/proc/sys/net/ipv4/ip_forward", "1")):
+            for path, value in sysctls([_bridge_net(network)]).items():
                 self._write_sysctl(path, value)
             if self._forwarding is not None:
                 self._forwarding.ensure(bridge)
-            self.refresh_firewall()
 
     def restore(self) -> None:
-        """At daemon start: every bridge network's kernel side, the firewall, and the
-        embedded DNS of the containers whose namespaces outlived the daemon."""
+        """At daemon start: every bridge network's kernel side, the firewall (once), and
+        the embedded DNS of the containers whose namespaces outlived the daemon."""
         for network in records.every_network(self.db):
-            self.restore_network(network)
+            self._bridge_up(network)
+        self.refresh_firewall()
         if self.resolver is None:
             return
         for network, endpoint in records.every_endpoint(self.db):
@@ -422,18 +430,11 @@ class NetworkService:
         """The nft table recomputed from every network and endpoint, replaced at once."""
         if self._firewall is None:
             return
-        from estiba.network.firewall import BridgeNet, Published
+        from estiba.network.firewall import Published
 
         with self._lock:
-            nets = []
-            for network in records.every_network(self.db):
-                c = network.config or {}
-                if network.driver == "bridge":
-                    nets.append(BridgeNet(bridge=c["bridge"], subnet=c["subnet"],
-                                          gateway=c["gateway"],
-                                          internal=bool(c.get("internal")),
-                                          masquerade=bool(c.get("masquerade", True)),
-                                          icc=bool(c.get("icc", True))))
+            nets = [_bridge_net(network) for network in records.every_network(self.db)
+                    if network.driver == "bridge"]
             published = []
             for network, endpoint in records.every_endpoint(self.db):
                 for port in (endpoint.config or {}).get("ports") or []:
@@ -461,6 +462,17 @@ class NetworkService:
                 self.driver.remove_bridge(bridge)
         if self._firewall is not None:
             self._firewall.delete(self.table)
+
+
+def _bridge_net(network: records.NetworkRecord) -> BridgeNet:
+    """What the firewall knows of a bridge network."""
+    from estiba.network.firewall import BridgeNet
+
+    c = network.config or {}
+    return BridgeNet(bridge=c["bridge"], subnet=c["subnet"], gateway=c["gateway"],
+                     internal=bool(c.get("internal")),
+                     masquerade=bool(c.get("masquerade", True)),
+                     icc=bool(c.get("icc", True)))
 
 
 def _flag(options: dict, key: str) -> bool:
