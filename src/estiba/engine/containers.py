@@ -506,7 +506,7 @@ class Containers:
     def _name(container: Any) -> str:
         return dict(container.labels).get(NAME, "/" + container.id[:12]).lstrip("/")
 
-    def release_network(self, cid: str) -> None:
+    def release_ended(self, cid: str) -> None:
         """What its task's end frees, unless its task runs (a start got there first):
         the container's endpoints and namespace, and its volumes' mounts that no other
         running container needs."""
@@ -755,7 +755,7 @@ class Containers:
                 pass  # it exited at the last moment
             self.core.tasks.wait(self.ns, cid)
         # as Docker's stop returns: its addresses and ports are free again
-        self.release_network(cid)
+        self.release_ended(cid)
         self.emit("container", "stop", cid)
         return True
 

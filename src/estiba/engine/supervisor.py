@@ -84,7 +84,7 @@ class Supervisor:
             task = self.containers.task_of(container.id)
             if task is not None and task.exit_status is None:
                 continue
-            self._guard(self.containers.release_network, container.id)
+            self._guard(self.containers.release_ended, container.id)
             host_config = self.containers.host_config(container)
             if task is not None and host_config.get("AutoRemove"):
                 self._guard(self.containers.remove, container.id, True, True)
@@ -108,7 +108,7 @@ class Supervisor:
             self.containers.remove(cid, True, volumes=True)
             return
         # Docker frees a stopped container's addresses and ports at once
-        self._guard(self.containers.release_network, cid)
+        self._guard(self.containers.release_ended, cid)
         restarts, by_user = self.containers.restart_state(container)
         if not policy.should_restart(host_config.get("RestartPolicy") or {}, code,
                                      restarts, by_user):
