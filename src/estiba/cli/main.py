@@ -20,14 +20,157 @@ other commands:
            snapshots, containers, tasks, run, events, version
 """
 
-# command -> (module of estiba.cli.docker, function, usage line)
+# command -> (module of estiba.cli.docker, function, usage line, what it does); a
+# module is imported only when its command runs
 DOCKER_COMMANDS = {
-    "ps": ("containers", "ps", "ps [OPTIONS]"),
-    "rm": ("containers", "rm", "rm [OPTIONS] CONTAINER [CONTAINER...]"),
-    "images": ("images", "main", "images [OPTIONS] [REPOSITORY[:TAG]]"),
-    "inspect": ("inspect", "main", "inspect [OPTIONS] NAME|ID [NAME|ID...]"),
-    "version": ("version", "main", "version [OPTIONS]"),
+    # containers
+    "run": ("run", "run", "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
+            "Create and run a new container from an image"),
+    "create": ("create", "create", "create [OPTIONS] IMAGE [COMMAND] [ARG...]",
+               "Create a new container"),
+    "start": ("attach", "start", "start [OPTIONS] CONTAINER [CONTAINER...]",
+              "Start one or more stopped containers"),
+    "attach": ("attach", "attach", "attach [OPTIONS] CONTAINER",
+               "Attach local standard input, output, and error streams to a running "
+               "container"),
+    "exec": ("exec", "exec_", "exec [OPTIONS] CONTAINER COMMAND [ARG...]",
+             "Execute a command in a running container"),
+    "ps": ("containers", "ps", "ps [OPTIONS]", "List containers"),
+    "rm": ("containers", "rm", "rm [OPTIONS] CONTAINER [CONTAINER...]",
+           "Remove one or more containers"),
+    "stop": ("lifecycle", "stop", "stop [OPTIONS] CONTAINER [CONTAINER...]",
+             "Stop one or more running containers"),
+    "restart": ("lifecycle", "restart", "restart [OPTIONS] CONTAINER [CONTAINER...]",
+                "Restart one or more containers"),
+    "kill": ("lifecycle", "kill", "kill [OPTIONS] CONTAINER [CONTAINER...]",
+             "Kill one or more running containers"),
+    "pause": ("lifecycle", "pause", "pause CONTAINER [CONTAINER...]",
+              "Pause all processes within one or more containers"),
+    "unpause": ("lifecycle", "unpause", "unpause CONTAINER [CONTAINER...]",
+                "Unpause all processes within one or more containers"),
+    "wait": ("lifecycle", "wait", "wait CONTAINER [CONTAINER...]",
+             "Block until one or more containers stop, then print their exit codes"),
+    "rename": ("lifecycle", "rename", "rename CONTAINER NEW_NAME", "Rename a container"),
+    "update": ("lifecycle", "update", "update [OPTIONS] CONTAINER [CONTAINER...]",
+               "Update configuration of one or more containers"),
+    "port": ("lifecycle", "port", "port CONTAINER [PRIVATE_PORT[/PROTO]]",
+             "List port mappings or a specific mapping for the container"),
+    "logs": ("logs", "logs", "logs [OPTIONS] CONTAINER", "Fetch the logs of a container"),
+    "top": ("stats", "top", "top CONTAINER [ps OPTIONS]",
+            "Display the running processes of a container"),
+    "stats": ("stats", "stats", "stats [OPTIONS] [CONTAINER...]",
+              "Display a live stream of container(s) resource usage statistics"),
+    "cp": ("files", "cp", "cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n"
+           "\testiba cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH",
+           "Copy files/folders between a container and the local filesystem"),
+    "diff": ("files", "diff", "diff CONTAINER",
+             "Inspect changes to files or directories on a container's filesystem"),
+    "export": ("files", "export", "export [OPTIONS] CONTAINER",
+               "Export a container's filesystem as a tar archive"),
+    "commit": ("files", "commit", "commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]",
+               "Create a new image from a container's changes"),
+    # images
+    "images": ("images", "main", "images [OPTIONS] [REPOSITORY[:TAG]]", "List images"),
+    "rmi": ("images", "rmi", "rmi [OPTIONS] IMAGE [IMAGE...]",
+            "Remove one or more images"),
+    "tag": ("images", "tag", "tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+            "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"),
+    "history": ("images", "history", "history [OPTIONS] IMAGE",
+                "Show the history of an image"),
+    "import": ("images", "import_", "import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
+               "Import the contents from a tarball to create a filesystem image"),
+    "save": ("images", "save", "save [OPTIONS] IMAGE [IMAGE...]",
+             "Save one or more images to a tar archive (streamed to STDOUT by default)"),
+    "load": ("images", "load", "load [OPTIONS]",
+             "Load an image from a tar archive or STDIN"),
+    "pull": ("images", "pull", "pull [OPTIONS] NAME[:TAG|@DIGEST]",
+             "Download an image from a registry"),
+    # the rest
+    "inspect": ("inspect", "main", "inspect [OPTIONS] NAME|ID [NAME|ID...]",
+                "Return low-level information on Docker objects"),
+    "info": ("system", "info", "info [OPTIONS]", "Display system-wide information"),
+    "events": ("system", "events", "events [OPTIONS]",
+               "Get real time events from the server"),
+    "version": ("version", "main", "version [OPTIONS]",
+                "Show the Docker version information"),
 }
+
+# management command -> {subcommand: (module, function, usage, what it does) or the
+# top-level command it is another name for}
+MANAGEMENT = {
+    "container": {
+        "ls": "ps", "list": "ps", "ps": "ps", "run": "run", "create": "create",
+        "start": "start", "attach": "attach", "exec": "exec", "rm": "rm", "remove": "rm",
+        "stop": "stop", "restart": "restart", "kill": "kill", "pause": "pause",
+        "unpause": "unpause", "wait": "wait", "rename": "rename", "update": "update",
+        "port": "port", "logs": "logs", "top": "top", "stats": "stats", "cp": "cp",
+        "diff": "diff", "export": "export", "commit": "commit",
+        "inspect": ("inspect", "container", "container inspect [OPTIONS] CONTAINER "
+                    "[CONTAINER...]", "Display detailed information on one or more "
+                    "containers"),
+        "prune": ("lifecycle", "prune", "container prune [OPTIONS]",
+                  "Remove all stopped containers"),
+    },
+    "image": {
+        "ls": "images", "list": "images", "rm": "rmi", "remove": "rmi", "tag": "tag",
+        "history": "history", "import": "import", "save": "save", "load": "load",
+        "pull": "pull",
+        "inspect": ("inspect", "image", "image inspect [OPTIONS] IMAGE [IMAGE...]",
+                    "Display detailed information on one or more images"),
+        "prune": ("images", "prune", "image prune [OPTIONS]", "Remove unused images"),
+    },
+    "network": {
+        "create": ("networks", "create", "network create [OPTIONS] NETWORK",
+                   "Create a network"),
+        "ls": ("networks", "ls", "network ls [OPTIONS]", "List networks"),
+        "inspect": ("networks", "inspect", "network inspect [OPTIONS] NETWORK "
+                    "[NETWORK...]", "Display detailed information on one or more "
+                    "networks"),
+        "rm": ("networks", "rm", "network rm NETWORK [NETWORK...]",
+               "Remove one or more networks"),
+        "prune": ("networks", "prune", "network prune [OPTIONS]",
+                  "Remove all unused networks"),
+        "connect": ("networks", "connect", "network connect [OPTIONS] NETWORK CONTAINER",
+                    "Connect a container to a network"),
+        "disconnect": ("networks", "disconnect", "network disconnect [OPTIONS] NETWORK "
+                       "CONTAINER", "Disconnect a container from a network"),
+    },
+    "volume": {
+        "create": ("volumes", "create", "volume create [OPTIONS] [VOLUME]",
+                   "Create a volume"),
+        "ls": ("volumes", "ls", "volume ls [OPTIONS]", "List volumes"),
+        "inspect": ("volumes", "inspect", "volume inspect [OPTIONS] VOLUME [VOLUME...]",
+                    "Display detailed information on one or more volumes"),
+        "rm": ("volumes", "rm", "volume rm [OPTIONS] VOLUME [VOLUME...]",
+               "Remove one or more volumes"),
+        "prune": ("volumes", "prune", "volume prune [OPTIONS]",
+                  "Remove unused local volumes"),
+    },
+    "system": {
+        "df": ("system", "df", "system df [OPTIONS]", "Show docker disk usage"),
+        "info": "info", "events": "events",
+        "prune": ("system", "prune", "system prune [OPTIONS]", "Remove unused data"),
+    },
+}
+# the aliases cobra gives these subcommands
+for _group in ("network", "volume"):
+    MANAGEMENT[_group]["list"] = MANAGEMENT[_group]["ls"]
+    MANAGEMENT[_group]["remove"] = MANAGEMENT[_group]["rm"]
+
+
+def resolve(argv: list[str]) -> tuple[str, tuple[str, str, str, str], list[str]] | None:
+    """(the command's name, its entry, its arguments) for ``argv``, a top-level command
+    or a management command's subcommand; None for an unknown one."""
+    name, rest = argv[0], argv[1:]
+    if name in DOCKER_COMMANDS:
+        return name, DOCKER_COMMANDS[name], rest
+    group = MANAGEMENT.get(name)
+    if group is None or not rest or rest[0] not in group:
+        return None
+    entry = group[rest[0]]
+    if isinstance(entry, str):
+        return entry, DOCKER_COMMANDS[entry], rest[1:]
+    return f"{name} {rest[0]}", entry, rest[1:]
 
 
 def _global_host(argv: list[str]) -> tuple[str | None, list[str]]:
@@ -57,15 +200,16 @@ def main(argv: list[str]) -> int:
         from estiba.cli.ctr.main import main as ctr
 
         return ctr(rest)
-    if command in DOCKER_COMMANDS:
+    found = resolve(argv)
+    if found is not None:
         from estiba.cli.docker.context import run
 
-        module, function, usage = DOCKER_COMMANDS[command]
+        name, (module, function, usage, _), args = found
         # __import__ rather than importlib.import_module: importlib's import costs more
         # than the command module
         body = getattr(__import__(f"estiba.cli.docker.{module}", fromlist=[function]),
                        function)
-        return run(command, usage, body, rest, host)
+        return run(name, usage, body, args, host)
     sys.stderr.write(f"estiba: unknown command {command!r}\n{USAGE}")
     return 1
 

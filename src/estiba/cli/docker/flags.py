@@ -40,16 +40,19 @@ def count(command: str, args: list[str], least: int, most: int | None) -> None:
 
 class Flag:
     """One flag: its long name, its one-letter shorthand, whether it takes a value,
-    whether it repeats (values gathered in a list)."""
+    whether it repeats (values gathered in a list); for ``--help``, what it does and
+    the type name docker shows for its value (``string``, ``list``, ``int`` ...)."""
 
-    __slots__ = ("name", "short", "value", "repeat")
+    __slots__ = ("name", "short", "value", "repeat", "help", "kind")
 
     def __init__(self, name: str, short: str = "", *, value: bool = False,
-                 repeat: bool = False) -> None:
+                 repeat: bool = False, help: str = "", kind: str = "") -> None:
         self.name = name
         self.short = short
-        self.value = value or repeat
+        self.value = value or repeat or bool(kind)
         self.repeat = repeat
+        self.help = help
+        self.kind = kind or ("list" if repeat else "string" if value else "")
 
     @property
     def key(self) -> str:
