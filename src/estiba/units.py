@@ -77,3 +77,38 @@ def ram_in_bytes(text: str) -> int:
     if size < 0:
         raise ValueError(f"invalid size: {text!r}")
     return int(size * _RAM_UNITS[unit])
+
+
+_DURATION_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000,
+                   "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000}
+
+
+def parse_duration(text: str) -> int:
+    """Go's time.ParseDuration, in nanoseconds: ``300ms``, ``1h30m``, ``-1.5s``, ``0``;
+    ValueError (``time: invalid duration "x"``) for anything else."""
+    invalid = ValueError(f'time: invalid duration "{text}"')
+    rest = text
+    sign = -1 if rest.startswith("-") else 1
+    rest = rest[1:] if rest[:1] in ("-", "+") else rest
+    if rest == "0":
+        return 0
+    if not rest:
+        raise invalid
+    total = 0.0
+    while rest:
+        i = 0
+        while i < len(rest) and (rest[i].isdigit() or rest[i] == "."):
+            i += 1
+        number, rest = rest[:i], rest[i:]
+        if number in ("", ".") or number.count(".") > 1:
+            raise invalid
+        j = 0
+        while j < len(rest) and not (rest[j].isdigit() or rest[j] == "."):
+            j += 1
+        unit, rest = rest[:j], rest[j:]
+        if not unit:
+            raise ValueError(f'time: missing unit in duration "{text}"')
+        if unit not in _DURATION_UNITS:
+            raise ValueError(f'time: unknown unit "{unit}" in duration "{text}"')
+        total += float(number) * _DURATION_UNITS[unit]
+    return sign * int(round(total))

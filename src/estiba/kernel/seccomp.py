@@ -104,6 +104,13 @@ _FLAG_ATTRIBUTES = {
 # Spec flags that only make sense with a notify listener, which is not supported yet.
 _LISTENER_FLAGS = frozenset(("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",))
 
+# What ``features`` reports: the names this module compiles.
+ACTION_NAMES = frozenset(_ACTIONS)
+OPERATOR_NAMES = frozenset(_OPS)
+ARCH_NAMES = _ARCHES
+FLAG_NAMES = frozenset(_FLAG_ATTRIBUTES)
+LISTENER_FLAG_NAMES = _LISTENER_FLAGS
+
 _MAX_ARGS = 6
 _UINT64_MAX = (1 << 64) - 1
 _NR_SCMP_ERROR = -1  # what seccomp_syscall_resolve_name returns for an unknown name
@@ -348,3 +355,20 @@ def _check(rc: int, what: str) -> None:
     if -rc in (errno.EOPNOTSUPP, errno.ENOSYS):
         raise errors.Unavailable(f"seccomp: {what}: {err.strerror.lower()}") from err
     raise errors.from_oserror(f"seccomp: {what}", err)
+
+
+def library_version() -> str | None:
+    """libseccomp's version ("2.5.4"), or None when libseccomp.so.2 is not there."""
+    import ctypes
+
+    class Version(ctypes.Structure):
+        _fields_ = (("major", ctypes.c_uint), ("minor", ctypes.c_uint),
+                    ("micro", ctypes.c_uint))
+
+    try:
+        lib = ctypes.CDLL("libseccomp.so.2")
+    except OSError:
+        return None
+    lib.seccomp_version.restype = ctypes.POINTER(Version)
+    v = lib.seccomp_version().contents
+    return f"{v.major}.{v.minor}.{v.micro}"

@@ -91,6 +91,10 @@ COMMANDS: dict[str, tuple[str, tuple, bool, str]] = {
                + _UPDATE_FLAGS, False, "change a container's resource limits"),
     "spec": ("", ((("-b", "--bundle"), "bundle", "str"), (("--rootless",), "rootless", "bool")),
              False, "write a starting config.json"),
+    "events": ("<container-id>", ((("--stats",), "stats", "bool"),
+                                  (("--interval",), "interval", "str")), False,
+               "print a container's usage (JSON lines) until it stops"),
+    "features": ("", (), False, "print what this runtime implements (JSON)"),
 }
 _DEFAULTS = {"bool": False, "str": "", "int": 0, "list": None}
 
@@ -246,7 +250,7 @@ def _dispatch(args: Args, log: Log) -> int | None:
 
     cmd = args.command
     root = args.root
-    if cmd in ("list", "spec"):
+    if cmd in ("list", "spec", "features"):
         _need(args, 0, 0)
     elif cmd == "kill":
         _need(args, 1, 2)
@@ -287,6 +291,13 @@ def _dispatch(args: Args, log: Log) -> int | None:
         if args.format not in ("", "table", "json"):
             raise InvalidArgument(f"invalid format {args.format!r}: table or json")
         sys.stdout.write(render(root, args.format or "table", args.quiet))
+        return 0
+    if cmd == "features":
+        import json
+
+        from estiba.runtime.features import host_features
+
+        sys.stdout.write(json.dumps(host_features(), indent=4) + "\n")
         return 0
     if cmd == "spec":
         from estiba.runtime.spec import write_spec
@@ -331,6 +342,8 @@ def _dispatch(args: Args, log: Log) -> int | None:
         sys.stdout.write(out)
     elif cmd == "update":
         return _update(container, args)
+    elif cmd == "events":
+        _events(container, args)
     elif cmd == "exec":
         return _exec(container, args)
     return 0
@@ -342,6 +355,26 @@ def _state_json(container: Container) -> dict:
     out["created"] = container.data.get("created", "")
     out["owner"] = container.data.get("owner", "")
     return out
+
+
+def _events(container: Container, args: Args) -> None:
+    import json
+
+    from estiba.runtime.events import watch
+    from estiba.units import parse_duration
+
+    try:
+        interval = parse_duration(args.interval or "5s") / 1e9
+    except ValueError as err:
+        raise InvalidArgument(f"--interval: {err}") from None
+    if interval <= 0:
+        raise InvalidArgument("--interval: duration must be greater than 0")
+
+    def emit(event: dict) -> None:
+        sys.stdout.write(json.dumps(event) + "\n")
+        sys.stdout.flush()
+
+    watch(container, interval, emit, once=bool(args.stats))
 
 
 def _read_json_source(source: str, what: str) -> object:

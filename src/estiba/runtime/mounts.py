@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 # option → (flags to set, flags to clear)
-_FLAGS: dict[str, tuple[int, int]] = {
+FLAG_OPTIONS: dict[str, tuple[int, int]] = {
     "ro": (k.MS_RDONLY, 0), "rw": (0, k.MS_RDONLY),
     "nosuid": (k.MS_NOSUID, 0), "suid": (0, k.MS_NOSUID),
     "nodev": (k.MS_NODEV, 0), "dev": (0, k.MS_NODEV),
@@ -45,7 +45,7 @@ PROPAGATION: dict[str, int] = {
 }
 
 # Options runc knows that change nothing in the kernel's flags; accepted and ignored.
-_IGNORED = frozenset(("defaults",))
+IGNORED_OPTIONS = frozenset(("defaults",))
 
 
 class MountOptions(Record):
@@ -63,12 +63,12 @@ def parse_options(options: tuple[str, ...] | list[str]) -> MountOptions:
     propagation: list[int] = []
     data: list[str] = []
     for option in options:
-        if option in _FLAGS:
-            set_, clear = _FLAGS[option]
+        if option in FLAG_OPTIONS:
+            set_, clear = FLAG_OPTIONS[option]
             flags = (flags | set_) & ~clear
         elif option in PROPAGATION:
             propagation.append(PROPAGATION[option])
-        elif option in _IGNORED:
+        elif option in IGNORED_OPTIONS:
             continue
         elif option in ("idmap", "ridmap", "tmpcopyup"):
             raise InvalidArgument(f"mount option {option!r} is not supported")

@@ -207,3 +207,30 @@ def test_limits_are_enforced(runtime, bundle, tmp_path):
     bundle.write()
     result = runtime("run", "--bundle", bundle.path, "c1", check=False)
     assert "can't fork: Resource temporarily unavailable" in result.stderr
+
+
+def test_features_is_the_spec_document(runtime) -> None:
+    doc = json.loads(runtime("features").stdout)
+    runtime_validator("features-schema.json").validate(doc)
+    assert Path("/proc/sys/kernel/cap_last_cap").read_text().strip() == str(
+        len(doc["linux"]["capabilities"]) - 1)
+    assert doc["linux"]["seccomp"]["enabled"] is True
+
+
+def test_events_stats_once_and_a_stream_until_the_container_stops(
+        runtime, bundle, tmp_path) -> None:
+    set_args(bundle.config, "sh", "-c", "sleep 1")
+    create(runtime, bundle, tmp_path, "ev1")
+    runtime("start", "ev1")
+    once = [json.loads(line) for line in runtime("events", "--stats", "ev1").stdout.splitlines()]
+    assert len(once) == 1 and once[0]["type"] == "stats" and once[0]["id"] == "ev1"
+    assert once[0]["data"]["pids"]["current"] >= 1
+    assert once[0]["data"]["memory"]["usage"]["usage"] > 0
+    # the stream ends by itself once the container's init exits (sleep 1)
+    started = time.monotonic()
+    stream = runtime("events", "--interval", "200ms", "ev1", timeout=20).stdout.splitlines()
+    assert time.monotonic() - started < 10
+    assert len(stream) >= 2 and {json.loads(line)["type"] for line in stream} == {"stats"}
+    bad = runtime("events", "--interval", "x", "ev1", check=False)
+    assert bad.returncode == 1
+    runtime("delete", "-f", "ev1")
