@@ -302,9 +302,7 @@ def _dispatch(args: Args, log: Log) -> int | None:
     if cmd == "spec":
         from estiba.runtime.spec import write_spec
 
-        if args.rootless:
-            raise Unimplemented("spec --rootless needs user namespaces, not supported yet")
-        write_spec(args.bundle or ".")
+        write_spec(args.bundle or ".", rootless=args.rootless)
         return 0
 
     container = Container.load(root, container_id)

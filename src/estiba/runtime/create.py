@@ -123,7 +123,9 @@ def _create(kernel: Linux, container: Container, bundle: str, data: dict, spec: 
     # On v1 the init moves itself into the cgroup, thread by thread, which costs the
     # kernel no grace period (CgroupV1.join_self); on v2 the runtime moves it, and the
     # kernel's wait before that first move overlaps the planning and forking below.
-    joins_itself = cgroup.version == 1
+    # (not from inside a user namespace, where the host's cgroup files are not ours)
+    in_user_ns = any(ns.type == "user" for ns in linux.namespaces)
+    joins_itself = cgroup.version == 1 and not in_user_ns
     if not joins_itself:
         import _thread
 
@@ -149,7 +151,12 @@ def _create(kernel: Linux, container: Container, bundle: str, data: dict, spec: 
 
     runtime_side, child_side = sync.Channel.pair()
     fifo_fd = os.open(container.fifo, os.O_PATH | os.O_CLOEXEC)
-    pid = fork_into_pid_namespace(kernel, plan.pid_namespace)
+    if plan.user_namespace == "host":
+        pid = fork_into_pid_namespace(kernel, plan.pid_namespace)
+    else:
+        from estiba.runtime.userns import fork_in_user_namespace
+
+        pid = fork_in_user_namespace(kernel, plan)
     if pid == 0:
         runtime_side.close()
         # The hooks run in the container see its pid as it does (runc's rule); the
@@ -163,6 +170,7 @@ def _create(kernel: Linux, container: Container, bundle: str, data: dict, spec: 
             keep_fds=3 + opts.preserve_fds, hooks=spec.hooks, state_json=state_json,
             start_state_json=start_state_json,
             seccomp=seccomp, cgroup=cgroup if joins_itself else None,
+            joined=plan.user_namespace != "host",
         ))
         os._exit(1)  # not reached: container_init ends in exec or _exit
     child_side.close()

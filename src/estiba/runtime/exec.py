@@ -19,6 +19,7 @@ from estiba.runtime import sync
 from estiba.runtime.create import fork_into_pid_namespace, kill_and_reap, write_pid_file
 from estiba.runtime.plan import plan_process
 from estiba.runtime.process import finish_and_exec
+from estiba.runtime.userns import become_namespace_root
 from estiba.runtime.validate import validate_process
 from estiba.runtime.wait import wait_forwarding
 
@@ -32,7 +33,8 @@ if TYPE_CHECKING:
     from estiba.runtime.plan import ProcessPlan
 
 # Joined in this order; mount last (see above).
-_ORDER = ("ipc", "uts", "network", "cgroup", "mount")
+# the user namespace first: it owns the others
+_ORDER = ("user", "ipc", "uts", "network", "cgroup", "mount")
 
 
 def exec_process(
@@ -114,6 +116,8 @@ def _child(kernel: Linux, plan: ProcessPlan, channel: sync.Channel,
         kernel.preload()  # after setns into the mount namespace the host's files are gone
         for fd, flag, path in ns_fds:
             kernel.setns(fd, flag, label=path)
+            if flag == k.CLONE_NEWUSER:
+                become_namespace_root()
         if console_fd is not None:
             from estiba.runtime.console import setup_pty
 

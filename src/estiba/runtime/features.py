@@ -17,8 +17,8 @@ from estiba.runtime import mounts
 OCI_VERSION_MIN = "1.0.0"
 HOOKS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart",
          "poststop")
-# created or joined; "time" is refused by validate, "user" until user namespaces land
-NAMESPACES_UNSUPPORTED = frozenset(("time", "user"))
+# created or joined; "time" is refused by validate
+NAMESPACES_UNSUPPORTED = frozenset(("time",))
 
 
 def namespaces() -> list[str]:

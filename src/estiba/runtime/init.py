@@ -44,8 +44,10 @@ class InitContext:
     def __init__(self, channel: sync.Channel, fifo_fd: int, console_fd: int | None,
                  keep_fds: int, hooks: Hooks, state_json: bytes,
                  seccomp: CompiledFilter | None = None, start_state_json: bytes = b"",
-                 cgroup: CgroupManager | None = None) -> None:
+                 cgroup: CgroupManager | None = None, joined: bool = False) -> None:
         self.channel = channel
+        # forked into its user namespace with the path namespaces joined (userns.py)
+        self.joined = joined
         self.cgroup = cgroup  # set when the init moves itself into its cgroup (v1)
         self.seccomp = seccomp
         self.fifo_fd = fifo_fd
@@ -65,7 +67,7 @@ def container_init(kernel: Linux, plan: InitPlan, ctx: InitContext) -> None:
         if ctx.hooks.create_container or ctx.hooks.start_container:
             from estiba.runtime import hooks  # noqa: F401 - needed after pivot_root
         for flag, path in plan.join:
-            if flag != k.CLONE_NEWCGROUP:
+            if flag != k.CLONE_NEWCGROUP and not ctx.joined:
                 _join(kernel, flag, path)
         if plan.unshare & ~k.CLONE_NEWCGROUP:
             kernel.unshare(plan.unshare & ~k.CLONE_NEWCGROUP)
@@ -169,6 +171,9 @@ def prepare_rootfs(kernel: Linux, plan: InitPlan,
     for node in plan.devices:
         path = secure_join(root, node.path)
         os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+        if node.bind:
+            _bind_device(kernel, node.path, path)
+            continue
         try:
             kernel.mknod(path, device_mode(node), node.major, node.minor)
         except EstibaError:
@@ -183,6 +188,17 @@ def prepare_rootfs(kernel: Linux, plan: InitPlan,
         if not os.path.isdir(os.path.dirname(path)):
             continue
         os.symlink(target, path)
+
+
+def _bind_device(kernel: Linux, host_path: str, path: str) -> None:
+    """The host's node at ``path`` (runc's way in a user namespace, where mknod is
+    refused); the rootfs's own file there is a mount point or is replaced by one."""
+    if os.path.islink(path) or (os.path.lexists(path) and os.path.isdir(path)):
+        raise InvalidArgument(f"device {host_path}: the rootfs has a directory or a "
+                              "symlink there")
+    if not os.path.lexists(path):
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
+    kernel.mount(host_path, path, "", k.MS_BIND, label=host_path)
 
 
 def mount_step(kernel: Linux, root: str, step: MountStep) -> None:

@@ -20,7 +20,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from estiba.oci.runtime_config import Device, Mount, Process, Seccomp, Spec
+    from estiba.oci.runtime_config import Device, IDMapping, Mount, Process, Seccomp, Spec
 
 
 class MountStep(Record):
@@ -43,6 +43,7 @@ class DeviceNode(Record):
     mode: int
     uid: int
     gid: int
+    bind: bool = False  # in a user namespace mknod is refused: the host's node is bound
 
 
 class ProcessPlan(Record):
@@ -65,6 +66,10 @@ class ProcessPlan(Record):
 class InitPlan(Record):
     rootfs: str
     pid_namespace: str  # "new", "host", or the path of one to join
+    # "new", "host", or the path of one to join; a new one maps the ids below
+    user_namespace: str
+    uid_mappings: tuple[IDMapping, ...]
+    gid_mappings: tuple[IDMapping, ...]
     join: tuple[tuple[int, str], ...]  # (CLONE_NEW* flag, path), joined before unsharing
     unshare: int  # CLONE_NEW* flags of namespaces to create (pid excluded)
     mount_namespace: bool
@@ -128,10 +133,13 @@ def plan_init(
     pid_ns = "host"
     if "pid" in namespaces:
         pid_ns = namespaces["pid"] or "new"
+    user_ns = "host"
+    if "user" in namespaces:
+        user_ns = namespaces["user"] or "new"
     join: list[tuple[int, str]] = []
     unshare = 0
     for ns_type, path in namespaces.items():
-        if ns_type == "pid":
+        if ns_type in ("pid", "user"):  # made before the init exists (create.py)
             continue
         flag = k.NAMESPACE_FLAGS[ns_type]
         if path:
@@ -150,20 +158,29 @@ def plan_init(
         propagation = flags[0]
 
     cgroup_ns = "cgroup" in namespaces
+    # sysfs may be mounted in a user namespace only with a network namespace it owns:
+    # a new one; with the host's or a joined one, the host's /sys is bound instead
+    bind_sysfs = user_ns != "host" and namespaces.get("network", "host") != ""
     steps: list[MountStep] = []
     for mount in spec.mounts:
+        if bind_sysfs and mount.type == "sysfs":
+            mount = mount.replace(type="bind", source="/sys",
+                                  options=(*mount.options, "rbind"))
         steps.extend(_plan_mount(mount, cgroup_paths, cgroups_path, cgroup_ns))
 
     uts = "uts" in namespaces
     return InitPlan(
         rootfs=rootfs,
         pid_namespace=pid_ns,
+        user_namespace=user_ns,
+        uid_mappings=linux.uid_mappings if linux else (),
+        gid_mappings=linux.gid_mappings if linux else (),
         join=tuple(join),
         unshare=unshare,
         mount_namespace=mount_ns,
         root_propagation=propagation,
         mounts=tuple(steps),
-        devices=_plan_devices(linux.devices if linux else ()),
+        devices=_plan_devices(linux.devices if linux else (), bind=user_ns != "host"),
         symlinks=DEFAULT_SYMLINKS,
         no_pivot=no_pivot,
         session_keyring=session_keyring,
@@ -237,18 +254,19 @@ def _plan_cgroup_mount(
     return steps
 
 
-def _plan_devices(devices: tuple[Device, ...]) -> tuple[DeviceNode, ...]:
+def _plan_devices(devices: tuple[Device, ...], bind: bool = False
+                  ) -> tuple[DeviceNode, ...]:
     out: dict[str, DeviceNode] = {}
     for path, type_, major, minor in DEFAULT_DEVICES:
         out[path] = DeviceNode(path=path, type=type_, major=major, minor=minor,
-                               mode=0o666, uid=0, gid=0)
+                               mode=0o666, uid=0, gid=0, bind=bind)
     for d in devices:
         if d.type not in _DEVICE_MODE:
             raise InvalidArgument(f"device {d.path}: unknown type {d.type!r}")
         out[d.path] = DeviceNode(
             path=d.path, type=d.type, major=d.major, minor=d.minor,
             mode=0o666 if d.file_mode is None else d.file_mode,
-            uid=d.uid or 0, gid=d.gid or 0,
+            uid=d.uid or 0, gid=d.gid or 0, bind=bind,
         )
     return tuple(out.values())
 

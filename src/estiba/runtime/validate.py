@@ -13,7 +13,7 @@ from estiba.kernel.linux import RLIMITS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from estiba.oci.runtime_config import Process, Spec
+    from estiba.oci.runtime_config import Linux, Process, Spec
 
 
 def validate(spec: Spec, bundle: str) -> None:
@@ -34,8 +34,7 @@ def validate(spec: Spec, bundle: str) -> None:
         seen.add(ns.type)
         if ns.path and not ns.path.startswith("/"):
             raise InvalidArgument(f"linux.namespaces: path of {ns.type} must be absolute")
-    if "user" in seen or linux.uid_mappings or linux.gid_mappings:
-        raise Unimplemented("user namespaces are not supported yet")
+    _validate_user_namespace(linux, seen)
     if "mount" not in seen:
         raise Unimplemented("a container without a mount namespace is not supported")
     if spec.hostname and "uts" not in seen:
@@ -62,6 +61,40 @@ def validate(spec: Spec, bundle: str) -> None:
         for hook in getattr(hooks, kind):
             if not hook.path.startswith("/"):
                 raise InvalidArgument(f"hooks.{kind}: path must be absolute: {hook.path!r}")
+
+
+def _validate_user_namespace(linux: Linux, seen: set[str]) -> None:
+    """runc's rules: mappings need a new user namespace, a new one needs both."""
+    namespaces = {ns.type: ns.path for ns in linux.namespaces}
+    uids, gids = linux.uid_mappings, linux.gid_mappings
+    if "user" not in seen:
+        if uids or gids:
+            raise InvalidArgument("linux.uidMappings: user namespaces are not enabled "
+                                  "in linux.namespaces")
+        return
+    if namespaces["user"]:
+        if uids or gids:
+            raise InvalidArgument("linux.uidMappings: a joined user namespace has its "
+                                  "own mappings")
+        return
+    if not uids or not gids:
+        raise InvalidArgument("linux.uidMappings: user namespaces are enabled, but "
+                              f"no {'uid' if not uids else 'gid'} mappings found")
+    for name, mappings in (("uidMappings", uids), ("gidMappings", gids)):
+        # the kernel takes 340 lines of a map (5 before linux 4.15) that must not overlap
+        if len(mappings) > 340:
+            raise InvalidArgument(f"linux.{name}: more than 340 mappings")
+        inside = sorted((m.container_id, m.container_id + m.size) for m in mappings)
+        outside = sorted((m.host_id, m.host_id + m.size) for m in mappings)
+        for m in mappings:
+            if m.size <= 0 or m.container_id < 0 or m.host_id < 0 \
+                    or max(m.container_id, m.host_id) + m.size > 1 << 32:
+                raise InvalidArgument(f"linux.{name}: invalid mapping {m.container_id} "
+                                      f"{m.host_id} {m.size}")
+        for ranges in (inside, outside):
+            for (_, end), (start, _) in zip(ranges, ranges[1:], strict=False):
+                if start < end:
+                    raise InvalidArgument(f"linux.{name}: mappings overlap")
 
 
 def validate_process(process: Process, where: str = "process") -> None:

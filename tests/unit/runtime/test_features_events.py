@@ -28,7 +28,7 @@ def test_features_list_only_what_the_runtime_accepts() -> None:
     with pytest.raises(InvalidArgument):
         mounts.parse_options(["idmap"])
     linux = doc["linux"]
-    assert "user" not in linux["namespaces"] and "time" not in linux["namespaces"]  # type: ignore[index]
+    assert "user" in linux["namespaces"] and "time" not in linux["namespaces"]  # type: ignore[index]
     assert "SCMP_ACT_NOTIFY" not in linux["seccomp"]["actions"]  # type: ignore[index]
     assert linux["mountExtensions"] == {"idmap": {"enabled": False}}  # type: ignore[index]
     assert set(linux["seccomp"]["actions"]) == set(seccomp.ACTION_NAMES)  # type: ignore[index]
@@ -118,3 +118,19 @@ def test_watch_once_prints_one_stats_line() -> None:
 def test_watch_refuses_a_stopped_container() -> None:
     with pytest.raises(FailedPrecondition):
         events.watch(_Container(polls=0, kills=[0]), 1.0, print)  # type: ignore[arg-type]
+
+
+def test_spec_rootless_maps_the_caller_alone() -> None:
+    from estiba.runtime.spec import default_config, rootless_config
+
+    config = rootless_config(default_config(), 1000, 1001)
+    linux = config["linux"]
+    assert [n["type"] for n in linux["namespaces"]].count("user") == 1
+    assert "network" not in [n["type"] for n in linux["namespaces"]]
+    assert linux["uidMappings"] == [{"containerID": 0, "hostID": 1000, "size": 1}]
+    assert linux["gidMappings"] == [{"containerID": 0, "hostID": 1001, "size": 1}]
+    assert "resources" not in linux
+    sys_mount = next(m for m in config["mounts"] if m["destination"] == "/sys")
+    assert sys_mount["source"] == "/sys" and "rbind" in sys_mount["options"]
+    for mount in config["mounts"]:
+        assert not any(o.startswith(("uid=", "gid=")) for o in mount.get("options", ()))

@@ -133,3 +133,36 @@ def test_home_comes_from_passwd_unless_given(env, uid, home):
     out = with_home(("PATH=/bin",) + env, uid, PASSWD)
     assert [e for e in out if e.startswith("HOME")] == [f"HOME={home}"]
     assert out[0] == "PATH=/bin"
+
+
+def _with_userns(config, network_path=None):
+    config["linux"]["namespaces"].append({"type": "user"})
+    config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    if network_path is not None:
+        for ns in config["linux"]["namespaces"]:
+            if ns["type"] == "network":
+                ns["path"] = network_path
+    return config
+
+
+def test_a_user_namespace_is_made_before_the_init_and_devices_are_bound():
+    plan = plan_of(_with_userns(default_config()))
+    assert plan.user_namespace == "new"
+    assert not plan.unshare & k.CLONE_NEWUSER  # made by the runtime (userns.py)
+    assert plan.uid_mappings[0].host_id == 100000
+    assert all(node.bind for node in plan.devices)
+    sysfs = [m for m in plan.mounts if m.destination == "/sys"]
+    assert sysfs[0].fstype == "sysfs"  # its own network namespace: sysfs may be mounted
+
+
+def test_a_user_namespace_with_a_joined_network_binds_sys():
+    plan = plan_of(_with_userns(default_config(), network_path="/run/netns/x"))
+    sysfs = [m for m in plan.mounts if m.destination == "/sys"]
+    assert sysfs[0].fstype == "" and sysfs[0].source == "/sys"
+    assert sysfs[0].flags & k.MS_BIND and sysfs[0].remount & k.MS_RDONLY
+
+
+def test_without_a_user_namespace_devices_are_made():
+    plan = plan_of(default_config())
+    assert plan.user_namespace == "host" and not any(n.bind for n in plan.devices)
