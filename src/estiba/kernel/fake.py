@@ -172,6 +172,9 @@ class RecordingKernel:
     def set_child_subreaper(self) -> None:
         self._record("set_child_subreaper")
 
+    def set_undumpable(self) -> None:
+        self._record("set_undumpable")
+
     def set_rlimit(self, name: str, soft: int, hard: int) -> None:
         self._record("set_rlimit", name, soft, hard)
 

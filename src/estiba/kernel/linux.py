@@ -320,6 +320,11 @@ class Linux:
                     f"raise ambient capability {cap}",
                 )
 
+    def set_undumpable(self) -> None:
+        """Make the process's /proc files (exe, fd, mem ...) unreachable to processes
+        without CAP_SYS_PTRACE, its own uid's included, until it execs."""
+        self._check(self.libc.prctl(k.PR_SET_DUMPABLE, 0, 0, 0, 0), "dumpable")
+
     def set_no_new_privs(self) -> None:
         self._check(self.libc.prctl(k.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
 

@@ -151,6 +151,10 @@ def _create(kernel: Linux, container: Container, bundle: str, data: dict, spec: 
 
     runtime_side, child_side = sync.Channel.pair()
     fifo_fd = os.open(container.fifo, os.O_PATH | os.O_CLOEXEC)
+    # Inherited by the init across fork, with no window: until it execs, nothing in the
+    # container may open its /proc/<pid>/exe (the host's interpreter: CVE-2019-5736's
+    # way out) or its descriptors.
+    kernel.set_undumpable()
     if plan.user_namespace == "host":
         pid = fork_into_pid_namespace(kernel, plan.pid_namespace)
     else:
