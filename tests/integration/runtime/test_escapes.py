@@ -4,13 +4,16 @@ blocked (the CVE names the attack as first found against runc)."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from support.bundle import Bundle, set_args
+from support.bundle import Bundle, set_args, set_capabilities, set_user
+from support.probe import cap_mask, parse_probe
 
 pytestmark = pytest.mark.root
 
@@ -83,3 +86,75 @@ def test_a_working_directory_through_a_descriptor_stays_inside(
     else:
         assert "cwd" in ran.stderr or "chdir" in ran.stderr or "directory" in ran.stderr, \
             ran.stderr
+
+
+DOCKER_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+               "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+               "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"]
+
+
+@pytest.fixture
+def suid_rootfs(tmp_path: Path, busybox_rootfs: Path) -> Path:
+    """A copy of the rootfs with a set-uid-root copy of the probe, /probe-suid."""
+    dest = tmp_path / "rootfs"
+    shutil.copytree(busybox_rootfs, dest, symlinks=True)
+    shutil.copy2(dest / "probe", dest / "probe-suid")
+    os.chown(dest / "probe-suid", 0, 0)
+    os.chmod(dest / "probe-suid", 0o4755)
+    return dest
+
+
+def _user_running(bundle: Bundle, rootfs: Path, bounding: list[str], nnp: bool) -> None:
+    bundle.config["root"]["path"] = str(rootfs)
+    set_user(bundle.config, 1000, 1000)
+    set_capabilities(bundle.config, bounding, sets=["bounding"])
+    set_capabilities(bundle.config, [], sets=["effective", "permitted", "inheritable",
+                                              "ambient"])
+    bundle.config["process"]["noNewPrivileges"] = nnp
+    set_args(bundle.config, "/probe-suid")
+    bundle.write()
+
+
+def test_no_new_privs_keeps_a_setuid_binary_from_raising_privileges(
+        runtime: Runtime, bundle: Bundle, suid_rootfs: Path) -> None:
+    _user_running(bundle, suid_rootfs, DOCKER_CAPS, nnp=True)
+    report = parse_probe(runtime("run", "--bundle", bundle.path, "nnp1").stdout)
+    assert (report.uid, report.euid) == (1000, 1000)
+    assert report.capabilities["CapEff"] == report.capabilities["CapPrm"] == 0
+    assert report.no_new_privs == 1
+
+
+def test_a_setuid_binary_gets_no_capability_outside_the_bounding_set(
+        runtime: Runtime, bundle: Bundle, suid_rootfs: Path) -> None:
+    bounding = ["CAP_KILL"]
+    _user_running(bundle, suid_rootfs, bounding, nnp=False)
+    report = parse_probe(runtime("run", "--bundle", bundle.path, "bnd1").stdout)
+    assert report.euid == 0  # the set-uid bit works: no no_new_privs
+    assert report.capabilities["CapPrm"] == cap_mask(bounding)
+    assert report.capabilities["CapBnd"] == cap_mask(bounding)
+    assert report.capabilities["CapAmb"] == 0
+
+
+_PROC_AGAIN = r"""
+mkdir -p /tmp/p /tmp/s
+mount -t proc proc /tmp/p 2>&1; echo "proc=$?"
+mount -t sysfs sysfs /tmp/s 2>&1; echo "sysfs=$?"
+mount --bind /proc /tmp/p 2>&1; echo "bind=$?"
+umount /proc/kcore 2>&1; echo "umount=$?"
+head -c 1 /proc/kcore | wc -c; echo "kcore=$?"
+echo 1 > /proc/sys/kernel/sysrq; echo "sysrq=$?"
+echo x > /sys/kernel/uevent_helper 2>&1; echo "sys=$?"
+"""
+
+
+def test_masked_proc_cannot_be_had_again(runtime: Runtime, bundle: Bundle) -> None:
+    """The masks hold against a fresh procfs or sysfs, a bind of /proc, and
+    unmounting the mask (no CAP_SYS_ADMIN in Docker's set)."""
+    set_capabilities(bundle.config, DOCKER_CAPS)
+    set_args(bundle.config, "sh", "-c", _PROC_AGAIN)
+    bundle.write()
+    out = runtime("run", "--bundle", bundle.path, "proc1").stdout
+    values = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    for key in ("proc", "sysfs", "bind", "umount", "sysrq", "sys"):
+        assert values[key] != "0", (key, out)
+    assert out.splitlines()[out.splitlines().index("kcore=0") - 1] == "0", out
