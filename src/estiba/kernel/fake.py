@@ -172,8 +172,8 @@ class RecordingKernel:
     def set_child_subreaper(self) -> None:
         self._record("set_child_subreaper")
 
-    def set_undumpable(self) -> None:
-        self._record("set_undumpable")
+    def set_dumpable(self, dumpable: bool) -> None:
+        self._record("set_dumpable", dumpable)
 
     def set_rlimit(self, name: str, soft: int, hard: int) -> None:
         self._record("set_rlimit", name, soft, hard)

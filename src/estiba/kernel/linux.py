@@ -296,7 +296,13 @@ class Linux:
 
     def set_ids(self, uid: int, gid: int, groups: tuple[int, ...] | list[int]) -> None:
         try:
-            os.setgroups(list(groups))
+            try:
+                os.setgroups(list(groups))
+            except PermissionError:
+                # In a user namespace mapped without privileges setgroups is denied for
+                # good: no groups asked, none to set (the caller's stay, unmapped).
+                if groups or not _setgroups_denied():
+                    raise
             os.setresgid(gid, gid, gid)
             os.setresuid(uid, uid, uid)
         except OSError as err:
@@ -320,10 +326,11 @@ class Linux:
                     f"raise ambient capability {cap}",
                 )
 
-    def set_undumpable(self) -> None:
-        """Make the process's /proc files (exe, fd, mem ...) unreachable to processes
-        without CAP_SYS_PTRACE, its own uid's included, until it execs."""
-        self._check(self.libc.prctl(k.PR_SET_DUMPABLE, 0, 0, 0, 0), "dumpable")
+    def set_dumpable(self, dumpable: bool) -> None:
+        """Undumpable: the process's /proc files (exe, fd, mem ...) are root's and out of
+        reach of processes without CAP_SYS_PTRACE, its own uid's included, until it
+        execs."""
+        self._check(self.libc.prctl(k.PR_SET_DUMPABLE, int(dumpable), 0, 0, 0), "dumpable")
 
     def set_no_new_privs(self) -> None:
         self._check(self.libc.prctl(k.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
@@ -416,3 +423,11 @@ def _context_log(fd: int) -> str:
             break
         lines.append(data.decode(errors="replace").strip())
     return "; ".join(lines)
+
+
+def _setgroups_denied() -> bool:
+    try:
+        with open("/proc/self/setgroups") as f:
+            return f.read().strip() == "deny"
+    except OSError:
+        return False

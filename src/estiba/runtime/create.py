@@ -154,7 +154,7 @@ def _create(kernel: Linux, container: Container, bundle: str, data: dict, spec: 
     # Inherited by the init across fork, with no window: until it execs, nothing in the
     # container may open its /proc/<pid>/exe (the host's interpreter: CVE-2019-5736's
     # way out) or its descriptors.
-    kernel.set_undumpable()
+    kernel.set_dumpable(False)
     if plan.user_namespace == "host":
         pid = fork_into_pid_namespace(kernel, plan.pid_namespace)
     else:

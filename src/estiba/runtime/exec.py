@@ -78,7 +78,7 @@ def exec_process(
         # Loaded by the parent, once: the child would pay for each page the imports touch.
         kernel.preload()
         runtime_side, child_side = sync.Channel.pair()
-        kernel.set_undumpable()  # as for the init: see create.py
+        kernel.set_dumpable(False)  # as for the init: see create.py
         pid = fork_into_pid_namespace(kernel, pid_ns)
         if pid == 0:
             runtime_side.close()

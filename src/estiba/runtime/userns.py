@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-from estiba.errors import Internal, from_oserror
+from estiba.errors import Internal, Unavailable, from_oserror
 from estiba.kernel import consts as k
 
 TYPE_CHECKING = False
@@ -90,6 +90,10 @@ def fork_in_user_namespace(kernel: Linux, plan: InitPlan) -> int:
 
 
 def _middle(kernel: Linux, plan: InitPlan, up: int, down: int) -> int:
+    # The runtime writes our maps through /proc/<pid>, which an undumpable process
+    # keeps for root alone; nothing of the container sees us before we fork the init,
+    # who is undumpable again.
+    kernel.set_dumpable(True)
     for flag, path in plan.join:
         if flag != k.CLONE_NEWCGROUP:
             _setns(kernel, path, flag)
@@ -100,6 +104,7 @@ def _middle(kernel: Linux, plan: InitPlan, up: int, down: int) -> int:
     _say(up, b"U")
     if os.read(down, 1) != b"G":  # the maps are written (or the runtime is gone)
         os._exit(1)
+    kernel.set_dumpable(False)
     if plan.pid_namespace == "new":
         kernel.unshare(k.CLONE_NEWPID)
     elif plan.pid_namespace != "host":
@@ -140,22 +145,37 @@ def _reason(said: bytes) -> str:
     return said[1:].decode(errors="replace") if said.startswith(b"E") else "the child exited"
 
 
+def own_ids_only(plan: InitPlan, uid: int, gid: int) -> bool:
+    """Whether the maps are the caller's own ids and nothing more: what a process
+    without privileges may write itself (the gid map once setgroups is denied)."""
+    return all(len(maps) == 1 and maps[0].host_id == own and maps[0].size == 1
+               for maps, own in ((plan.uid_mappings, uid), (plan.gid_mappings, gid)))
+
+
 def write_maps(pid: int, plan: InitPlan) -> None:
-    if os.geteuid() == 0:
+    privileged = os.geteuid() == 0
+    if privileged or own_ids_only(plan, os.geteuid(), os.getegid()):
+        files = [("gid_map", map_text(plan.gid_mappings)),
+                 ("uid_map", map_text(plan.uid_mappings))]
+        if not privileged:  # the kernel's condition for an unprivileged gid map
+            files.insert(0, ("setgroups", "deny"))
         # gid_map first: nothing orders them for root, and runc writes it first too
-        for name, mappings in (("gid_map", plan.gid_mappings),
-                               ("uid_map", plan.uid_mappings)):
+        for name, text in files:
             path = f"/proc/{pid}/{name}"
             try:
                 with open(path, "w") as f:
-                    f.write(map_text(mappings))
+                    f.write(text)
             except OSError as err:
                 raise from_oserror(f"write {path}", err) from err
         return
+    import shutil
     import subprocess
 
     for tool, mappings in (("newgidmap", plan.gid_mappings),
                            ("newuidmap", plan.uid_mappings)):
+        if shutil.which(tool) is None:
+            raise Unavailable(f"mapping ids other than the caller's own needs {tool} "
+                              "(apt-get install uidmap) or root")
         try:
             done = subprocess.run(map_helper_args(tool, pid, mappings),
                                   capture_output=True, text=True, timeout=10)
