@@ -51,7 +51,7 @@ from estiba.oci.json_codec import dumps, loads, scan
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
     from typing import Any, BinaryIO
 
 CLIENT_MAX = "1.47"
@@ -616,6 +616,52 @@ class APIClient:
     def prune_volumes(self, filters: Mapping[str, Any] | None = None) -> dict:
         return self._call("POST", f"/volumes/prune"
                           f"{query([('filters', encode_filters(filters))])}")
+
+    # --- build cache -----------------------------------------------------------------
+
+    def prune_build_cache(self, all: bool = False,
+                          filters: Mapping[str, Any] | None = None) -> dict:
+        """``{"CachesDeleted": [...], "SpaceReclaimed": n}``."""
+        q = query([("all", all), ("filters", encode_filters(filters))])
+        return self._call("POST", f"/build/prune{q}")
+
+    def import_from(self, source: str, data: bytes | BinaryIO | None = None, *,
+                    repo: str = "", tag: str = "", message: str = "",
+                    changes: Sequence[str] = (), platform: str = "") -> Iterator[dict]:
+        """``POST /images/create?fromSrc=``: ``source`` ``-`` sends ``data`` (a
+        filesystem tar), a URL has the daemon fetch it; the raw progress objects (an
+        ``{"error": ...}`` among them is the caller's to report)."""
+        q = query([("fromSrc", source), ("repo", repo), ("tag", tag),
+                   ("message", message), ("platform", platform),
+                   ("changes", list(changes))])
+        if data is None:
+            return self._json_stream("POST", f"/images/create{q}")
+        return self._json_stream("POST", f"/images/create{q}", data=data,
+                                 content_type="application/x-tar")
+
+    # --- estibad's own -----------------------------------------------------------------
+
+    def explain(self, id: str) -> list[dict]:
+        """What the container's verbs did below the Docker API: steps ``{"at",
+        "layer", "action", "details"}`` (estibad only; another daemon answers 404)."""
+        return self._call("GET", f"/containers/{quote(id)}/explain")
+
+    # --- attached runs ---------------------------------------------------------------
+
+    def wait_begun(self, id: str, condition: str = "") -> Callable[[], dict]:
+        """``wait`` in two steps: returns once the daemon has answered the head (it
+        waits from then on, so a ``start`` sent next cannot exit unseen); calling
+        the result reads ``{"StatusCode", "Error"}``, blocking until the condition."""
+        conn, response = self._open_stream(
+            "POST", f"/containers/{quote(id)}/wait{query([('condition', condition)])}")
+
+        def result() -> dict:
+            try:
+                return loads(response.read())
+            finally:
+                conn.close()
+
+        return result
 
 
 # --- the streams' readers (each owns its connection) ---------------------------------
