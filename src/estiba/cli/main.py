@@ -1,24 +1,29 @@
-"""``estiba COMMAND ...``: dispatch to the command's module."""
+"""``estiba [OPTIONS] COMMAND ...``: the global options, then the command's module.
+Help pages (``estiba.cli.docker.help``) and shell completion (``...completion``) are
+imported only when asked for, so that ``estiba ps`` pays for neither."""
 
 from __future__ import annotations
 
 import sys
 
-USAGE = """\
-usage: estiba [-H HOST] COMMAND [ARG...]
+from estiba.cli.docker.flags import Flag, UsageError, parse
 
-docker-compatible commands (the daemon: -H/--host, $ESTIBA_HOST, $DOCKER_HOST, else
-unix:///run/estiba/estiba.sock):
-  ps       list containers (-a, -q, -n N, -l, --no-trunc, -s, -f K=V, --format F)
-  images   list images (-a, -q, --no-trunc, --digests, -f K=V, --format F)
-  inspect  objects as JSON (--type T, -f FORMAT)
-  rm       remove containers (-f, -v)
-  version  client and daemon versions (--format F)
-
-other commands:
-  ctr      the core API's client (containerd's ctr): namespaces, images, content,
-           snapshots, containers, tasks, run, events, version
-"""
+GLOBAL_USAGE = "[OPTIONS] COMMAND [ARG...]"
+# docker's global options that Estiba honours (-H) or accepts (-D, -l: the client has no
+# debug output to give)
+GLOBAL_FLAGS = (
+    Flag("debug", "D", help="Turn on debug output"),
+    Flag("host", "H", repeat=True, help="Daemon socket to connect to"),
+    Flag("log-level", "l", value=True,
+         help='Logging level ("debug", "info", "warn", "error", "fatal") '
+              '(default "info")'),
+    Flag("version", "v", help="Print the version and quit"),
+)
+# pflag's --help and its deprecated shorthand, told apart so that -h can say it is
+# deprecated, as docker does; neither is listed among the options
+HELP_FLAGS = (Flag("help"), Flag("help shorthand", "h"))
+# the levels logrus parses, which docker checks -l against
+LOG_LEVELS = ("panic", "fatal", "error", "warn", "warning", "info", "debug", "trace")
 
 # command -> (module of estiba.cli.docker, function, usage line, what it does); a
 # module is imported only when its command runs
@@ -152,6 +157,11 @@ MANAGEMENT = {
         "prune": ("system", "prune", "system prune [OPTIONS]", "Remove unused data"),
     },
 }
+# not a daemon's command: the scripts are made from these tables
+MANAGEMENT["completion"] = {
+    shell: ("completion", shell, f"completion {shell}",
+            f"Generate the autocompletion script for {shell}")
+    for shell in ("bash", "zsh")}
 # the aliases cobra gives these subcommands
 for _group in ("network", "volume"):
     MANAGEMENT[_group]["list"] = MANAGEMENT[_group]["ls"]
@@ -160,7 +170,9 @@ for _group in ("network", "volume"):
 
 def resolve(argv: list[str]) -> tuple[str, tuple[str, str, str, str], list[str]] | None:
     """(the command's name, its entry, its arguments) for ``argv``, a top-level command
-    or a management command's subcommand; None for an unknown one."""
+    or a management command's subcommand; None for an unknown one. A subcommand is
+    named as cobra names it, by its first name (``container list`` is ``container
+    ls``), and its usage line starts with that name."""
     name, rest = argv[0], argv[1:]
     if name in DOCKER_COMMANDS:
         return name, DOCKER_COMMANDS[name], rest
@@ -168,50 +180,106 @@ def resolve(argv: list[str]) -> tuple[str, tuple[str, str, str, str], list[str]]
     if group is None or not rest or rest[0] not in group:
         return None
     entry = group[rest[0]]
+    first = next(sub for sub, each in group.items() if each == entry)
     if isinstance(entry, str):
-        return entry, DOCKER_COMMANDS[entry], rest[1:]
-    return f"{name} {rest[0]}", entry, rest[1:]
+        module, function, usage, what = DOCKER_COMMANDS[entry]
+        usage = f"{name} {first}" + usage[len(entry):]
+        return f"{name} {first}", (module, function, usage, what), rest[1:]
+    return f"{name} {first}", entry, rest[1:]
 
 
-def _global_host(argv: list[str]) -> tuple[str | None, list[str]]:
-    """``-H HOST`` / ``--host[=]HOST`` before the command; the rest of argv."""
-    host = None
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg in ("-H", "--host") and i + 1 < len(argv):
-            host, i = argv[i + 1], i + 2
-        elif arg.startswith("--host="):
-            host, i = arg[len("--host="):], i + 1
-        elif arg.startswith("-H") and len(arg) > 2:
-            host, i = arg[2:], i + 1
-        else:
-            break
-    return host, argv[i:]
+def _asks_help(args: list[str]) -> bool:
+    """Whether ``--help`` or ``-h`` may be among the flags (a cheap look, the parse
+    decides)."""
+    for arg in args:
+        if arg == "--":
+            return False
+        if arg == "--help" or arg.startswith("--help=") or (
+                arg[:1] == "-" and arg[1:2] != "-" and "h" in arg):
+            return True
+    return False
+
+
+def _global_error(message: str) -> int:
+    sys.stderr.write(f"{message}\n\nUsage:  estiba {GLOBAL_USAGE}\n\n"
+                     "Run 'estiba --help' for more information\n")
+    return 125
 
 
 def main(argv: list[str]) -> int:
-    host, argv = _global_host(argv)
-    if not argv or argv[0] in ("-h", "--help", "help"):
-        sys.stdout.write(USAGE)
-        return 0 if argv else 1
-    command, rest = argv[0], argv[1:]
+    try:
+        opts, rest = parse(argv, GLOBAL_FLAGS + HELP_FLAGS, interspersed=False)
+    except UsageError as err:
+        return _global_error(str(err))
+    level = opts["log_level"]
+    if level is not None and str(level).lower() not in LOG_LEVELS:
+        sys.stderr.write(f"Unable to parse logging level: {level}\n")
+        return 1
+    hosts: list[str] = opts["host"]  # type: ignore[assignment]
+    if len(hosts) > 1:
+        sys.stderr.write("Failed to initialize: unable to resolve estiba endpoint: "
+                         "Specify only one -H\n")
+        return 1
+    host = hosts[0] if hosts else None
+    asked = bool(opts["help"] or opts["help shorthand"])
+    if not rest and opts["version"] and not asked:
+        from estiba import __version__
+
+        sys.stdout.write(f"Estiba version {__version__}, build {_build()}\n")
+        return 0
+    if asked or not rest or rest[0] == "help":
+        from estiba.cli.docker.help import front
+
+        return front(rest, asked, bool(opts["help shorthand"]))
+    command, args = rest[0], rest[1:]
     if command == "ctr":
         from estiba.cli.ctr.main import main as ctr
 
-        return ctr(rest)
-    found = resolve(argv)
-    if found is not None:
-        from estiba.cli.docker.context import run
+        return ctr(args)
+    found = resolve(rest)
+    if found is None:
+        from estiba.cli.docker.help import unknown
 
-        name, (module, function, usage, _), args = found
-        # __import__ rather than importlib.import_module: importlib's import costs more
-        # than the command module
-        body = getattr(__import__(f"estiba.cli.docker.{module}", fromlist=[function]),
-                       function)
-        return run(name, usage, body, args, host)
-    sys.stderr.write(f"estiba: unknown command {command!r}\n{USAGE}")
-    return 1
+        return unknown(rest)
+    name, entry, args = found
+    if _asks_help(args):
+        from estiba.cli.docker.help import command_help
+
+        status = command_help(name, entry, args)
+        if status is not None:
+            return status
+    module, function, usage, _ = entry
+    from estiba.cli.docker.context import run
+
+    # __import__ rather than importlib.import_module: importlib's import costs more
+    # than the command module
+    body = getattr(__import__(f"estiba.cli.docker.{module}", fromlist=[function]),
+                   function)
+    return run(name, usage, body, args, host)
+
+
+def _build() -> str:
+    """The commit of the checkout Estiba runs from (it is installed editable), read
+    from .git without running git; "unknown" elsewhere."""
+    import os
+
+    git = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.dirname(os.path.abspath(__file__))))), ".git")
+    try:
+        with open(os.path.join(git, "HEAD")) as f:
+            head = f.read().strip()
+        if head.startswith("ref: "):
+            ref = head[5:]
+            try:
+                with open(os.path.join(git, ref)) as f:
+                    head = f.read().strip()
+            except FileNotFoundError:  # packed by git gc
+                with open(os.path.join(git, "packed-refs")) as f:
+                    head = next(line.split()[0] for line in f
+                                if line.rstrip().endswith(" " + ref))
+    except (OSError, StopIteration):
+        return "unknown"
+    return head[:7]
 
 
 def run_main() -> None:

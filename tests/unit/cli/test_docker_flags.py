@@ -68,3 +68,11 @@ def test_argument_counts_exit_one() -> None:
         count("rm", [], 1, None)
     with pytest.raises(ArgumentsError, match="requires at most 1 argument$"):
         count("images", ["a", "b"], 0, 1)
+
+
+def test_not_interspersed_stops_at_the_first_positional() -> None:
+    opts, args = parse(["-a", "busybox", "ls", "-q", "--filter", "x", "--"], FLAGS,
+                       interspersed=False)
+    assert opts["all"] is True and opts["quiet"] is False and opts["filter"] == []
+    assert args == ["busybox", "ls", "-q", "--filter", "x", "--"]
+    assert parse(["--", "-a", "-q"], FLAGS, interspersed=False)[1] == ["-a", "-q"]

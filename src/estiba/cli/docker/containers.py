@@ -9,11 +9,30 @@ if TYPE_CHECKING:
     from estiba.cli.docker.context import Context
 
 PS_USAGE = "ps [OPTIONS]"
-PS_FLAGS = (Flag("all", "a"), Flag("quiet", "q"), Flag("last", "n", value=True),
-            Flag("latest", "l"), Flag("no-trunc"), Flag("size", "s"),
-            Flag("filter", "f", repeat=True), Flag("format", value=True))
+_FORMAT_HELP = ("How to print the rows:\n"
+                "'table':            a table with a header line (the default)\n"
+                "'table TEMPLATE':   a table of the Go template's columns\n"
+                "'json':             one JSON object a line\n"
+                "'TEMPLATE':         the Go template, once a row")
+PS_FLAGS = (
+    Flag("all", "a", help="List every container (running ones only, by default)"),
+    Flag("quiet", "q", help="Print the container IDs only"),
+    Flag("last", "n", kind="int",
+         help="List the n containers created last, whatever their state (default -1)"),
+    Flag("latest", "l", help="List the container created last, whatever its state"),
+    Flag("no-trunc", help="Print whole IDs and commands"),
+    Flag("size", "s", help="Add the size of each container's files"),
+    Flag("filter", "f", repeat=True, kind="filter",
+         help="Keep the containers that match a condition (key=value)"),
+    Flag("format", value=True, help=_FORMAT_HELP),
+)
 RM_USAGE = "rm [OPTIONS] CONTAINER [CONTAINER...]"
-RM_FLAGS = (Flag("force", "f"), Flag("volumes", "v"), Flag("link", "l"))
+RM_FLAGS = (
+    Flag("force", "f", help="Remove a running container too (it is killed first)"),
+    Flag("volumes", "v", help="Remove the container's anonymous volumes with it"),
+    Flag("link", "l", help="Remove the named link (legacy links)"),
+)
+FLAGS_OF = {"ps": PS_FLAGS, "rm": RM_FLAGS}
 
 _TABLE = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t" \
          "{{.Ports}}\t{{.Names}}"

@@ -52,6 +52,16 @@ def usage_text(command: str, usage: str, message: str) -> str:
             f"Run 'estiba {command} --help' for more information\n")
 
 
+def named(message: str, command: str) -> str:
+    """An arguments error naming the command as it was run: a body names itself by its
+    top-level name (``'estiba ps' accepts no arguments``), docker by the path typed
+    (``'docker container ls' ...``)."""
+    if not message.startswith("'estiba "):
+        return message
+    end = message.find("'", 1)
+    return f"'estiba {command}'{message[end + 1:]}" if end > 0 else message
+
+
 def run(command: str, usage: str, body: Callable[[Context, list[str]], int],
         argv: list[str], host: str | None) -> int:
     """Run a command's body; the exit status, errors written as docker writes them."""
@@ -61,27 +71,27 @@ def run(command: str, usage: str, body: Callable[[Context, list[str]], int],
     try:
         return body(ctx, argv)
     except ArgumentsError as err:
-        ctx.err.write(f"estiba: {err}\n\nUsage:  estiba {usage}\n\n"
+        ctx.err.write(f"estiba: {named(str(err), command)}\n\nUsage:  estiba {usage}\n\n"
                       f"{err.hint} 'estiba {command} --help' for more information\n")
         return err.status
     except UsageError as err:
         ctx.err.write(usage_text(command, usage, str(err)))
         return err.status
-    except errors.Unavailable:
-        ctx.err.write(f"Cannot connect to the Estiba daemon at {ctx.host}. "
-                      "Is the estiba daemon running?\n")
-        return 1
-    except errors.EstibaError as err:
-        ctx.err.write(f"{err}\n")
-        return 1
     except Exception as err:
-        # the client module is imported only once a command talks to the daemon
-        from estiba.client.docker import DockerError
-
-        if not isinstance(err, DockerError):
-            raise
-        ctx.err.write(f"Error response from daemon: {err.message}\n")
-        return 1
+        # A daemon's refusal first: the client's typed errors are Estiba errors too. Its
+        # module is looked up, not imported: it is loaded once a command talks to it.
+        client = sys.modules.get("estiba.client.docker")
+        if client is not None and isinstance(err, client.DockerError):
+            ctx.err.write(f"Error response from daemon: {err.message}\n")
+            return 1
+        if isinstance(err, errors.Unavailable):
+            ctx.err.write(f"Cannot connect to the Estiba daemon at {ctx.host}. "
+                          "Is the estiba daemon running?\n")
+            return 1
+        if isinstance(err, errors.EstibaError):
+            ctx.err.write(f"{err}\n")
+            return 1
+        raise
     finally:
         ctx.close()
 

@@ -73,9 +73,12 @@ def _bool(flag: Flag, text: str) -> bool:
                      f'strconv.ParseBool: parsing "{text}": invalid syntax')
 
 
-def parse(argv: list[str], flags: tuple[Flag, ...]) -> tuple[dict[str, object], list[str]]:
+def parse(argv: list[str], flags: tuple[Flag, ...], *, interspersed: bool = True
+          ) -> tuple[dict[str, object], list[str]]:
     """({key: value}, positional arguments). Absent flags: False for booleans, None
-    for values, [] for repeatable ones."""
+    for values, [] for repeatable ones. ``interspersed=False`` (pflag's
+    SetInterspersed(false)): the first positional argument ends the flags, so what
+    follows it is taken as it is (``run IMAGE ls -l``)."""
     longs = {f.name: f for f in flags}
     shorts = {f.short: f for f in flags if f.short}
     values: dict[str, object] = {}
@@ -137,4 +140,7 @@ def parse(argv: list[str], flags: tuple[Flag, ...]) -> tuple[dict[str, object], 
                 break
         else:
             positional.append(arg)
+            if not interspersed:
+                positional.extend(argv[i:])
+                break
     return values, positional

@@ -11,7 +11,11 @@ if TYPE_CHECKING:
     from estiba.cli.docker.context import Context
 
 USAGE = "version [OPTIONS]"
-FLAGS = (Flag("format", "f", value=True),)
+FLAGS = (Flag("format", "f", value=True,
+              help="How to print the versions:\n"
+                   "'json':             JSON on one line\n"
+                   "'TEMPLATE':         the Go template"),)
+FLAGS_OF = {"main": FLAGS}
 
 # docker's defaultVersionTemplate, with its "Platform" names
 _TEMPLATE = """{{with .Client -}}
