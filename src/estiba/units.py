@@ -57,26 +57,34 @@ def human_duration(seconds: float) -> str:
     return f"{int(seconds / 3600) // 24 // 365} years"  # whole hours here, not rounded
 
 
-_RAM_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40,
-              "p": 1 << 50}
+_RAM_UNITS = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
 
 def ram_in_bytes(text: str) -> int:
-    """go-units' RAMInBytes: ``512``, ``10k``, ``1.5m``, ``2GiB`` (binary multiples,
-    any case); ValueError for anything else."""
-    value = text.strip().lower()
-    for suffix in ("ib", "b"):
-        if value.endswith(suffix) and value[:-len(suffix)][-1:].isalpha():
-            value = value[:-len(suffix)]
-            break
-    unit = value[-1:] if value[-1:].isalpha() else ""
-    number = value[:-1] if unit else value
-    if unit not in _RAM_UNITS or not number:
-        raise ValueError(f"invalid size: {text!r}")
-    size = float(number)
+    """go-units' RAMInBytes (``-m 512m``, ``--shm-size 1g``, a log's ``max-size``):
+    a number, a space maybe, a binary unit maybe followed by b or ib, any case;
+    ValueError with go-units' message for anything else."""
+    sep = max(text.rfind(c) for c in "0123456789. ")
+    if sep == -1:
+        raise ValueError(f"invalid size: '{text}'")
+    number, suffix = (text[:sep + 1], text[sep + 1:]) if text[sep] != " " else \
+        (text[:sep], text[sep + 1:])
+    try:
+        size = float(number) if number.strip() == number and "_" not in number else \
+            float("x")
+    except ValueError:
+        raise ValueError(f'strconv.ParseFloat: parsing "{number}": invalid syntax'
+                         ) from None
     if size < 0:
-        raise ValueError(f"invalid size: {text!r}")
-    return int(size * _RAM_UNITS[unit])
+        raise ValueError(f"invalid size: '{text}'")
+    if not suffix:
+        return int(size)
+    low = suffix.lower()
+    ok = len(low) <= 3 and (low == "b" or (low[0] in _RAM_UNITS and low[1:] in
+                                            ("", "b", "ib")))
+    if not ok:
+        raise ValueError(f"invalid suffix: '{low if len(low) <= 3 else suffix}'")
+    return int(size * _RAM_UNITS.get(low[0], 1))
 
 
 _DURATION_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000,

@@ -1,0 +1,604 @@
+"""The flags of ``estiba run`` and ``estiba create`` and the request they make: argv
+in, the API's container Config, HostConfig and NetworkingConfig out, every value
+converted as docker's CLI (version 28) converts it before it sends the request (its
+``containerOptions`` and ``parse``). Pure but for the files ``--env-file``,
+``--label-file`` and ``--security-opt seccomp=FILE`` name, and the client's
+environment ``-e NAME`` reads. The value grammars are in ``runvalues`` (sizes,
+volumes, mounts, devices, limits) and ``runnetwork`` (ports, networks)."""
+
+from __future__ import annotations
+
+from estiba.cli.docker.flags import Flag, UsageError, parse
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+_F = Flag
+# docker's flags in its help's order; the hidden ones (--net, --net-alias, the
+# Windows-only ones, --disable-content-trust) are accepted as docker accepts them
+_COMMON = (
+    _F("add-host", repeat=True, help="Add a custom host-to-IP mapping (host:ip)"),
+    _F("annotation", repeat=True, kind="map",
+       help="Add an annotation to the container (passed to the OCI runtime)"),
+    _F("attach", "a", repeat=True, help="Attach to STDIN, STDOUT or STDERR"),
+    _F("blkio-weight", kind="uint16",
+       help="Block IO (relative weight), between 10 and 1000, or 0 to disable"),
+    _F("blkio-weight-device", repeat=True, help="Block IO weight (relative device weight)"),
+    _F("cap-add", repeat=True, help="Add Linux capabilities"),
+    _F("cap-drop", repeat=True, help="Drop Linux capabilities"),
+    _F("cgroup-parent", value=True, help="Optional parent cgroup for the container"),
+    _F("cgroupns", value=True, help="Cgroup namespace to use (host|private)"),
+    _F("cidfile", value=True, help="Write the container ID to the file"),
+    _F("cpu-count", kind="int", help="CPU count (Windows only)"),
+    _F("cpu-percent", kind="int", help="CPU percent (Windows only)"),
+    _F("cpu-period", kind="int", help="Limit CPU CFS (Completely Fair Scheduler) period"),
+    _F("cpu-quota", kind="int", help="Limit CPU CFS (Completely Fair Scheduler) quota"),
+    _F("cpu-rt-period", kind="int", help="Limit CPU real-time period in microseconds"),
+    _F("cpu-rt-runtime", kind="int", help="Limit CPU real-time runtime in microseconds"),
+    _F("cpu-shares", "c", kind="int", help="CPU shares (relative weight)"),
+    _F("cpus", kind="decimal", help="Number of CPUs"),
+    _F("cpuset-cpus", value=True, help="CPUs in which to allow execution (0-3, 0,1)"),
+    _F("cpuset-mems", value=True, help="MEMs in which to allow execution (0-3, 0,1)"),
+    _F("detach", "d", help="Run container in background and print container ID"),
+    _F("detach-keys", value=True, help="Override the key sequence for detaching a container"),
+    _F("device", repeat=True, help="Add a host device to the container"),
+    _F("device-cgroup-rule", repeat=True, help="Add a rule to the cgroup allowed devices list"),
+    _F("device-read-bps", repeat=True, help="Limit read rate (bytes per second) from a device"),
+    _F("device-read-iops", repeat=True, help="Limit read rate (IO per second) from a device"),
+    _F("device-write-bps", repeat=True, help="Limit write rate (bytes per second) to a device"),
+    _F("device-write-iops", repeat=True, help="Limit write rate (IO per second) to a device"),
+    _F("disable-content-trust", help="Skip image verification (default true)"),
+    _F("dns", repeat=True, help="Set custom DNS servers"),
+    _F("dns-option", repeat=True, help="Set DNS options"),
+    _F("dns-opt", repeat=True, help="Set DNS options"),
+    _F("dns-search", repeat=True, help="Set custom DNS search domains"),
+    _F("domainname", value=True, help="Container NIS domain name"),
+    _F("entrypoint", value=True, help="Overwrite the default ENTRYPOINT of the image"),
+    _F("env", "e", repeat=True, help="Set environment variables"),
+    _F("env-file", repeat=True, help="Read in a file of environment variables"),
+    _F("explain", help="Print what the run does, step by step (Estiba only)"),
+    _F("expose", repeat=True, help="Expose a port or a range of ports"),
+    _F("gpus", kind="gpu-request", help="GPU devices to add to the container (not supported)"),
+    _F("group-add", repeat=True, help="Add additional groups to join"),
+    _F("health-cmd", value=True, help="Command to run to check health"),
+    _F("health-interval", kind="duration", help="Time between running the check (ms|s|m|h)"),
+    _F("health-retries", kind="int", help="Consecutive failures needed to report unhealthy"),
+    _F("health-start-interval", kind="duration",
+       help="Time between running the check during the start period (ms|s|m|h)"),
+    _F("health-start-period", kind="duration",
+       help="Start period for the container to initialize before counting retries (ms|s|m|h)"),
+    _F("health-timeout", kind="duration",
+       help="Maximum time to allow one check to run (ms|s|m|h)"),
+    _F("hostname", "h", value=True, help="Container host name"),
+    _F("init", help="Run an init inside the container that forwards signals and reaps "
+                    "processes"),
+    _F("interactive", "i", help="Keep STDIN open even if not attached"),
+    _F("io-maxbandwidth", kind="bytes",
+       help="Maximum IO bandwidth limit for the system drive (Windows only)"),
+    _F("io-maxiops", kind="uint", help="Maximum IOps limit for the system drive (Windows only)"),
+    _F("ip", value=True, help="IPv4 address (e.g., 172.30.100.104)"),
+    _F("ip6", value=True, help="IPv6 address (e.g., 2001:db8::33)"),
+    _F("ipc", value=True, help="IPC mode to use"),
+    _F("isolation", value=True, help="Container isolation technology"),
+    _F("kernel-memory", kind="bytes", help="Kernel memory limit"),
+    _F("label", "l", repeat=True, help="Set meta data on a container"),
+    _F("label-file", repeat=True, help="Read in a line delimited file of labels"),
+    _F("link", repeat=True, help="Add link to another container"),
+    _F("link-local-ip", repeat=True, help="Container IPv4/IPv6 link-local addresses"),
+    _F("log-driver", value=True, help="Logging driver for the container"),
+    _F("log-opt", repeat=True, help="Log driver options"),
+    _F("mac-address", value=True, help="Container MAC address (e.g., 92:d0:c6:0a:29:33)"),
+    _F("memory", "m", kind="bytes", help="Memory limit"),
+    _F("memory-reservation", kind="bytes", help="Memory soft limit"),
+    _F("memory-swap", kind="bytes",
+       help="Swap limit equal to memory plus swap: '-1' to enable unlimited swap"),
+    _F("memory-swappiness", kind="int", help="Tune container memory swappiness (0 to 100)"),
+    _F("mount", repeat=True, kind="mount", help="Attach a filesystem mount to the container"),
+    _F("name", value=True, help="Assign a name to the container"),
+    _F("net", repeat=True, kind="network", help="Connect a container to a network"),
+    _F("net-alias", repeat=True, help="Add network-scoped alias for the container"),
+    _F("network", repeat=True, kind="network", help="Connect a container to a network"),
+    _F("network-alias", repeat=True, help="Add network-scoped alias for the container"),
+    _F("no-healthcheck", help="Disable any container-specified HEALTHCHECK"),
+    _F("oom-kill-disable", help="Disable OOM Killer"),
+    _F("oom-score-adj", kind="int", help="Tune host's OOM preferences (-1000 to 1000)"),
+    _F("pid", value=True, help="PID namespace to use"),
+    _F("pids-limit", kind="int", help="Tune container pids limit (set -1 for unlimited)"),
+    _F("platform", value=True, help="Set platform if server is multi-platform capable"),
+    _F("privileged", help="Give extended privileges to this container"),
+    _F("publish", "p", repeat=True, help="Publish a container's port(s) to the host"),
+    _F("publish-all", "P", help="Publish all exposed ports to random ports"),
+    _F("pull", value=True, help='Pull image before running ("always", "missing", "never")'),
+    _F("quiet", "q", help="Suppress the pull output"),
+    _F("read-only", help="Mount the container's root filesystem as read only"),
+    _F("restart", value=True, help="Restart policy to apply when a container exits"),
+    _F("rm", help="Automatically remove the container and its associated anonymous "
+                  "volumes when it exits"),
+    _F("runtime", value=True, help="Runtime to use for this container"),
+    _F("security-opt", repeat=True, help="Security Options"),
+    _F("shm-size", kind="bytes", help="Size of /dev/shm"),
+    _F("sig-proxy", help="Proxy received signals to the process (default true)"),
+    _F("stop-signal", value=True, help="Signal to stop the container"),
+    _F("stop-timeout", kind="int", help="Timeout (in seconds) to stop a container"),
+    _F("storage-opt", repeat=True, help="Storage driver options for the container"),
+    _F("sysctl", repeat=True, kind="map", help="Sysctl options"),
+    _F("tmpfs", repeat=True, help="Mount a tmpfs directory"),
+    _F("tty", "t", help="Allocate a pseudo-TTY"),
+    _F("ulimit", repeat=True, kind="ulimit", help="Ulimit options"),
+    _F("use-api-socket", help="Bind mount Docker API socket and required auth (not supported)"),
+    _F("user", "u", value=True, help="Username or UID (format: <name|uid>[:<group|gid>])"),
+    _F("userns", value=True, help="User namespace to use"),
+    _F("uts", value=True, help="UTS namespace to use"),
+    _F("volume", "v", repeat=True, help="Bind mount a volume"),
+    _F("volume-driver", value=True, help="Optional volume driver for the container"),
+    _F("volumes-from", repeat=True, help="Mount volumes from the specified container(s)"),
+    _F("workdir", "w", value=True, help="Working directory inside the container"),
+)
+_RUN_ONLY = ("detach", "detach-keys", "sig-proxy", "explain")
+RUN_FLAGS = _COMMON
+CREATE_FLAGS = tuple(f for f in _COMMON if f.name not in _RUN_ONLY)
+_BY_NAME = {f.name: f for f in _COMMON}
+
+
+class ConfigError(Exception):
+    """The flags parse but do not make a valid container (docker's ``parse`` and
+    ``validatePullOpt`` errors): docker prints ``docker: MESSAGE`` and a pointer to
+    ``--help``, and exits 125."""
+
+    status = 125
+
+    def text(self, command: str) -> str:
+        return (f"estiba: {self}\n\nRun 'estiba {command} --help' for more "
+                "information\n")
+
+
+class RunOptions:
+    """What ``run``/``create`` send (``config``, ``host_config``,
+    ``networking_config``; the query's ``name`` and ``platform``) and what the client
+    does around it."""
+
+    __slots__ = ("name", "platform", "pull", "config", "host_config",
+                 "networking_config", "detach", "interactive", "tty", "attach",
+                 "sig_proxy", "detach_keys", "quiet", "cidfile", "explain", "auto_remove")
+
+    def __init__(self, *, name: str, platform: str, pull: str, config: dict,
+                 host_config: dict, networking_config: dict | None, detach: bool,
+                 interactive: bool, tty: bool, attach: list[str], sig_proxy: bool,
+                 detach_keys: str, quiet: bool, cidfile: str, explain: bool,
+                 auto_remove: bool) -> None:
+        self.name = name
+        self.platform = platform
+        self.pull = pull
+        self.config = config
+        self.host_config = host_config
+        self.networking_config = networking_config
+        self.detach = detach
+        self.interactive = interactive
+        self.tty = tty
+        self.attach = attach
+        self.sig_proxy = sig_proxy
+        self.detach_keys = detach_keys
+        self.quiet = quiet
+        self.cidfile = cidfile
+        self.explain = explain
+        self.auto_remove = auto_remove
+
+    @property
+    def image(self) -> str:
+        return str(self.config["Image"])
+
+    def body(self) -> dict:
+        """The body of ``POST /containers/create``."""
+        body = dict(self.config)
+        body["HostConfig"] = self.host_config
+        if self.networking_config is not None:
+            body["NetworkingConfig"] = self.networking_config
+        return body
+
+
+def flag_error(name: str, value: str, message: str) -> UsageError:
+    """pflag's error for a value its flag refuses."""
+    flag = _BY_NAME[name]
+    label = f"-{flag.short}, --{name}" if flag.short else f"--{name}"
+    return UsageError(f'invalid argument "{value}" for "{label}" flag: {message}')
+
+
+def _flag_names(argv: list[str], flags: tuple[Flag, ...]) -> list[tuple[int, str]]:
+    """(index in argv, long name) of each flag given before the first positional
+    argument, as pflag reads them (a flag's value is not a flag)."""
+    longs = {f.name: f for f in flags}
+    shorts = {f.short: f for f in flags if f.short}
+    found = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        i += 1
+        if arg == "--" or not arg.startswith("-") or arg == "-":
+            break
+        if arg.startswith("--"):
+            key, eq, _ = arg[2:].partition("=")
+            found.append((i - 1, key))
+            flag = longs.get(key)
+            if flag is not None and flag.value and not eq:
+                i += 1
+            continue
+        letters = arg[1:]
+        for j, ch in enumerate(letters):
+            flag = shorts.get(ch)
+            if flag is None:
+                break
+            found.append((i - 1, flag.name))
+            if flag.value:
+                i += 0 if letters[j + 1:] else 1
+                break
+    return found
+
+
+def given(argv: list[str], flags: tuple[Flag, ...], name: str) -> bool:
+    """Whether the flag ``name`` is on the command line before the first positional
+    argument (pflag's ``Changed``: a boolean's absence and its ``=false`` differ for
+    ``--init`` and ``--sig-proxy``)."""
+    return any(found == name for _, found in _flag_names(argv, flags))
+
+
+# docker's hidden other names of flags, which fill the same list in the order given
+_ALIASES = {"net": "network", "net-alias": "network-alias", "dns-opt": "dns-option"}
+
+
+def _canonical(argv: list[str], flags: tuple[Flag, ...]) -> list[str]:
+    """argv with the flags' other names replaced by their own."""
+    out = list(argv)
+    for i, name in _flag_names(argv, flags):
+        if name in _ALIASES:
+            out[i] = "--" + _ALIASES[name] + out[i][2 + len(name):]
+    return out
+
+
+def parse_run(argv: list[str], *, run: bool,
+              environ: Mapping[str, str] | None = None) -> RunOptions:
+    """``run``'s (``run=True``) or ``create``'s arguments as the request docker's CLI
+    makes; ``environ`` is where ``-e NAME`` finds NAME's value (the process's
+    environment when None). UsageError for a flag's value pflag refuses, ConfigError
+    for options that do not make a container."""
+    import os
+
+    from estiba.cli.docker import runnetwork as rn
+    from estiba.cli.docker import runvalues as rv
+    from estiba.cli.docker.flags import count
+
+    flags = RUN_FLAGS if run else CREATE_FLAGS
+    command = "run" if run else "create"
+    opts, positional = parse(_canonical(argv, flags), flags, interspersed=False)
+    env_source = os.environ if environ is None else environ
+    v = _FlagValues(opts)
+
+    # what pflag checks while it parses (before cobra counts the arguments)
+    attach = [v.attach_stream(a) for a in v.list("attach")]
+    env = [v.env(e, env_source) for e in v.list("env")]
+    labels = [v.label(lab) for lab in v.list("label")]
+    extra_hosts = [v.check("add-host", h, rv.extra_host) for h in v.list("add-host")]
+    dns = [v.check("dns", d, rv.ip_address) for d in v.list("dns")]
+    dns_search = [v.check("dns-search", d, rv.dns_search) for d in v.list("dns-search")]
+    links = [v.check("link", lk, rv.link) for lk in v.list("link")]
+    sysctls = v.map("sysctl", rv.sysctl)
+    annotations = v.map("annotation", None)
+    ulimits = rv.sorted_ulimits([v.check("ulimit", u, rv.ulimit) for u in v.list("ulimit")])
+    weight_devices = [v.check("blkio-weight-device", d, rv.weight_device)
+                      for d in v.list("blkio-weight-device")]
+    throttles = {key: [v.check(key, d, rv.bps_device if key.endswith("bps")
+                               else rv.iops_device) for d in v.list(key)]
+                 for key in ("device-read-bps", "device-write-bps", "device-read-iops",
+                             "device-write-iops")}
+    cgroup_rules = [v.check("device-cgroup-rule", r, rv.device_cgroup_rule)
+                    for r in v.list("device-cgroup-rule")]
+    mounts = [v.check("mount", m, rv.mount) for m in v.list("mount")]
+    networks = [v.check("network", n, rn.network_attachment)
+                for n in v.list("network")]
+    cpus = v.nano_cpus()
+    memory = v.bytes("memory")
+    memory_reservation = v.bytes("memory-reservation")
+    memory_swap = v.bytes("memory-swap", minus_one=True)
+    v.bytes("kernel-memory")  # checked, then dropped: API 1.42 and later ignore it
+    shm_size = v.bytes("shm-size")
+    io_bandwidth = v.bytes("io-maxbandwidth")
+    swappiness = v.int("memory-swappiness", -1)
+    health = {key: v.duration(f"health-{key}") for key in
+              ("interval", "timeout", "start-period", "start-interval")}
+    health_retries = v.int("health-retries", 0)
+    stop_timeout = v.int("stop-timeout", None)
+    blkio_weight = v.uint("blkio-weight", 16)
+    count(command, positional, 1, None)
+    image, cmd = positional[0], positional[1:]
+
+    # docker refuses the Windows-only flags for a Linux daemon before anything else
+    windows_only = [f'"--{name}" is only supported on a Docker daemon running on windows, '
+                    "but the Docker daemon is running on linux"
+                    for name in ("cpu-count", "cpu-percent", "io-maxbandwidth", "io-maxiops")
+                    if v.raw(name) is not None]
+    if windows_only:
+        from estiba.errors import InvalidArgument
+
+        raise InvalidArgument("\n".join(windows_only))
+
+    # what docker's parse checks once the flags are in
+    if opts["gpus"] is not None:
+        raise ConfigError("--gpus is not supported: Estiba has no GPU device support")
+    if opts["use_api_socket"]:
+        raise ConfigError("--use-api-socket is not supported by Estiba")
+    pull = str(opts["pull"] if opts["pull"] is not None else "missing")
+    if pull not in ("always", "missing", "never", ""):
+        raise ConfigError(f"invalid pull option: '{pull}': must be one of \"always\", "
+                          "\"missing\" or \"never\"")
+    mac = str(opts["mac_address"] or "")
+    if mac and not rv.is_mac(mac):
+        raise ConfigError(f"{mac} is not a valid mac address")
+    if swappiness != -1 and not 0 <= swappiness <= 100:
+        raise ConfigError(f"invalid value: {swappiness}. Valid memory swappiness range "
+                          "is 0-100")
+    volumes: dict[str, dict] = {}
+    binds = []
+    for spec in dict.fromkeys(v.list("volume")):
+        bind = rv.volume_bind(spec)
+        if bind is None:
+            volumes[spec] = {}
+        else:
+            binds.append(bind)
+    tmpfs = {}
+    for t in v.list("tmpfs"):
+        path, _, options = t.partition(":")
+        tmpfs[path] = options
+    entrypoint = None
+    if opts["entrypoint"] is not None:
+        entrypoint = [str(opts["entrypoint"])]
+    exposed, bindings = rn.port_specs(v.list("publish"))
+    for e in v.list("expose"):
+        for port in rn.expose(e):
+            exposed.setdefault(port, {})
+    devices = [rv.device(d) for d in v.list("device")]
+    # docker passes -e through a map (its proxy settings' merge): one entry per name
+    env = rv.read_env_files(v.list("env-file"), env_source) + rv.unique_env(env)
+    labels = rv.read_label_files(v.list("label-file")) + labels
+    pid = str(opts["pid"] or "")
+    if not (pid in ("", "host") or rv.is_container_ref(pid)):
+        raise ConfigError("--pid: invalid PID mode")
+    if str(opts["uts"] or "") not in ("", "host"):
+        raise ConfigError("--uts: invalid UTS mode")
+    if str(opts["userns"] or "") not in ("", "host"):
+        raise ConfigError("--userns: invalid USER mode")
+    if str(opts["cgroupns"] or "") not in ("", "host", "private"):
+        raise ConfigError("--cgroupns: invalid CGROUP mode")
+    restart = rv.restart_policy(str(opts["restart"] if opts["restart"] is not None
+                                    else "no"))
+    log_driver = str(opts["log_driver"] or "")
+    log_opts = rv.kv_map(v.list("log-opt"))
+    if log_driver == "none" and v.list("log-opt"):
+        raise ConfigError("invalid logging opts for driver none")
+    security, masked, readonly = rv.security_opts(v.list("security-opt"))
+    storage = rv.storage_opts(v.list("storage-opt"))
+    healthcheck = _healthcheck(opts, health, health_retries)
+    cap_add, cap_drop = rv.capabilities(v.list("cap-add"), v.list("cap-drop"))
+
+    config: dict = {
+        "Hostname": str(opts["hostname"] or ""), "Domainname": str(opts["domainname"] or ""),
+        "User": str(opts["user"] or ""),
+        "AttachStdin": "stdin" in attach or bool(opts["interactive"]),
+        "AttachStdout": "stdout" in attach or not attach,
+        "AttachStderr": "stderr" in attach or not attach,
+        "Tty": bool(opts["tty"]), "OpenStdin": bool(opts["interactive"]),
+        "StdinOnce": False, "Env": env or None, "Cmd": cmd or None,
+        "Image": image, "Volumes": volumes, "WorkingDir": str(opts["workdir"] or ""),
+        "Entrypoint": entrypoint, "OnBuild": None, "Labels": rv.kv_map(labels),
+    }
+    if exposed:
+        config["ExposedPorts"] = exposed
+    if opts["stop_signal"]:
+        config["StopSignal"] = str(opts["stop_signal"])
+    if stop_timeout is not None:
+        config["StopTimeout"] = stop_timeout
+    if healthcheck is not None:
+        config["Healthcheck"] = healthcheck
+    if config["OpenStdin"] and config["AttachStdin"]:
+        # stdin attached at creation is closed when the client lets go of it
+        config["StdinOnce"] = True
+
+    host_config: dict = {
+        "Binds": binds or None, "ContainerIDFile": str(opts["cidfile"] or ""),
+        "LogConfig": {"Type": log_driver, "Config": log_opts},
+        "NetworkMode": networks[0]["Target"] if networks else "default",
+        "PortBindings": bindings, "RestartPolicy": restart,
+        "AutoRemove": bool(opts["rm"]), "VolumeDriver": str(opts["volume_driver"] or ""),
+        "VolumesFrom": v.list("volumes-from") or None, "ConsoleSize": [0, 0],
+        "CapAdd": cap_add, "CapDrop": cap_drop,
+        "CgroupnsMode": str(opts["cgroupns"] or ""), "Dns": dns,
+        "DnsOptions": v.list("dns-option"), "DnsSearch": dns_search,
+        "ExtraHosts": extra_hosts or None, "GroupAdd": v.list("group-add") or None,
+        "IpcMode": str(opts["ipc"] or ""), "Cgroup": "", "Links": links or None,
+        "OomScoreAdj": v.int("oom-score-adj", 0), "PidMode": pid,
+        "Privileged": bool(opts["privileged"]),
+        "PublishAllPorts": bool(opts["publish_all"]),
+        "ReadonlyRootfs": bool(opts["read_only"]), "SecurityOpt": security,
+        "UTSMode": str(opts["uts"] or ""), "UsernsMode": str(opts["userns"] or ""),
+        "ShmSize": shm_size, "Isolation": str(opts["isolation"] or ""),
+        "CpuShares": v.int("cpu-shares", 0), "Memory": memory, "NanoCpus": cpus,
+        "CgroupParent": str(opts["cgroup_parent"] or ""), "BlkioWeight": blkio_weight,
+        "BlkioWeightDevice": weight_devices,
+        "BlkioDeviceReadBps": throttles["device-read-bps"],
+        "BlkioDeviceWriteBps": throttles["device-write-bps"],
+        "BlkioDeviceReadIOps": throttles["device-read-iops"],
+        "BlkioDeviceWriteIOps": throttles["device-write-iops"],
+        "CpuPeriod": v.int("cpu-period", 0), "CpuQuota": v.int("cpu-quota", 0),
+        "CpuRealtimePeriod": v.int("cpu-rt-period", 0),
+        "CpuRealtimeRuntime": v.int("cpu-rt-runtime", 0),
+        "CpusetCpus": str(opts["cpuset_cpus"] or ""),
+        "CpusetMems": str(opts["cpuset_mems"] or ""), "Devices": devices,
+        "DeviceCgroupRules": cgroup_rules or None, "DeviceRequests": None,
+        "MemoryReservation": memory_reservation, "MemorySwap": memory_swap,
+        "MemorySwappiness": swappiness, "OomKillDisable": bool(opts["oom_kill_disable"]),
+        "PidsLimit": v.int("pids-limit", 0), "Ulimits": ulimits,
+        "CpuCount": v.int("cpu-count", 0), "CpuPercent": v.int("cpu-percent", 0),
+        "IOMaximumIOps": v.uint("io-maxiops", 64), "IOMaximumBandwidth": io_bandwidth,
+        "MaskedPaths": masked, "ReadonlyPaths": readonly,
+    }
+    for key, value in (("Annotations", annotations), ("StorageOpt", storage),
+                       ("Tmpfs", tmpfs), ("Sysctls", sysctls), ("Mounts", mounts),
+                       ("Runtime", str(opts["runtime"] or ""))):
+        if value:
+            host_config[key] = value
+    if given(argv, flags, "init"):
+        host_config["Init"] = bool(opts["init"])
+    if host_config["AutoRemove"] and restart["Name"] not in ("", "no"):
+        raise ConfigError("conflicting options: cannot specify both --restart and --rm")
+
+    endpoints = rn.endpoints(networks, aliases=v.list("network-alias"),
+                             links=links, ipv4=str(opts["ip"] or ""),
+                             ipv6=str(opts["ip6"] or ""), mac=mac,
+                             link_local=v.list("link-local-ip"))
+    # --mac-address goes to the main endpoint only: Config's MacAddress is for daemons
+    # before API 1.44, and docker's client clears it for later ones
+
+    detach = bool(opts["detach"]) if run else False
+    if detach:
+        if attach:
+            from estiba.errors import InvalidArgument
+
+            raise InvalidArgument("conflicting options: cannot specify both --attach and "
+                                  "--detach")
+        config.update(AttachStdin=False, AttachStdout=False, AttachStderr=False,
+                      StdinOnce=False)
+    sig_proxy = bool(opts["sig_proxy"]) if run and given(argv, flags, "sig-proxy") else True
+    return RunOptions(
+        name=str(opts["name"] or ""), platform=str(opts["platform"] or ""), pull=pull,
+        config=config, host_config=host_config,
+        networking_config={"EndpointsConfig": endpoints}, detach=detach,
+        interactive=bool(opts["interactive"]), tty=bool(opts["tty"]), attach=attach,
+        sig_proxy=sig_proxy, detach_keys=str(opts.get("detach_keys") or ""),
+        quiet=bool(opts["quiet"]), cidfile=str(opts["cidfile"] or ""),
+        explain=bool(opts.get("explain")), auto_remove=bool(opts["rm"]))
+
+
+def _healthcheck(opts: dict, durations: dict[str, int], retries: int) -> dict | None:
+    """docker's HealthConfig: ``NONE`` for --no-healthcheck, else only the settings
+    given (the daemon fills the rest from the image)."""
+    settings = bool(opts["health_cmd"]) or any(durations.values()) or retries != 0
+    if opts["no_healthcheck"]:
+        if settings:
+            raise ConfigError("--no-healthcheck conflicts with --health-* options")
+        return {"Test": ["NONE"]}
+    if not settings:
+        return None
+    for key, ns in durations.items():
+        if ns < 0:
+            raise ConfigError(f"--health-{key} cannot be negative")
+    if retries < 0:
+        raise ConfigError("--health-retries cannot be negative")
+    health: dict = {}
+    if opts["health_cmd"]:
+        health["Test"] = ["CMD-SHELL", str(opts["health_cmd"])]
+    for key, field in (("interval", "Interval"), ("timeout", "Timeout"),
+                       ("start-period", "StartPeriod"), ("start-interval", "StartInterval")):
+        if durations[key]:
+            health[field] = durations[key]
+    if retries:
+        health["Retries"] = retries
+    return health
+
+
+class _FlagValues:
+    """The parsed flags' values converted as pflag's typed values convert them, with
+    pflag's error when a value does not convert."""
+
+    def __init__(self, opts: dict) -> None:
+        self.opts = opts
+
+    def list(self, name: str) -> list[str]:
+        return list(self.opts[name.replace("-", "_")])  # type: ignore[arg-type]
+
+    def raw(self, name: str) -> str | None:
+        value = self.opts[name.replace("-", "_")]
+        return None if value is None else str(value)
+
+    def check(self, name: str, value: str, convert: object) -> object:
+        try:
+            return convert(value)  # type: ignore[operator]
+        except ValueError as err:
+            raise flag_error(name, value, str(err)) from None
+
+    def map(self, name: str, validate: object) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for item in self.list(name):
+            if validate is not None:
+                self.check(name, item, validate)
+            key, _, value = item.partition("=")
+            out[key] = value
+        return out
+
+    def attach_stream(self, value: str) -> str:
+        stream = value.lower()
+        if stream not in ("stdin", "stdout", "stderr"):
+            raise flag_error("attach", value, "valid streams are STDIN, STDOUT and STDERR")
+        return stream
+
+    def env(self, value: str, environ: Mapping[str, str]) -> str:
+        key, eq, _ = value.partition("=")
+        if not key:
+            raise flag_error("env", value, f"invalid environment variable: {value}")
+        if not eq and key in environ:
+            return f"{key}={environ[key]}"
+        return value
+
+    def label(self, value: str) -> str:
+        key = value.partition("=")[0].strip()
+        if not key:
+            raise flag_error("label", value, f"invalid label '{value}': empty name")
+        if any(c in key for c in " \t\n\v\f\r"):
+            raise flag_error("label", value, f"label '{key}' contains whitespaces")
+        return value
+
+    def int(self, name: str, default: int | None, bits: int = 64) -> int:
+        text = self.raw(name)
+        if text is None:
+            return default  # type: ignore[return-value]
+        from estiba.cli.docker.runvalues import go_int
+
+        try:
+            return go_int(text, bits)
+        except ValueError as err:
+            raise flag_error(name, text, str(err)) from None
+
+    def uint(self, name: str, bits: int) -> int:
+        text = self.raw(name)
+        if text is None:
+            return 0
+        from estiba.cli.docker.runvalues import go_uint
+
+        try:
+            return go_uint(text, bits)
+        except ValueError as err:
+            raise flag_error(name, text, str(err)) from None
+
+    def bytes(self, name: str, minus_one: bool = False) -> int:
+        text = self.raw(name)
+        if text is None:
+            return 0
+        if minus_one and text == "-1":
+            return -1
+        from estiba.cli.docker.runvalues import ram_bytes
+
+        return self.check(name, text, ram_bytes)  # type: ignore[return-value]
+
+    def duration(self, name: str) -> int:
+        text = self.raw(name)
+        if text is None:
+            return 0
+        from estiba.units import parse_duration
+
+        return self.check(name, text, parse_duration)  # type: ignore[return-value]
+
+    def nano_cpus(self) -> int:
+        text = self.raw("cpus")
+        if text is None:
+            return 0
+        from estiba.cli.docker.runvalues import nano_cpus
+
+        return self.check("cpus", text, nano_cpus)  # type: ignore[return-value]
