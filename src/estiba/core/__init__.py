@@ -18,6 +18,10 @@ Services (one module each; a service takes its dependencies in its constructor, 
 - ``leases.Leases``          list, create, delete.
 - ``events.Events``          publish and subscribe to typed events.
 
+A container's steps (``steps.py``: the details of a mount, a runtime's command, the
+namespaces and cgroup its process got) are told to the service's ``note``, which the
+engine points at its journal (``estiba run --explain``).
+
 Records (``oci.record.Record``, immutable):
 
 - ``Container``: namespace, id, image (normalised name, "" if none), runtime (a

@@ -23,6 +23,7 @@ import shutil
 import threading
 
 from estiba.content.store import ContentStore
+from estiba.core import steps
 from estiba.core.containers import Containers
 from estiba.core.content import Content
 from estiba.core.events import Events
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
     from estiba.core.interfaces import TaskService
+    from estiba.core.steps import Note
     from estiba.kernel.linux import Linux
     from estiba.snapshots import Snapshotter
 
@@ -60,6 +62,8 @@ class Core:
         self.root = os.path.abspath(os.fspath(root))
         # the daemon's debug fault points (daemon/failpoints.py): a no-op unless on
         self._failpoint = failpoint or _no_failpoint
+        # a container's steps, for its journal (core/steps.py): given by the engine
+        self.note: Note = steps.no_note
         self.cgroup_parent = cgroup_parent  # containers' cgroups go under it
         self.tmp_dir = os.path.join(self.root, "tmp")
         try:
@@ -148,13 +152,19 @@ class Core:
         # held until the record refers to it: a collection meanwhile keeps it
         with lease_records.temporary(self.db, namespace, "container") as hold:
             hold("snapshot", id)
-            snapshotter.prepare(id, top)  # AlreadyExists: another container's, left alone
+            # AlreadyExists: another container's, left alone
+            prepared = snapshotter.prepare(id, top)
+            self.note(id, "core", "snapshots.prepare", lambda: steps.prepared(
+                self.snapshotter_name, id, top, prepared))
             try:
                 self._failpoint("container-after-snapshot")
                 made = self.containers.create(Container(
                     namespace=namespace, id=id, image=found.name, runtime=runtime,
                     snapshotter=self.snapshotter_name, snapshot_key=id, spec=spec,
                     labels=tuple(sorted((labels or {}).items()))))
+                self.note(id, "core", "containers.create", {
+                    "namespace": namespace, "image": found.name,
+                    "runtime": runtime or "(the default)", "snapshot key": id})
             except BaseException:
                 with contextlib.suppress(NotFound):
                     snapshotter.remove(id)
@@ -175,11 +185,14 @@ class Core:
                 raise FailedPrecondition(
                     f"remove container {id}: it has a task ({task.status}); delete it first")
         self.containers.delete(namespace, id)
+        self.note(id, "core", "containers.delete", {"namespace": namespace})
         if self.tasks is not None:
             self.tasks.remove_log(namespace, id)
         if container.snapshot_key and container.snapshotter == self.snapshotter_name:
             with contextlib.suppress(NotFound):
                 self.snapshotter(namespace).remove(container.snapshot_key)
+                self.note(id, "core", "snapshots.remove", {
+                    "key": container.snapshot_key, "removes": "its upperdir and workdir"})
 
     def close(self) -> None:
         self.events.close()

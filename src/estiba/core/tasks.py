@@ -32,6 +32,10 @@ writes to the ``ctl`` FIFO. A task gets a stdin pipe only when created with ``st
 Events (``publish(topic, namespace, attributes)``): /tasks/create, /tasks/start,
 /tasks/exit (exit_status; exec_id for an exec), /tasks/delete, /tasks/paused,
 /tasks/resumed, /tasks/exec-added; attributes are strings: id, pid ...
+
+Journal: ``note`` (``core/steps.py``) is told each step of a task — the bundle, the
+rootfs mount, conmon's and the runtime's commands, the namespaces and cgroup the
+process got, the exit, the unmount.
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ import threading
 import time
 
 from estiba import mounts as mounting
-from estiba.core import bundles
+from estiba.core import bundles, steps
 from estiba.core import records as r
 from estiba.core.runtimes import InProcessEstiba, Runtime, RuntimeCLI, error_for, state_root
 from estiba.core.spec import cgroups_path as default_cgroups_path
@@ -180,6 +184,8 @@ class Tasks:
         self.socket_dir = os.path.join(exec_root, "sockets")
         # the daemon's debug fault points (daemon/failpoints.py): a no-op unless on
         self._failpoint = failpoint or _no_failpoint
+        # the steps of a container, for its journal (core/steps.py): given by the engine
+        self.note: steps.Note = steps.no_note
         self.discarded: list[tuple[str, str]] = []  # half-made bundles adopt removed
         # the execs of estiba's own runtime: shims forked from a helper with the runtime
         # loaded (shim.execshim), instead of conmon and a runtime start each
@@ -282,6 +288,9 @@ class Tasks:
                 entry.exited_at = _rfc3339(written)
             self._cond.notify_all()
         attrs = {"id": entry.id, "pid": target.pid, "exit_status": status}
+        if target is entry:
+            self.note(entry.id, "shim", "exit", {"status": status, "pid": target.pid,
+                                                 "oom killed": oom})
         if key[0] == "exec":
             attrs["exec_id"] = key[3]
         with entry.telling:
@@ -335,6 +344,9 @@ class Tasks:
         try:
             shim.write_json(os.path.join(bundle, "config.json"), spec)
             shim.write_json(os.path.join(bundle, "task.json"), meta)
+            self.note(id, "core", "tasks.create", {
+                "bundle": bundle, "runtime": runtime, "terminal": bool(terminal),
+                "stdin": bool(stdin), "log": log_path})
             self._failpoint("task-after-bundle")
             for path in (os.path.dirname(log_path), cli.root, self.socket_dir):
                 bundles.makedirs(path)
@@ -342,6 +354,7 @@ class Tasks:
                 rootfs = os.path.join(bundle, "rootfs")
                 bundles.makedirs(rootfs)
                 mounting.mount_at(mounts, rootfs, self.kernel)
+                self.note(id, "kernel", "mount", lambda: steps.mounted(mounts, rootfs))
                 self._failpoint("task-after-mount")
             launch = shim.Launch(
                 conmon=self.conmon, id=id, runtime_path=cli.runtime.path,
@@ -358,6 +371,11 @@ class Tasks:
             self._discard(entry, cli)
             raise
         entry.pid, entry.shim_pid = pid, shim_pid
+        self.note(id, "shim", "conmon", lambda: {"argv": shim.argv(launch), "pid": shim_pid})
+        self.note(id, "runtime", "create", lambda: steps.created(launch, bundle, pid, spec))
+        self.note(id, "kernel", "namespaces", steps.at_once(lambda: steps.namespaces(pid)))
+        self.note(id, "kernel", "cgroup",
+                  steps.at_once(lambda: steps.cgroup(pid, linux["cgroupsPath"])))
         entry.watched = entry.ready = True
         entry.status = r.CREATED
         self._watch(("task", namespace, id), entry)
@@ -380,7 +398,10 @@ class Tasks:
         entry = self._entry(namespace, id)
         self._failpoint("task-before-start")
         with entry.telling:
-            self._cli(entry.meta["runtime"], namespace).start(id)
+            self.note(id, "core", "tasks.start", {"pid": entry.pid})
+            cli = self._cli(entry.meta["runtime"], namespace)
+            cli.start(id)
+            self.note(id, "runtime", "start", lambda: steps.runtime_call(cli, "start", id))
             self._set_status(entry, r.RUNNING)
             self._emit("/tasks/start", namespace, id=id, pid=entry.pid)
         # running, or stopped already (a quick process): no runtime call to ask which
@@ -493,7 +514,11 @@ class Tasks:
         entry = self._entry(namespace, id)
         if entry.exit_status is not None:
             raise FailedPrecondition(f"kill task {id}: it is stopped")
-        self._cli(entry.meta["runtime"], namespace).kill(id, signal, all)
+        self.note(id, "core", "tasks.kill", {"signal": signal, "all": all})
+        cli = self._cli(entry.meta["runtime"], namespace)
+        cli.kill(id, signal, all)
+        self.note(id, "runtime", "kill",
+                  lambda: steps.runtime_call(cli, "kill", id, signal, all))
 
     def pause(self, namespace: str, id: str) -> None:
         entry = self._entry(namespace, id)
@@ -699,6 +724,7 @@ class Tasks:
 
     def _delete(self, entry: _Entry, cli: RuntimeCLI, task: r.Task) -> r.Task:
         namespace, id = entry.namespace, entry.id
+        self.note(id, "core", "tasks.delete", {"status": task.status})
         if task.status != r.STOPPED:
             # created, or forced: the runtime kills the init (thawing a paused one)
             cli.delete(id, force=True)
@@ -708,6 +734,10 @@ class Tasks:
                 cli.delete(id)
             except NotFound:
                 pass
+        self.note(id, "runtime", "delete", lambda: {
+            **steps.runtime_call(cli, "delete", id, task.status != r.STOPPED),
+            "removes": [f"its state in {cli.root}/{id}",
+                        f"the cgroup {entry.meta.get('cgroups_path', '')}"]})
         with self._cond:
             shims_done = self._cond.wait_for(
                 lambda: entry.exit_status is not None
@@ -735,6 +765,7 @@ class Tasks:
                 self.kernel.umount(rootfs, k.MNT_DETACH)
             except (InvalidArgument, NotFound):
                 pass  # EINVAL: not a mount point (unmounted already); ENOENT: no rootfs
+            self.note(entry.id, "kernel", "umount", {"target": rootfs})
         shim.remove_socket_link(self.socket_dir, entry.bundle)
         for name in bundles.listdir(os.path.join(entry.bundle, "exec")):
             shim.remove_socket_link(self.socket_dir, os.path.join(entry.bundle, "exec", name))
@@ -742,6 +773,7 @@ class Tasks:
         if left:
             raise Conflict(f"delete task {entry.id}: still mounted: {', '.join(left)}")
         bundles.remove_tree(entry.bundle)
+        self.note(entry.id, "core", "bundle removed", {"bundle": entry.bundle})
 
     # --- adopt ---------------------------------------------------------------------------
 

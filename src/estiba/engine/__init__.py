@@ -21,7 +21,8 @@ checks: the Healthcheck, its probes, State.Health), ``filters.py`` (Docker's
 ``filters`` argument; pure), ``stats.py`` (stats and top JSON; pure), ``networks.py``
 (``Networks``: ``docker network``), ``networking.py`` (a container's networks and its
 NetworkSettings; pure), ``volumes.py`` (``Volumes``: ``docker volume``; a container's
-volumes). May import
+volumes), ``journal.py`` (``Journal``: what each container's verbs did below the Docker
+API, for ``--explain``). May import
 ``core``, ``oci``, ``errors``, ``signals``, ``kernel.capabilities`` (the capability names)
 and the standard library.
 
@@ -79,11 +80,28 @@ class Engine:
         self.containers.user_ids = self.filesystems.user_ids
         self.containers.copy_up = self.filesystems.copy_up
         self.containers.emit = self.execs.emit = self.images.emit = self.events.emit
+        # the core's services and the network service tell the containers' journals
+        # their steps (a part without a ``note``, a test's, is left as it is)
+        self.journal = self.containers.journal
+        for part in (core, getattr(core, "tasks", None), network):
+            if hasattr(part, "note"):
+                part.note = self.journal.note
         self.containers.supervise()
         self.health = Health(core, namespace, emit=self.events.emit,
                              state_path=lambda cid: f"{self.containers.files_dir(cid)}"
                                                     "/health.json")
         self.containers.health_of = self.health.health
+
+    def explain(self, ref: str) -> list[dict]:
+        """``GET /containers/{id}/explain`` (estiba's own): the journal's steps of the
+        container ``ref`` names, of a removed one too while its journal is kept."""
+        from estiba import errors
+
+        try:
+            ref = self.containers.resolve(ref)
+        except errors.NotFound:
+            pass  # removed: the journal knows its id and name
+        return self.journal.explain(ref)
 
     def close(self) -> None:
         self.health.close()

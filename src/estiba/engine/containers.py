@@ -44,6 +44,7 @@ from estiba.engine import filters as filtering
 from estiba.engine import stats as stats_json
 from estiba.engine.hostconfig import STANDARD_MOUNTS
 from estiba.engine.inspect import FILTERS, View, inspect, matches, parse_time, summary
+from estiba.engine.journal import Journal, mount_steps, spec_details
 from estiba.engine.labels import (
     CONFIG,
     HOST_CONFIG,
@@ -102,6 +103,8 @@ class Containers:
         self.user_ids: Callable[[Any, str], tuple[int, int, list[int]]] = _no_user_ids
         # Docker's events only the engine knows (kill, stop, rename ...): Events.emit
         self.emit: Callable[..., None] = lambda *args, **kw: None
+        # what each container's verbs did below the Docker API (``--explain``)
+        self.journal = Journal()
 
     def supervise(self) -> None:
         """Start the supervisor: exits handled from now on, missed ones looked at."""
@@ -262,16 +265,29 @@ class Containers:
                 wanted = names.check_name(name) if name else names.random_name(taken)
                 _check_free(wanted, taken)
                 labels[NAME] = wanted
+                self._journal_create(cid, wanted, image_name, image.name, spec,
+                                     json.loads(labels.get(VOLUMES) or "[]"), made_volumes)
                 self.core.new_container(self.ns, cid, image.name, labels=labels, spec=spec)
             if self.volumes is not None:
                 self._fill_volumes(cid, json.loads(labels[VOLUMES]), made_volumes)
         except BaseException:
+            self.journal.ended(cid)
             shutil.rmtree(files, ignore_errors=True)
             for volume in made_volumes:
                 with contextlib.suppress(errors.EstibaError):
                     self.volumes.remove(self.ns, volume)
             raise
         return {"Id": cid, "Warnings": []}
+
+    def _journal_create(self, cid: str, name: str, image_name: str, image: str,
+                        spec: dict, volumes: list[dict], made: list[str]) -> None:
+        self.journal.begin(cid, name, {"api": "POST /containers/create", "id": cid,
+                                       "name": name, "image": image_name,
+                                       "resolved": image})
+        self.journal.note(cid, "engine", "OCI spec", lambda: spec_details(spec))
+        mountpoint = self.volumes.mountpoint if self.volumes is not None else None
+        self.journal.note_all(cid, mount_steps(spec, volumes, made, STANDARD_MOUNTS,
+                                               mountpoint))
 
     def _mount_volumes(self, spec: dict, config: dict, host_config: dict,
                        image_volumes: list[str], made: list[str]) -> list[dict]:
@@ -384,6 +400,8 @@ class Containers:
             try:
                 self._ready_volumes(container)
                 mounts = self.core.snapshots.mounts(self.ns, container.snapshot_key)
+                self.journal.note(cid, "core", "snapshots.mounts",
+                                  {"key": container.snapshot_key, "mounts": len(mounts)})
                 task = self.core.tasks.create(
                     container, mounts, stdin=bool(config.get("OpenStdin")),
                     terminal=bool(config.get("Tty")),
@@ -571,6 +589,9 @@ class Containers:
         has a terminal, and whether the end of an attached stdin ends the process's
         (Docker's rule: ``StdinOnce`` and no terminal)."""
         cid = self.resolve(ref)
+        self.journal.note(cid, "engine", "attach", {
+            "api": "POST /containers/{id}/attach",
+            "why": "the task is made now, so that none of its output is missed"})
         with self.lock_of(cid):
             container, task = self._get(cid)
             try:
@@ -611,6 +632,10 @@ class Containers:
         if _running(task):
             return False
         host_config = self.host_config(container)
+        self.journal.note(container.id, "engine", "start", {
+            "api": "POST /containers/{id}/start" if STOPPED_BY_USER in labels
+            else "restart policy", "task": "made already" if task is not None
+            and task.exit_status is None else "to make"})
         try:
             task = self._ensure_task(container, task)
             self._relabel(container, **{STARTED_AT: timestamp(), **labels})
@@ -721,6 +746,8 @@ class Containers:
 
     def kill(self, ref: str, signal: int = 9) -> None:
         container, task = self._get(ref)
+        self.journal.note(container.id, "engine", "kill", {
+            "api": "POST /containers/{id}/kill", "signal": signal})
         if not _running(task) or not self._signal(container, task, signal):
             raise errors.Conflict(f"cannot kill container: {ref}: container "
                                   f"{container.id} is not running")
@@ -744,6 +771,9 @@ class Containers:
         if timeout is None:
             timeout = config.get("StopTimeout")
         cid = container.id
+        self.journal.note(cid, "engine", "stop", {
+            "api": "POST /containers/{id}/stop", "signal": signal,
+            "then": f"SIGKILL after {10 if timeout is None else timeout}s"})
         self._signal(container, task, signal)
         try:
             self.core.tasks.wait(self.ns, cid, timeout=10 if timeout is None else timeout)
@@ -803,6 +833,8 @@ class Containers:
     def _remove(self, ref: str, force: bool) -> None:
         container, task = self._get(ref)
         cid = container.id
+        if force or not _running(task):
+            self.journal.note(cid, "engine", "remove", {"force": force})
         if self.supervisor is not None:
             self.supervisor.cancel(cid)
         if task is not None:
@@ -828,6 +860,7 @@ class Containers:
             self._release_volumes(container)
         with self._locks_guard:
             self._locks.pop(cid, None)
+        self.journal.ended(cid)
 
     # --- views ------------------------------------------------------------------------
 

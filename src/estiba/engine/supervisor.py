@@ -103,6 +103,8 @@ class Supervisor:
         except errors.NotFound:
             return
         host_config = self.containers.host_config(container)
+        self.containers.journal.note(cid, "engine", "exit", {
+            "status": code, "AutoRemove": bool(host_config.get("AutoRemove"))})
         if host_config.get("AutoRemove"):
             # its anonymous volumes with it, as Docker's --rm does; its network last
             self.containers.remove(cid, True, volumes=True)

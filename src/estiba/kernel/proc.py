@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 from estiba.errors import from_oserror
+
+# namespaces(7): the types /proc/<pid>/ns names (pid_for_children, time_for_children
+# left out: they are the next children's)
+NAMESPACES = ("cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts")
 
 
 class ProcessStat:
@@ -68,4 +73,19 @@ def mounted_under(path: str, mountinfo: str = "/proc/self/mountinfo") -> list[st
                     found.append(target)
     except OSError as err:
         raise from_oserror(f"read {mountinfo}", err) from err
+    return found
+
+
+def namespaces(pid: int | str, proc: str = "/proc") -> dict[str, str]:
+    """The namespaces of process ``pid`` (``"self"``: this one), type -> the kernel's
+    name of it (``net:[4026531840]``: its inode in brackets); {} when the process is
+    gone, a type the kernel lacks left out."""
+    found = {}
+    for kind in NAMESPACES:
+        try:
+            found[kind] = os.readlink(f"{proc}/{pid}/ns/{kind}")
+        except FileNotFoundError:
+            continue
+        except OSError as err:
+            raise from_oserror(f"read {proc}/{pid}/ns/{kind}", err) from err
     return found

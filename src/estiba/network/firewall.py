@@ -77,7 +77,7 @@ def script(table: str, nets: Sequence[BridgeNet], published: Sequence[Published]
     _check_table(table)
     _check_nets(nets)
     _check_published(nets, published)
-    dnat = [_dnat_rule(p) for p in published]
+    dnat = [dnat_rule(p) for p in published]
     chains = [
         ("prerouting", "type nat hook prerouting priority dstnat; policy accept;", dnat),
         ("output", "type nat hook output priority -100; policy accept;", dnat),
@@ -142,7 +142,8 @@ def sysctls(nets: Sequence[BridgeNet]) -> dict[str, str]:
     return values
 
 
-def _dnat_rule(p: Published) -> str:
+def dnat_rule(p: Published) -> str:
+    """The rule of the nat prerouting and output chains that forwards ``p``."""
     match = "fib daddr type local" if _any_address(p.host_ip) else f"ip daddr {p.host_ip}"
     return f"{match} {p.proto} dport {p.host_port} dnat to {p.address}:{p.port}"
 

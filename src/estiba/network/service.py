@@ -92,6 +92,9 @@ class NetworkService:
         self._write_sysctl = write_sysctl or _write_sysctl
         self._lock = threading.RLock()  # the firewall's state and the bridges
         self.resolver = resolver(self) if resolver is not None else None
+        # a container's steps, for its journal (``core/steps.py``'s ``Note``): given by
+        # the engine
+        self.note: Callable[..., None] = _no_note
 
     # --- networks ----------------------------------------------------------------------
 
@@ -255,6 +258,10 @@ class NetworkService:
         os.makedirs(self.netns_dir, mode=0o711, exist_ok=True)
         if not os.path.exists(path):
             netns.create(path)
+            inode = os.stat(path).st_ino  # the namespace's, read while it is there
+            self.note(container_id, "kernel", "network namespace", {
+                "path": path, "inode": f"net:[{inode}]",
+                "pinned by": "a bind mount of its nsfs file at the path"})
         return path
 
     def attach(self, namespace: str, container_id: str, attachments: Sequence[Attachment],
@@ -272,6 +279,8 @@ class NetworkService:
                                              dns=dns))
             if any((e.config or {}).get("ports") for e in made):
                 self.refresh_firewall()
+                self.note(container_id, "kernel", "nft rules",
+                          lambda: self._rules_of(made))
             if self.resolver is not None and self.user_defined(namespace, made):
                 self.resolver.add(container_id, path, dns)
         except BaseException:
@@ -322,6 +331,13 @@ class NetworkService:
         except BaseException:
             self.store(namespace).delete_endpoint(network.id, container_id)
             raise
+        self.note(container_id, "kernel", "veth pair", lambda: {
+            "host end": host_end, "bridge": config["bridge"], "container end": ifname,
+            "namespace": path, "address": f"{endpoint.address}/"
+            f"{ipaddress.ip_network(config['subnet']).prefixlen}",
+            "mac": endpoint.mac, "default route": f"via {config['gateway']}"
+            if first and not config.get("internal") else "none",
+            "network": network.name})
         return endpoint
 
     def connect(self, namespace: str, container_id: str,
@@ -420,9 +436,14 @@ class NetworkService:
         # periods (20-40 ms each). The namespace's last reference goes with its mount
         # (its processes are gone), and the kernel then destroys it, and its veths
         # with it, in the background; ``attach`` deals with a host end not gone yet.
-        netns.remove(self.sandbox_path(container_id))
+        if netns.remove(self.sandbox_path(container_id)):
+            self.note(container_id, "kernel", "network namespace released", {
+                "path": self.sandbox_path(container_id),
+                "then": "the kernel destroys it, and its veths with it, once unused"})
         if had_ports:
             self.refresh_firewall()
+            self.note(container_id, "kernel", "nft rules", {
+                "table": f"ip {self.table}", "rewritten": "without its published ports"})
 
     # --- the firewall ------------------------------------------------------------------
 
@@ -445,6 +466,17 @@ class NetworkService:
                         bridge=str((network.config or {}).get("bridge"))))
             self._firewall.apply(self.table, nets, published)
 
+    def _rules_of(self, endpoints: Sequence[records.EndpointRecord]) -> dict:
+        """The DNAT rules of the ports ``endpoints`` publish, as the table has them."""
+        from estiba.network.firewall import Published, dnat_rule
+
+        rules = [dnat_rule(Published(
+            proto=port["proto"], host_ip=port["host_ip"], host_port=int(port["host_port"]),
+            address=endpoint.address, port=int(port["port"]), bridge=""))
+            for endpoint in endpoints for port in (endpoint.config or {}).get("ports") or ()]
+        return {"table": f"ip {self.table}", "chains": ["prerouting", "output"],
+                "rules": rules}
+
     def purge(self) -> None:
         """Every kernel object of this instance's networks gone — namespaces,
         bridges, forwarding rules, the firewall's table — the records kept: what a
@@ -462,6 +494,10 @@ class NetworkService:
                 self.driver.remove_bridge(bridge)
         if self._firewall is not None:
             self._firewall.delete(self.table)
+
+
+def _no_note(*args: object) -> None:
+    pass
 
 
 def _bridge_net(network: records.NetworkRecord) -> BridgeNet:

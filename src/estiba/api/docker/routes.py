@@ -128,6 +128,11 @@ def containers_wait(engine: Any, call: Call, id: str) -> Stream:
     return Stream(items(), "application/json")
 
 
+def containers_explain(engine: Any, call: Call, id: str) -> list:
+    """Estiba's own: what the container's verbs did below the Docker API."""
+    return engine.explain(id)
+
+
 def containers_delete(engine: Any, call: Call, id: str) -> None:
     engine.containers.remove(id, force=call.flag("force"), volumes=call.flag("v"))
 
@@ -217,6 +222,7 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("POST", "/containers/{id}/attach", containers_attach, "json"),
     ("POST", "/containers/{id}/resize", containers_resize, "json"),
     ("GET", "/containers/{id}/logs", containers_logs, "json"),
+    ("GET", "/containers/{id}/explain", containers_explain, "json"),
     ("DELETE", "/containers/{id}", containers_delete, "json"),
     *events.ROUTES,
     *execs.ROUTES,
