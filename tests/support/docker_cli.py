@@ -77,13 +77,20 @@ def api_connections(d: object) -> int:
 
 
 def in_pty(d: object, argv: list[str], size: tuple[int, int] | None = None,
-           timeout: float = 20, typed: tuple[tuple[bytes, bytes], ...] = ()
-           ) -> tuple[int, bytes]:
+           timeout: float = 20,
+           typed: tuple[tuple[bytes, bytes | tuple[int, int]], ...] = (),
+           program: tuple[str, ...] = ("docker",), env: dict[str, str] | None = None,
+           apart: float = 0.0) -> tuple[int, bytes]:
     """(exit status, what it wrote) of the docker CLI run with ``argv`` on a new pty of
     ``size`` (rows, columns), as from a terminal; ``typed``: (what to wait for in the
     output, then the keys to type) in turn, b"" for "once the CLI is connected". Asked
     where the cursor is (busybox's shell asks), it answers as a terminal does. A CLI
-    still there after ``timeout`` seconds of silence is killed (AssertionError)."""
+    still there after ``timeout`` seconds of silence is killed (AssertionError).
+    ``program``: the command line the arguments follow (another CLI than docker), with
+    ``env`` added to the environment; ``apart``: seconds between the keys of a step,
+    typed one at a time as a person types them (a CLI sees each in a read of its own,
+    as docker's detach keys must be seen), when not 0. A step's keys may be a size
+    (rows, columns) instead: the terminal is resized (the CLI gets SIGWINCH)."""
     import fcntl
     import pty
     import select
@@ -95,14 +102,23 @@ def in_pty(d: object, argv: list[str], size: tuple[int, int] | None = None,
     if pid == 0:  # pragma: no cover - the child
         if size is not None:
             fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", *size, 0, 0))
-        os.execvpe("docker", ["docker", *argv], env_of(d))
+        os.execvpe(program[0], [*program, *argv], {**env_of(d), **(env or {})})
     out = b""
     steps = list(typed)
     silent = 0.0
     try:
         while silent < timeout:
             while steps and (steps[0][0] in out if steps[0][0] else api_connections(d)):
-                os.write(fd, steps.pop(0)[1])
+                keys = steps.pop(0)[1]
+                if isinstance(keys, tuple):
+                    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", *keys, 0, 0))
+                    continue
+                if not apart:
+                    os.write(fd, keys)
+                    continue
+                for i in range(len(keys)):
+                    time.sleep(apart)  # a person's pace, not a wait for a state
+                    os.write(fd, keys[i:i + 1])
             if not select.select([fd], [], [], 0.05)[0]:
                 silent += 0.05
                 continue
@@ -126,5 +142,5 @@ def in_pty(d: object, argv: list[str], size: tuple[int, int] | None = None,
             os.kill(pid, 9)
             _, status = os.waitpid(pid, 0)
         os.close(fd)
-    assert done, f"docker {' '.join(argv)} still running: {out!r}"
+    assert done, f"{' '.join([*program, *argv])} still running: {out!r}"
     return os.waitstatus_to_exitcode(status), out
