@@ -229,10 +229,15 @@ def _progress(values: Generator[Any, None, None], status: int) -> Iterator[dict]
 
 class APIClient:
     def __init__(self, host: str = "", *, version: str = "",
-                 timeout: float | None = None) -> None:
+                 timeout: float | None = None, ping_first: bool = True) -> None:
+        """``version``: the API version to speak, else negotiated: by a ping before the
+        first request (``ping_first``), or — a round trip less, for a command line —
+        by sending the first request without a version (the daemon answers in its
+        own) and reading the version from the answer's ``Api-Version`` header."""
         self.path = socket_path(host)
         self.timeout = timeout
         self._version = version
+        self._ping_first = ping_first
         self.conn = Connection(self.path, timeout)
 
     def close(self) -> None:
@@ -257,7 +262,8 @@ class APIClient:
               data: bytes | BinaryIO | None = None, content_type: str = "",
               headers: dict[str, str] | None = None, versioned: bool = True,
               ok: tuple[int, ...] = ()) -> Response:
-        target = f"/v{self.api_version}{path}" if versioned else path
+        learn = versioned and not self._version and not self._ping_first
+        target = f"/v{self.api_version}{path}" if versioned and not learn else path
         sent = dict(headers or {})
         if body is not None:
             data = dumps(body).encode()
@@ -272,6 +278,8 @@ class APIClient:
                                      "running?") from err
         except OSError as err:
             raise errors.Unavailable(f"Docker API at {self.path}: {err}") from err
+        if learn and "api-version" in response.headers:
+            self._version = negotiate(response.headers["api-version"])
         if response.status >= 300 and response.status not in ok:
             raise error_for(response.status, response.read())
         return response
@@ -282,7 +290,8 @@ class APIClient:
 
     def _open_stream(self, method: str, path: str, **kw: Any) -> tuple[Connection, Response]:
         """A request on a connection of its own (see the module's docstring)."""
-        self.api_version  # noqa: B018 - negotiate on the shared connection first
+        if self._ping_first:
+            self.api_version  # noqa: B018 - negotiate on the shared connection first
         conn = Connection(self.path, self.timeout)
         try:
             return conn, self._send(conn, method, path, **kw)

@@ -116,6 +116,14 @@ def test_ping_and_version_negotiated(client: APIClient) -> None:
     assert "Containers" in client.info()
 
 
+def test_without_a_ping_the_version_comes_with_the_first_answer(daemon: Daemon) -> None:
+    with APIClient(f"unix://{daemon.docker_sock}", timeout=30, ping_first=False) as lazy:
+        assert isinstance(lazy.containers(all=True), list)
+        # learnt from the list's answer, not asked: no ping was sent
+        assert lazy._version == "1.47"
+        assert "Containers" in lazy.info()
+
+
 def test_run_wait_logs(client: APIClient, made: list[str]) -> None:
     with contextlib.suppress(DockerError):  # estibad provides busybox without a registry
         for _ in client.pull(BUSYBOX, tag="latest"):

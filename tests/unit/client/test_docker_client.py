@@ -261,6 +261,26 @@ def test_given_version_skips_the_ping_and_ping_headers(fake: FakeDaemon) -> None
                                     "%7B%22status%22%3A%5B%22exited%22%5D%7D")
 
 
+def test_without_a_ping_the_first_answer_tells_the_version(fake: FakeDaemon) -> None:
+    fake.on("GET", "/containers/json", reply(200, [], {"Api-Version": "1.52"}))
+    fake.on("GET", "/v1.47/info", reply(200, {"OSType": "linux"}))
+    with APIClient(f"unix://{fake.path}", timeout=5, ping_first=False) as client:
+        assert client.containers() == []
+        assert client.info() == {"OSType": "linux"}
+    assert [target.split("?")[0] for _, target in fake.seen] == [
+        "/containers/json", "/v1.47/info"]
+
+
+def test_without_a_ping_or_a_header_requests_stay_unversioned(fake: FakeDaemon) -> None:
+    fake.on("GET", "/containers/json", reply(200, []))
+    fake.on("GET", "/info", reply(200, {}))
+    with APIClient(f"unix://{fake.path}", timeout=5, ping_first=False) as client:
+        client.containers()
+        client.info()
+    assert [target.split("?")[0] for _, target in fake.seen] == ["/containers/json",
+                                                                 "/info"]
+
+
 def test_ping_falls_back_to_get(fake: FakeDaemon) -> None:
     fake.routes.clear()
     fake.on("HEAD", "/_ping", reply(405))  # a HEAD reply has no body

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 API_VERSION = "1.47"
 MIN_API_VERSION = "1.24"
 MAX_JSON_BODY = 16 * 1024 * 1024
+VERSION_HEADERS = (("Api-Version", API_VERSION), ("Docker-Experimental", "false"),
+                   ("Ostype", "linux"))
 _PREFIX = re.compile(r"^/v(\d+)\.(\d+)(/.*)$")
 
 # Docker's statuses (moby errdefs/http_helpers.go): the core API's, but a failed
@@ -100,6 +102,10 @@ class DockerAPI:
 
     async def __call__(self, request: Request) -> Any:
         response = await self._respond(request)
+        if isinstance(response, Reply) and not response.headers:
+            # as dockerd does, every answer says the API's version: a client may then
+            # send its first request without one and learn it from the answer
+            response.headers = VERSION_HEADERS
         self.log("debug", "docker request", method=request.method, path=request.target,
                  status=getattr(response, "status", 200))
         return response

@@ -17,9 +17,6 @@ Modules: ``syntax`` (the lexer and the parser), ``execute`` (running a parsed te
 
 from __future__ import annotations
 
-from estiba.cli.gotemplate.execute import _Headers, _State
-from estiba.cli.gotemplate.functions import _FUNCS, _HEADER_FUNCS
-from estiba.cli.gotemplate.syntax import _Node, _Parser
 from estiba.cli.gotemplate.tabwriter import tabwriter
 from estiba.cli.gotemplate.values import TemplateError as TemplateError
 
@@ -27,6 +24,11 @@ TYPE_CHECKING = False  # typing costs ~8 ms to import; only type checkers need i
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import Any
+
+    from estiba.cli.gotemplate.syntax import _Node
+
+# The parser, the executor and the functions are imported when a template is parsed:
+# a default table (``docker ps``'s) is printed without them (``_plain_fields``).
 
 # --- the interface -----------------------------------------------------------------------
 
@@ -41,9 +43,13 @@ class Template:
         self._nodes = nodes
 
     def render(self, data: object) -> str:
+        from estiba.cli.gotemplate.functions import _FUNCS
+
         return self._run(data, _FUNCS)
 
     def _run(self, data: object, funcs: Mapping[str, Any]) -> str:
+        from estiba.cli.gotemplate.execute import _State
+
         state = _State(self.text, funcs, data)
         state.walk(data, self._nodes)
         return "".join(state.out)
@@ -51,6 +57,9 @@ class Template:
 
 def parse(text: str) -> Template:
     """Parse a format; a TemplateError carries Go's message for what is wrong."""
+    from estiba.cli.gotemplate.functions import _FUNCS
+    from estiba.cli.gotemplate.syntax import _Parser
+
     return Template(text, _Parser(text, _FUNCS).parse())
 
 
@@ -73,9 +82,36 @@ def render_table(fmt: str, rows: Sequence[object], headers: Mapping[str, str]) -
     if fmt == "json":
         body = "{{json .}}"
     body = body.strip(" ").replace("\\t", "\t").replace("\\n", "\n")
+    if table:
+        fast = _plain_table(body, rows, headers)
+        if fast is not None:
+            return fast
     template = parse(body)
     text = "".join(template.render(row) + "\n" for row in rows)
     if not table:
         return text
+    from estiba.cli.gotemplate.execute import _Headers
+    from estiba.cli.gotemplate.functions import _HEADER_FUNCS
+
     header = template._run(_Headers(headers), _HEADER_FUNCS)
     return tabwriter(header + "\n" + text)
+
+
+def _plain_table(body: str, rows: Sequence[object], headers: Mapping[str, str]
+                 ) -> str | None:
+    """The table of a row template made of ``{{.Field}}`` cells alone, tab-separated
+    (the list commands' default tables), whose fields are strings in every row: what
+    the engine would print, without parsing or running it; None for anything else."""
+    names = []
+    for cell in body.split("\t"):
+        if not (cell.startswith("{{.") and cell.endswith("}}") and cell[3:-2].isidentifier()):
+            return None
+        names.append(cell[3:-2])
+    lines = ["\t".join(headers.get(name, name.upper()) for name in names)]
+    for row in rows:
+        cells = [row.get(name) if isinstance(row, dict) else getattr(row, name, None)
+                 for name in names]
+        if not all(isinstance(cell, str) for cell in cells):
+            return None  # a value Go prints its own way, or an error to report: the engine
+        lines.append("\t".join(cells))  # type: ignore[arg-type]
+    return tabwriter("\n".join(lines) + "\n")
