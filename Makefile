@@ -8,23 +8,21 @@ RUNTIME := $(VENV)/bin/estiba-runtime
 install:
 	@bash scripts/install.sh
 
-# The daemon, started when nothing answers on its core socket (it stays, as dockerd
+# The daemon, started when nothing answers on its Docker API socket (it stays, as dockerd
 # does; its log is $(EXEC_ROOT)/estibad.log), then a first container of the offline
-# busybox image, run through it and removed: `estiba ctr run --rm`.
+# busybox image, run through it with the docker-compatible CLI and removed.
 EXEC_ROOT := /run/estiba
-CORE_SOCKET := $(EXEC_ROOT)/core.sock
-CTR := $(VENV)/bin/estiba ctr -a $(CORE_SOCKET)
+ESTIBA := $(VENV)/bin/estiba -H unix://$(EXEC_ROOT)/estiba.sock
 run: install
 	@set -e; \
-	if ! $(CTR) version >/dev/null 2>&1; then \
+	if ! $(ESTIBA) version >/dev/null 2>&1; then \
 	  mkdir -p -m 0711 $(EXEC_ROOT); \
-	  setsid $(VENV)/bin/estibad --core-address $(CORE_SOCKET) </dev/null \
-	    >>$(EXEC_ROOT)/estibad.log 2>&1 & \
-	  for i in $$(seq 100); do $(CTR) version >/dev/null 2>&1 && break; sleep 0.1; done; \
-	  $(CTR) version >/dev/null || { tail -20 $(EXEC_ROOT)/estibad.log; exit 1; }; \
+	  setsid $(VENV)/bin/estibad </dev/null >>$(EXEC_ROOT)/estibad.log 2>&1 & \
+	  for i in $$(seq 100); do $(ESTIBA) version >/dev/null 2>&1 && break; sleep 0.1; done; \
+	  $(ESTIBA) version >/dev/null || { tail -20 $(EXEC_ROOT)/estibad.log; exit 1; }; \
 	  echo "estibad started (log: $(EXEC_ROOT)/estibad.log)"; \
 	fi; \
-	$(CTR) run --rm busybox hello-$$$$ sh -c 'echo hello from estiba; hostname; ps'
+	$(ESTIBA) run --rm --name hello-$$$$ busybox sh -c 'echo hello from estiba; hostname; ps'
 
 # ruff first and the tests whatever it says, so that the run ends with pytest's summary;
 # either failing fails the target.
