@@ -178,6 +178,18 @@ class RecordingKernel:
     def set_rlimit(self, name: str, soft: int, hard: int) -> None:
         self._record("set_rlimit", name, soft, hard)
 
+    def set_io_priority(self, io_class: int, level: int) -> None:
+        self._record("set_io_priority", io_class, level)
+
+    def set_personality(self, persona: int) -> None:
+        self._record("set_personality", persona)
+
+    def set_memory_policy(self, mode: int, nodes: tuple[int, ...]) -> None:
+        self._record("set_memory_policy", mode, tuple(nodes))
+
+    def set_scheduler(self, policy: int, priority: int, nice: int) -> None:
+        self._record("set_scheduler", policy, priority, nice)
+
     def compile_seccomp(self, seccomp: Any) -> CompiledFilterStandIn:
         self._record("compile_seccomp", seccomp)
         return CompiledFilterStandIn(seccomp)

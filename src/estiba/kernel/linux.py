@@ -346,6 +346,41 @@ class Linux:
         self._check(self.libc.prctl(k.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0),
                     "child subreaper")
 
+    def set_io_priority(self, io_class: int, level: int) -> None:
+        """The calling process's I/O scheduling class and level (ioprio_set(2)), kept
+        across exec; the real-time class needs CAP_SYS_ADMIN."""
+        value = (io_class << k.IOPRIO_CLASS_SHIFT) | level
+        self._check(self.libc.syscall(k.SYS_IOPRIO_SET, k.IOPRIO_WHO_PROCESS, 0, value),
+                    f"set io priority class {io_class} level {level}")
+
+    def set_personality(self, persona: int) -> None:
+        """The calling process's execution domain (personality(2)), kept across exec:
+        PER_LINUX32 makes uname(2) report a 32-bit machine."""
+        self._check(self.libc.personality(persona), f"set personality {persona:#x}")
+
+    def set_memory_policy(self, mode: int, nodes: tuple[int, ...]) -> None:
+        """The calling process's NUMA memory policy (set_mempolicy(2)): ``mode`` with its
+        MPOL_F_* flags, over the nodes numbered in ``nodes``; kept across fork and exec."""
+        mask = 0
+        for node in nodes:
+            mask |= 1 << node
+        words = (max(nodes, default=-1) + 64) // 64
+        # an array of unsigned longs; the kernel reads maxnode - 1 bits of it
+        data = mask.to_bytes(words * 8, sys.byteorder) if words else None
+        maxnode = words * 64 + 1 if words else 0
+        self._check(self.libc.syscall(k.SYS_SET_MEMPOLICY, mode, data, maxnode),
+                    f"set memory policy {mode:#x} nodes {list(nodes)}")
+
+    def set_scheduler(self, policy: int, priority: int, nice: int) -> None:
+        """The calling process's scheduling policy, static priority and nice value
+        (sched_setscheduler(2), setpriority(2)), kept across exec."""
+        try:
+            os.sched_setscheduler(0, policy, os.sched_param(priority))
+            os.setpriority(os.PRIO_PROCESS, 0, nice)
+        except OSError as err:
+            raise from_oserror(f"set scheduler policy {policy} priority {priority} "
+                               f"nice {nice}", err) from err
+
     def set_rlimit(self, name: str, soft: int, hard: int) -> None:
         import resource
 

@@ -39,6 +39,26 @@ class Capabilities(Record):
     ambient: tuple[str, ...] = ()
 
 
+class IOPriority(Record):
+    class_: str  # IOPRIO_CLASS_RT, IOPRIO_CLASS_BE or IOPRIO_CLASS_IDLE
+    priority: int = 0
+
+
+class Scheduler(Record):
+    policy: str  # SCHED_OTHER ...
+    nice: int = 0
+    priority: int = 0
+    flags: tuple[str, ...] = ()
+    runtime: int = 0
+    deadline: int = 0
+    period: int = 0
+
+
+class ExecCPUAffinity(Record):
+    initial: str = ""
+    final: str = ""
+
+
 class Rlimit(Record):
     type: str
     hard: int
@@ -58,6 +78,9 @@ class Process(Record):
     oom_score_adj: int | None = None
     apparmor_profile: str = ""
     selinux_label: str = ""
+    io_priority: IOPriority | None = None
+    scheduler: Scheduler | None = None
+    exec_cpu_affinity: ExecCPUAffinity | None = None
 
 
 class Root(Record):
@@ -70,6 +93,8 @@ class Mount(Record):
     type: str = ""
     source: str = ""
     options: tuple[str, ...] = ()
+    uid_mappings: tuple[IDMapping, ...] = ()  # an id-mapped mount
+    gid_mappings: tuple[IDMapping, ...] = ()
 
 
 class Hook(Record):
@@ -126,6 +151,7 @@ class Memory(Record):
     swappiness: int | None = None
     disable_oom_killer: bool | None = None
     use_hierarchy: bool | None = None
+    check_before_update: bool | None = None
 
 
 class Cpu(Record):
@@ -137,6 +163,7 @@ class Cpu(Record):
     cpus: str = ""
     mems: str = ""
     idle: int | None = None
+    burst: int | None = None
 
 
 class Pids(Record):
@@ -171,6 +198,21 @@ class HugepageLimit(Record):
     limit: int
 
 
+class InterfacePriority(Record):
+    name: str
+    priority: int
+
+
+class Network(Record):
+    class_id: int | None = None
+    priorities: tuple[InterfacePriority, ...] = ()
+
+
+class Rdma(Record):
+    hca_handles: int | None = None
+    hca_objects: int | None = None
+
+
 class Resources(Record):
     devices: tuple[DeviceRule, ...] = ()
     memory: Memory | None = None
@@ -178,6 +220,8 @@ class Resources(Record):
     pids: Pids | None = None
     block_io: BlockIO | None = None
     hugepage_limits: tuple[HugepageLimit, ...] = ()
+    network: Network | None = None
+    rdma: tuple[tuple[str, Rdma], ...] = ()  # device name → limits
     unified: tuple[tuple[str, str], ...] = ()
 
 
@@ -201,7 +245,25 @@ class Seccomp(Record):
     architectures: tuple[str, ...] = ()
     flags: tuple[str, ...] = ()
     listener_path: str = ""
+    listener_metadata: str = ""
     syscalls: tuple[SeccompRule, ...] = ()
+
+
+class Personality(Record):
+    domain: str = ""  # LINUX or LINUX32; "" leaves the caller's
+    flags: tuple[str, ...] = ()
+
+
+class TimeOffset(Record):
+    clock: str  # boottime or monotonic
+    secs: int = 0
+    nanosecs: int = 0
+
+
+class MemoryPolicy(Record):
+    mode: str = ""
+    nodes: str = ""
+    flags: tuple[str, ...] = ()
 
 
 class Linux(Record):
@@ -217,8 +279,11 @@ class Linux(Record):
     mount_label: str = ""
     sysctl: tuple[tuple[str, str], ...] = ()
     seccomp: Seccomp | None = None
-    personality: tuple[tuple[str, Any], ...] = ()
+    personality: Personality | None = None
     intel_rdt: bool = False
+    net_devices: tuple[tuple[str, str], ...] = ()  # host interface → name inside ("": same)
+    time_offsets: tuple[TimeOffset, ...] = ()
+    memory_policy: MemoryPolicy | None = None
 
 
 class Spec(Record):
@@ -271,6 +336,9 @@ def _process(f: Fields) -> Process:
     user = f.obj("user")
     caps = f.obj("capabilities")
     size = f.obj("consoleSize")
+    ioprio = f.obj("ioPriority")
+    sched = f.obj("scheduler")
+    affinity = f.obj("execCPUAffinity")
     return Process(
         args=f.strings("args"),
         env=f.strings("env"),
@@ -306,6 +374,22 @@ def _process(f: Fields) -> Process:
         oom_score_adj=f.int("oomScoreAdj", None, low=-1000, high=1000),
         apparmor_profile=f.str("apparmorProfile"),
         selinux_label=f.str("selinuxLabel"),
+        io_priority=IOPriority(
+            class_=ioprio.str("class", required=True),
+            priority=ioprio.int("priority", 0, low=-(1 << 31), high=(1 << 31) - 1),
+        ) if ioprio else None,
+        scheduler=Scheduler(
+            policy=sched.str("policy", required=True),
+            nice=sched.int("nice", 0, low=-(1 << 31), high=(1 << 31) - 1),
+            priority=sched.int("priority", 0, low=-(1 << 31), high=(1 << 31) - 1),
+            flags=sched.strings("flags"),
+            runtime=sched.int("runtime", 0, low=0),
+            deadline=sched.int("deadline", 0, low=0),
+            period=sched.int("period", 0, low=0),
+        ) if sched else None,
+        exec_cpu_affinity=ExecCPUAffinity(
+            initial=affinity.str("initial"), final=affinity.str("final"),
+        ) if affinity else None,
     )
 
 
@@ -315,6 +399,8 @@ def _mount(f: Fields) -> Mount:
         type=f.str("type"),
         source=f.str("source"),
         options=f.strings("options"),
+        uid_mappings=_id_mappings(f, "uidMappings"),
+        gid_mappings=_id_mappings(f, "gidMappings"),
     )
 
 
@@ -356,6 +442,7 @@ def _linux(f: Fields) -> Linux:
     resources = f.obj("resources")
     seccomp = f.obj("seccomp")
     personality = f.obj("personality")
+    memory_policy = f.obj("memoryPolicy")
     return Linux(
         namespaces=tuple(
             Namespace(type=n.str("type", required=True), path=n.str("path"))
@@ -383,8 +470,20 @@ def _linux(f: Fields) -> Linux:
         mount_label=f.str("mountLabel"),
         sysctl=f.string_map("sysctl"),
         seccomp=_seccomp(seccomp) if seccomp else None,
-        personality=tuple(personality.data.items()) if personality else (),
+        personality=Personality(domain=personality.str("domain"),
+                                flags=personality.strings("flags")) if personality else None,
         intel_rdt=f.has("intelRdt"),
+        net_devices=tuple((name, d.str("name")) for name, d in _object_map(f, "netDevices")),
+        time_offsets=tuple(
+            TimeOffset(clock=clock, secs=t.int("secs", 0),
+                       nanosecs=t.int("nanosecs", 0, low=0, high=0xFFFFFFFF))
+            for clock, t in _object_map(f, "timeOffsets")
+        ),
+        memory_policy=MemoryPolicy(
+            mode=memory_policy.str("mode"),
+            nodes=memory_policy.str("nodes"),
+            flags=memory_policy.strings("flags"),
+        ) if memory_policy else None,
     )
 
 
@@ -393,6 +492,7 @@ def _resources(f: Fields) -> Resources:
     cpu = f.obj("cpu")
     pids = f.obj("pids")
     block_io = f.obj("blockIO")
+    network = f.obj("network")
     return Resources(
         devices=tuple(
             DeviceRule(
@@ -411,8 +511,9 @@ def _resources(f: Fields) -> Resources:
             kernel=memory.int("kernel"),
             kernel_tcp=memory.int("kernelTCP"),
             swappiness=memory.int("swappiness", None, low=0),
-            disable_oom_killer=memory.data.get("disableOOMKiller"),
-            use_hierarchy=memory.data.get("useHierarchy"),
+            disable_oom_killer=_optional_bool(memory, "disableOOMKiller"),
+            use_hierarchy=_optional_bool(memory, "useHierarchy"),
+            check_before_update=_optional_bool(memory, "checkBeforeUpdate"),
         ) if memory else None,
         cpu=Cpu(
             shares=cpu.int("shares", None, low=0),
@@ -423,6 +524,7 @@ def _resources(f: Fields) -> Resources:
             cpus=cpu.str("cpus"),
             mems=cpu.str("mems"),
             idle=cpu.int("idle"),
+            burst=cpu.int("burst", None, low=0),
         ) if cpu else None,
         pids=Pids(limit=pids.int("limit", required=True)) if pids else None,
         block_io=BlockIO(
@@ -447,6 +549,22 @@ def _resources(f: Fields) -> Resources:
                           limit=h.int("limit", required=True))
             for h in f.items("hugepageLimits")
         ),
+        network=Network(
+            class_id=network.int("classID", None, low=0, high=0xFFFFFFFF),
+            priorities=tuple(
+                InterfacePriority(name=p.str("name", required=True),
+                                  priority=p.int("priority", required=True, low=0,
+                                                 high=0xFFFFFFFF))
+                for p in network.items("priorities")
+            ),
+        ) if network else None,
+        rdma=tuple(
+            (device, Rdma(
+                hca_handles=limits.int("hcaHandles", None, low=0, high=0xFFFFFFFF),
+                hca_objects=limits.int("hcaObjects", None, low=0, high=0xFFFFFFFF),
+            ))
+            for device, limits in _object_map(f, "rdma")
+        ),
         unified=f.string_map("unified"),
     )
 
@@ -460,6 +578,18 @@ def _throttle(f: Fields, key: str) -> tuple[ThrottleDevice, ...]:
         )
         for t in f.items(key)
     )
+
+
+def _object_map(f: Fields, key: str) -> list[tuple[str, Fields]]:
+    """The entries of a map whose values are objects (``netDevices``, ``rdma`` ...)."""
+    value = f.obj(key)
+    if value is None:
+        return []
+    return [(name, Fields(item, value.at(name))) for name, item in value.data.items()]
+
+
+def _optional_bool(f: Fields, key: str) -> bool | None:
+    return f.bool(key) if f.has(key) else None
 
 
 def _required_bool(f: Fields, key: str) -> bool:
@@ -476,6 +606,7 @@ def _seccomp(f: Fields) -> Seccomp:
         architectures=f.strings("architectures"),
         flags=f.strings("flags"),
         listener_path=f.str("listenerPath"),
+        listener_metadata=f.str("listenerMetadata"),
         syscalls=tuple(
             SeccompRule(
                 names=s.strings("names") or _missing_names(s),

@@ -17,7 +17,7 @@ from estiba.oci import state as oci_state
 from estiba.oci.runtime_config import parse_config
 from estiba.runtime import sync
 from estiba.runtime.create import fork_into_pid_namespace, kill_and_reap, write_pid_file
-from estiba.runtime.plan import plan_process
+from estiba.runtime.plan import plan_memory_policy, plan_personality, plan_process
 from estiba.runtime.process import finish_and_exec
 from estiba.runtime.userns import become_namespace_root
 from estiba.runtime.validate import validate_process
@@ -52,7 +52,9 @@ def exec_process(
         raise FailedPrecondition(f"cannot exec in container {container.id}: it is {status}")
     validate_process(process)
     spec = parse_config(container.config)
-    plan = plan_process(process, spec.linux.seccomp if spec.linux else None)
+    plan = plan_process(process, spec.linux.seccomp if spec.linux else None,
+                        personality=plan_personality(spec),
+                        memory_policy=plan_memory_policy(spec))
     if plan.terminal and not console_socket:
         raise FailedPrecondition("cannot allocate a tty without a console socket "
                                  "(--console-socket)")

@@ -3,7 +3,8 @@
 ``plan_init`` decides which namespaces to create or join, the mounts (with the cgroup
 mount expanded into binds of the container's own cgroup directories), the device nodes
 and the default ``/dev`` symlinks, what to mask and make read-only, and the process to
-start (``plan_process``, also used by ``exec``). The executor in ``init.py`` applies it.
+start (``plan_process``, also used by ``exec``, with the container-wide personality and
+memory policy that every process of the container gets). The executor in ``init.py`` applies it.
 """
 
 from __future__ import annotations
@@ -61,6 +62,10 @@ class ProcessPlan(Record):
     oom_score_adj: int | None
     terminal: bool
     console_size: tuple[int, int] | None  # rows, columns
+    io_priority: tuple[int, int] | None = None  # IOPRIO_CLASS_* number, level
+    personality: int | None = None  # linux.personality's domain, as personality(2) takes it
+    memory_policy: tuple[int, tuple[int, ...]] | None = None  # MPOL_* | MPOL_F_*, nodes
+    scheduler: tuple[int, int, int] | None = None  # SCHED_* number, priority, nice
 
 
 class InitPlan(Record):
@@ -113,6 +118,21 @@ DEFAULT_DEVICE_RULES = (
 )
 
 _DEVICE_MODE = {"c": 0o020000, "u": 0o020000, "b": 0o060000, "p": 0o010000}
+
+# linux/ioprio.h
+IO_PRIORITY_CLASSES = {"IOPRIO_CLASS_RT": 1, "IOPRIO_CLASS_BE": 2, "IOPRIO_CLASS_IDLE": 3}
+# linux/personality.h: the execution domains of linux.personality.domain
+PERSONALITY_DOMAINS = {"LINUX": 0x0000, "LINUX32": 0x0008}
+# linux/mempolicy.h: linux.memoryPolicy's modes, and the flags or-ed into them
+MEMORY_POLICY_MODES = {"MPOL_DEFAULT": 0, "MPOL_PREFERRED": 1, "MPOL_BIND": 2,
+                       "MPOL_INTERLEAVE": 3, "MPOL_LOCAL": 4, "MPOL_PREFERRED_MANY": 5,
+                       "MPOL_WEIGHTED_INTERLEAVE": 6}
+MEMORY_POLICY_FLAGS = {"MPOL_F_NUMA_BALANCING": 1 << 13, "MPOL_F_RELATIVE_NODES": 1 << 14,
+                       "MPOL_F_STATIC_NODES": 1 << 15}
+# linux/sched.h: the policies sched_setscheduler(2) sets. SCHED_DEADLINE needs
+# sched_setattr(2) and SCHED_ISO is not in mainline Linux: validate refuses both.
+SCHEDULER_POLICIES = {"SCHED_OTHER": 0, "SCHED_FIFO": 1, "SCHED_RR": 2, "SCHED_BATCH": 3,
+                      "SCHED_IDLE": 5}
 
 
 def bundle_rootfs(bundle: str, root_path: str) -> str:
@@ -190,7 +210,9 @@ def plan_init(
         masked_paths=linux.masked_paths if linux else (),
         readonly_paths=linux.readonly_paths if linux else (),
         readonly_root=bool(spec.root and spec.root.readonly),
-        process=plan_process(spec.process, linux.seccomp if linux else None),
+        process=plan_process(spec.process, linux.seccomp if linux else None,
+                             personality=plan_personality(spec),
+                             memory_policy=plan_memory_policy(spec)),
     )
 
 
@@ -275,8 +297,47 @@ def device_mode(node: DeviceNode) -> int:
     return _DEVICE_MODE[node.type] | (node.mode & 0o7777)
 
 
+def plan_personality(spec: Spec) -> int | None:
+    """linux.personality's domain as personality(2) takes it; the init and every
+    ``exec`` set it (validate refuses an unknown domain and any flag)."""
+    personality = spec.linux.personality if spec.linux else None
+    if personality is None or not personality.domain:
+        return None
+    return PERSONALITY_DOMAINS[personality.domain]
+
+
+def plan_memory_policy(spec: Spec) -> tuple[int, tuple[int, ...]] | None:
+    """linux.memoryPolicy as set_mempolicy(2) takes it (mode with its flags, node
+    numbers); the init and every ``exec`` set it. None when it asks for nothing."""
+    policy = spec.linux.memory_policy if spec.linux else None
+    if policy is None or (policy.mode in ("", "MPOL_DEFAULT") and not policy.flags
+                          and not policy.nodes):
+        return None
+    mode = MEMORY_POLICY_MODES[policy.mode or "MPOL_DEFAULT"]
+    for flag in policy.flags:
+        mode |= MEMORY_POLICY_FLAGS[flag]
+    return mode, parse_node_list(policy.nodes)
+
+
+def parse_node_list(text: str) -> tuple[int, ...]:
+    """``0-3,7`` (the kernel's list format) as node numbers; "" is none."""
+    nodes: set[int] = set()
+    for part in text.replace(" ", "").split(","):
+        if not part:
+            continue
+        first, dash, last = part.partition("-")
+        if not first.isdigit() or (dash and not last.isdigit()):
+            raise InvalidArgument(f"linux.memoryPolicy.nodes: invalid list {text!r}")
+        low, high = int(first), int(last) if dash else int(first)
+        if high < low or high >= 1024:  # the kernel's largest MAX_NUMNODES
+            raise InvalidArgument(f"linux.memoryPolicy.nodes: invalid range {part!r}")
+        nodes.update(range(low, high + 1))
+    return tuple(sorted(nodes))
+
+
 def plan_process(process: Process | None, seccomp: Seccomp | None,
-                 last_cap: int | None = None) -> ProcessPlan:
+                 last_cap: int | None = None, personality: int | None = None,
+                 memory_policy: tuple[int, tuple[int, ...]] | None = None) -> ProcessPlan:
     if process is None:
         raise InvalidArgument("config has no process")
     last = caps.last_cap() if last_cap is None else last_cap
@@ -292,6 +353,8 @@ def plan_process(process: Process | None, seccomp: Seccomp | None,
             inheritable, caps.mask(c.ambient, last) & permitted & inheritable,
         )
     user = process.user
+    io_priority = process.io_priority
+    scheduler = process.scheduler
     return ProcessPlan(
         args=process.args,
         env=process.env,
@@ -308,6 +371,12 @@ def plan_process(process: Process | None, seccomp: Seccomp | None,
         terminal=process.terminal,
         console_size=(process.console_size.height, process.console_size.width)
         if process.console_size else None,
+        io_priority=(IO_PRIORITY_CLASSES[io_priority.class_], io_priority.priority)
+        if io_priority else None,
+        scheduler=(SCHEDULER_POLICIES[scheduler.policy], scheduler.priority, scheduler.nice)
+        if scheduler else None,
+        personality=personality,
+        memory_policy=memory_policy,
     )
 
 

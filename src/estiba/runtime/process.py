@@ -1,6 +1,6 @@
 """The last steps before the user program runs, shared by a container's init and by
-``exec``: limits, working directory, capabilities, user, no_new_privs, seccomp, and the
-exec itself.
+``exec``: limits, I/O priority, scheduler, personality and memory policy, working
+directory, capabilities, user, no_new_privs, seccomp, and the exec itself.
 
 Order matters and follows the kernel's rules: the bounding set is dropped while
 CAP_SETPCAP is still held; capabilities survive the switch to a non-root user only with
@@ -81,6 +81,16 @@ def finish_and_exec(
         _set_oom_score_adj(kernel, plan.oom_score_adj)
     for name, soft, hard in plan.rlimits:
         kernel.set_rlimit(name, soft, hard)
+    # while still privileged: the real-time classes and policies need CAP_SYS_ADMIN or
+    # CAP_SYS_NICE; these four settings are kept across exec
+    if plan.io_priority is not None:
+        kernel.set_io_priority(*plan.io_priority)
+    if plan.scheduler is not None:
+        kernel.set_scheduler(*plan.scheduler)
+    if plan.personality is not None:
+        kernel.set_personality(plan.personality)
+    if plan.memory_policy is not None:
+        kernel.set_memory_policy(*plan.memory_policy)
     executable = resolve_executable(plan)
     env = with_home(plan.env, plan.uid, _read_passwd())
 

@@ -4,9 +4,10 @@ the container's state so later calls see them."""
 
 from __future__ import annotations
 
-from estiba.errors import InvalidArgument
+from estiba.errors import FailedPrecondition, InvalidArgument
 from estiba.oci import state as oci_state
 from estiba.oci.runtime_config import parse_resources
+from estiba.runtime.validate import validate_resources
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -76,7 +77,17 @@ def update(container: Container, resources_json: dict) -> None:
     container.require(oci_state.RUNNING, oci_state.PAUSED, oci_state.CREATED,
                       action="update")
     resources = parse_resources(resources_json)
-    container.cgroup().apply(resources)
+    validate_resources(resources, "resources")
+    cgroup = container.cgroup()
+    memory = resources.memory
+    if memory is not None and memory.check_before_update and memory.limit \
+            and memory.limit > 0:
+        usage = cgroup.stats().get("memory", {}).get("usage")
+        if isinstance(usage, int) and usage > memory.limit:
+            raise FailedPrecondition(
+                f"resources.memory.limit {memory.limit}: below the container's memory "
+                f"usage {usage} (resources.memory.checkBeforeUpdate)")
+    cgroup.apply(resources)
     linux = container.config.setdefault("linux", {})
     stored = linux.setdefault("resources", {})
     for key, value in resources_json.items():
