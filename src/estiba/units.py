@@ -1,5 +1,6 @@
 """Sizes and durations as Docker's and containerd's tools print them (go-units'
-HumanSize and HumanDuration, containerd's progress.Bytes). Pure; imports nothing."""
+HumanSize, BytesSize and HumanDuration, containerd's progress.Bytes) and read them
+(go-units' RAMInBytes, Go's time.ParseDuration). Pure; imports nothing."""
 
 from __future__ import annotations
 
@@ -7,26 +8,36 @@ _BINARY = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
 _DECIMAL = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
 
 
+def _scaled(size: float, base: int, units: tuple[str, ...]) -> tuple[float, str]:
+    """go-units' getSizeAndUnit: ``size`` divided by ``base`` until below it, and the
+    unit reached."""
+    i = 0
+    while size >= base and i < len(units) - 1:
+        size /= base
+        i += 1
+    return size, units[i]
+
+
 def binary_size(size: int) -> str:
     """containerd's progress.Bytes: ``512 B``, ``1.5 KiB``, ``2.0 MiB``."""
     if size < 1024:
         return f"{size} B"
-    exp = 0
-    value = float(size)
-    while value >= 1024 and exp < len(_BINARY) - 1:
-        value /= 1024
-        exp += 1
-    return f"{value:.1f} {_BINARY[exp]}"
+    value, unit = _scaled(float(size), 1024, _BINARY)
+    return f"{value:.1f} {unit}"
+
+
+def bytes_size(size: float) -> str:
+    """go-units' BytesSize: binary units, four significant digits (``23.54GiB``,
+    ``512B``), as ``stats`` and ``info`` print memory."""
+    value, unit = _scaled(size, 1024, _BINARY)
+    return f"{value:.4g}{unit}"
 
 
 def human_size(size: float, precision: int = 4) -> str:
     """go-units' HumanSizeWithPrecision, decimal units: ``1.234kB`` with 4 significant
     digits (its HumanSize), ``4.26MB`` with the docker CLI's 3."""
-    i = 0
-    while size >= 1000 and i < len(_DECIMAL) - 1:
-        size /= 1000
-        i += 1
-    return f"{size:.{precision}g}{_DECIMAL[i]}"
+    value, unit = _scaled(size, 1000, _DECIMAL)
+    return f"{value:.{precision}g}{unit}"
 
 
 def human_duration(seconds: float) -> str:

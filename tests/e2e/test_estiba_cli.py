@@ -56,7 +56,9 @@ def normalised(text: str, sort: bool = False) -> str:
     lines = [re.sub(r" {2,}", "  ", _DURATION.sub("N", line)).rstrip()
              for line in text.splitlines()]
     if sort:  # docker lists an image's repositories in a Go map's order: any order
-        lines = lines[:1] + sorted(lines[1:])
+        # a table's header stays first; a --format without one has none
+        head = 1 if lines and lines[0] == lines[0].upper() else 0
+        lines = lines[:head] + sorted(lines[head:])
     return "\n".join(lines)
 
 

@@ -1,11 +1,11 @@
 """Go's duration syntax (time.ParseDuration), as the docker CLI and runc read
-``--interval``, ``--health-interval``, ``--since 10m`` ..."""
+``--interval``, ``--health-interval``, ``--since 10m`` ...; go-units' BytesSize."""
 
 from __future__ import annotations
 
 import pytest
 
-from estiba.units import parse_duration
+from estiba.units import bytes_size, parse_duration
 
 
 @pytest.mark.parametrize(("text", "ns"), [
@@ -27,3 +27,11 @@ def test_go_durations(text: str, ns: int) -> None:
 def test_bad_durations_say_what_go_says(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_duration(text)
+
+
+@pytest.mark.parametrize(("size", "text"), [
+    (0, "0B"), (512, "512B"), (1023, "1023B"), (131072, "128KiB"),
+    (25276071936, "23.54GiB"),
+])
+def test_bytes_size_is_binary_with_four_digits(size: int, text: str) -> None:
+    assert bytes_size(size) == text

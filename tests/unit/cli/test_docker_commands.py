@@ -8,8 +8,7 @@ import io
 import pytest
 
 from estiba.cli.docker import containers, images, inspect, output, version
-from estiba.cli.docker.context import Context, filters, host_of, render_rows
-from estiba.cli.docker.flags import UsageError
+from estiba.cli.docker.context import Context, host_of, render_rows
 from estiba.client.docker import DockerError
 
 NOW = 1_800_000_000.0
@@ -56,6 +55,16 @@ def test_ellipsis_and_quote() -> None:
     assert output.ellipsis("httpd -f -p 80 -h /var/www", 20) == "httpd -f -p 80 -h /…"
     assert output.ellipsis("short", 20) == "short"
     assert output.go_quote('sh -c "echo\tx"\n') == '"sh -c \\"echo\\tx\\"\\n"'
+
+
+def test_go_path_error_and_host_port() -> None:
+    import errno
+    import os
+
+    missing = FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), "/x")
+    assert output.go_path_error("open", "/x", missing) == "open /x: no such file or directory"
+    assert output.join_host_port("::", "80") == "[::]:80"
+    assert output.join_host_port("0.0.0.0", "80") == "0.0.0.0:80"
 
 
 # --- ports ----------------------------------------------------------------------------
@@ -234,12 +243,9 @@ def test_version_layout() -> None:
     assert ctx.out.getvalue() == "1.47\n"
 
 
-def test_host_and_filters() -> None:
+def test_host() -> None:
     assert host_of("unix:///a", {"ESTIBA_HOST": "unix:///b"}) == "unix:///a"
     assert host_of(None, {"ESTIBA_HOST": "unix:///b", "DOCKER_HOST": "unix:///c"}) \
         == "unix:///b"
     assert host_of(None, {"DOCKER_HOST": "unix:///c"}) == "unix:///c"
     assert host_of(None, {}) == "unix:///run/estiba/estiba.sock"
-    assert filters(["a=1", "a=2", "b=x=y"]) == {"a": ["1", "2"], "b": ["x=y"]}
-    with pytest.raises(UsageError):
-        filters(["nokey"])

@@ -59,6 +59,15 @@ def test_flag_usages_sorted_and_aligned() -> None:
         "  -q, --quiet           Say less\n")
 
 
+def test_flag_usages_leave_out_hidden_flags_and_say_true_defaults() -> None:
+    flags = (Flag("timeout", "t", kind="int", help="Seconds to wait"),
+             Flag("time", kind="int", help="Seconds to wait (deprecated)", hidden=True),
+             Flag("pause", "p", help="Pause the container", default=True))
+    assert help.flag_usages(flags, 79) == (
+        "  -p, --pause         Pause the container (default true)\n"
+        "  -t, --timeout int   Seconds to wait\n")
+
+
 # --- the tables' names ------------------------------------------------------------
 
 @pytest.mark.parametrize(("name", "paths"), [
@@ -275,3 +284,10 @@ def test_runs_own_h_is_its_hostname(capsys: pytest.CaptureFixture[str]) -> None:
     assert help.command_help("run", entry, ["-h", "box", "busybox"]) is None
     assert help.command_help("run", entry, ["--help"]) == 0
     assert capsys.readouterr().out.startswith("Usage:  estiba run [OPTIONS] IMAGE")
+
+
+def test_completion_offers_no_hidden_flag_but_knows_its_value() -> None:
+    found, _ = completion.commands()
+    stop = next(c for c in found if c.key == "stop")
+    assert "time" not in {f.name for f in stop.flags}
+    assert "time" in {f.name for f in stop.valued}

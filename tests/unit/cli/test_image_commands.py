@@ -16,7 +16,7 @@ import pytest
 
 from estiba.cli.docker import images, progress
 from estiba.cli.docker.context import Context, render_rows
-from estiba.cli.docker.flags import ArgumentsError, UsageError
+from estiba.cli.docker.flags import UsageError, parse
 from estiba.cli.docker.reference import BadReference, Named, parse_any, parse_named
 from estiba.client.docker import DockerError
 
@@ -94,12 +94,10 @@ def test_history_format_and_human_flag() -> None:
     assert images.history_format("", True, True) == "{{.ID}}"
     assert "CreatedAt" in images.history_format("table", False, False)
     assert images.history_format("{{.Size}}", True, True) == "{{.Size}}"
-    assert images.human_flag([], False) is True
-    assert images.human_flag(["-H"], True) is True
-    assert images.human_flag(["-H=false", "x"], False) is False
-    assert images.human_flag(["--human=0"], False) is False
-    assert images.human_flag(["-qH=false"], False) is False
-    assert images.human_flag(["--format", "-H=false"], False) is True
+    for argv, human in ((["x"], True), (["-H", "x"], True), (["-H=false", "x"], False),
+                        (["--human=0", "x"], False), (["-qH=false", "x"], False),
+                        (["--format", "-H=false", "x"], True)):
+        assert parse(argv, images.HISTORY_FLAGS)[0]["human"] is human, argv
 
 
 def test_rfc3339_in_utc(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -138,14 +136,6 @@ def test_prune_filters() -> None:
         images.prune_filters(["bogus"], False)
     assert str(caught.value) == ('invalid argument "bogus" for "--filter" flag: bad format '
                                  "of filter (expected name=value)")
-
-
-def test_exactly_counts_as_cobra() -> None:
-    images.exactly("tag", ["a", "b"], 2)
-    with pytest.raises(ArgumentsError) as caught:
-        images.exactly("tag", ["a"], 2)
-    assert (str(caught.value), caught.value.hint) \
-        == ("'estiba tag' requires 2 arguments", "Run")
 
 
 # --- the output path -------------------------------------------------------------------

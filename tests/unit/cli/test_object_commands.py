@@ -10,7 +10,9 @@ import pytest
 
 from estiba.cli.docker import inspect, networks, system, volumes
 from estiba.cli.docker.context import Context, render_rows
-from estiba.cli.docker.flags import parse
+from estiba.cli.docker.flags import given, parse
+from estiba.cli.docker.output import natural_sorted
+from estiba.cli.docker.pruning import confirm, deleted, image_lines, reclaimed
 from estiba.client.docker import DockerError
 from estiba.errors import InvalidArgument
 
@@ -31,17 +33,22 @@ VOL = {"CreatedAt": "2026-12-04T22:04:19.784301192Z", "Driver": "local", "Labels
     (["b", "a", "A"], ["A", "a", "b"]),
     (["x01", "x1", "x001"], ["x1", "x01", "x001"]),
     (["a", "1", "a1", "a"], ["1", "a", "a", "a1"]),
+    # digits before any other byte, even those below "0" ("-", "."); then bytes
+    (["a10", "a9", "a09b", "[::]:1", "0.0.0.0:2", "-x"],
+     ["0.0.0.0:2", "-x", "[::]:1", "a9", "a09b", "a10"]),
+    (["80/tcp -> 1.2.3.4:9", "8/tcp -> x", "80/tcp -> 1.2.3.4:10"],
+     ["8/tcp -> x", "80/tcp -> 1.2.3.4:9", "80/tcp -> 1.2.3.4:10"]),
 ])
 def test_names_in_docker_natural_order(names: list[str], ordered: list[str]) -> None:
-    assert system.natural_sorted(names, lambda n: n) == ordered
+    assert natural_sorted(names, lambda n: n) == ordered
 
 
 @pytest.mark.parametrize(("typed", "yes"), [("y\n", True), (" Y \n", True), ("yes\n", False),
                                             ("n\n", False), ("", False)])
 def test_confirm_takes_only_y(typed: str, yes: bool) -> None:
     out = io.StringIO()
-    assert system.confirm(Context("unix:///none", out, io.StringIO()), "Sure?",
-                          io.StringIO(typed)) is yes
+    assert confirm(Context("unix:///none", out, io.StringIO()), "Sure?",
+                   io.StringIO(typed)) is yes
     assert out.getvalue() == "Sure? [y/N] "
 
 
@@ -68,12 +75,15 @@ def test_create_body_as_docker_sends_it() -> None:
 
 def test_create_sends_ip_versions_only_when_given() -> None:
     argv = ["--ipv6", "--ipv4=false", "--config-from", "base"]
-    body = networks.create_body("n", create_opts(*argv),
-                                tuple(f for f in ("ipv4", "ipv6") if networks.given(argv, f)))
+    body = networks.create_body("n", create_opts(*argv), tuple(
+        f for f in ("ipv4", "ipv6") if given(argv, networks.CREATE_FLAGS, f, interspersed=True)))
     assert (body["EnableIPv4"], body["EnableIPv6"]) == (False, True)
     assert body["ConfigFrom"] == {"Network": "base"}
     assert "EnableIPv6" not in networks.create_body("n", create_opts())
-    assert not networks.given(["--", "--ipv6"], "ipv6")
+    assert not given(["--", "--ipv6"], networks.CREATE_FLAGS, "ipv6", interspersed=True)
+    assert given(["n", "--ipv6"], networks.CREATE_FLAGS, "ipv6", interspersed=True)
+    assert not given(["--label", "--ipv6", "n"], networks.CREATE_FLAGS, "ipv6",
+                     interspersed=True)  # a flag's value is no flag
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -289,11 +299,6 @@ def test_info_json_has_docker_fields_in_order() -> None:
                          '"Context":"default","Plugins":[],"Warnings":null}}')
 
 
-def test_bytes_size() -> None:
-    assert system.bytes_size(25276071936) == "23.54GiB"
-    assert system.bytes_size(512) == "512B"
-
-
 # --- events --------------------------------------------------------------------------
 
 EVENT = {"status": "create", "id": "c0ffee", "from": "busybox", "Type": "container",
@@ -316,29 +321,6 @@ def test_event_json_leaves_out_empty_tags() -> None:
         '"name":"x"}},"scope":"local","time":1704164645,"timeNano":1704164645123456789}')
     network = {**EVENT, "status": "", "id": "", "from": ""}
     assert system.Message(network).to_json().startswith('{"Type":"container",')
-
-
-@pytest.mark.parametrize(("text", "seconds"), [
-    ("5s", 5.0), ("1h30m", 5400.0), ("1.5m", 90.0), ("-2ms", -0.002), ("300ms", 0.3),
-    ("0", 0.0), ("5", None), ("xyz", None), ("1d", None), ("", None),
-])
-def test_go_duration(text: str, seconds: float | None) -> None:
-    assert system.go_duration(text) == seconds
-
-
-@pytest.mark.parametrize(("text", "sent"), [
-    ("10m", "1699999400.000000000"), ("0", "0"), ("1700000000.5", "1700000000.5"),
-    ("2023-11-14T22:13:20Z", "1700000000.000000000"),
-    ("2023-11-14T23:13:20.25+01:00", "1700000000.250000000"),
-    ("2023-11-14Z", "1699920000.000000000"),
-])
-def test_since_and_until_as_the_api_wants(text: str, sent: str) -> None:
-    assert system.timestamp(text, 1_700_000_000.0) == sent
-
-
-def test_timestamp_refuses_in_docker_words() -> None:
-    with pytest.raises(ValueError, match='failed to parse value as time or duration: "xyz"'):
-        system.timestamp("xyz", 0)
 
 
 # --- df and prune ----------------------------------------------------------------------
@@ -393,7 +375,8 @@ def test_prune_warning_and_sections() -> None:
     assert text.endswith("  - all build cache\n\n  Items to be pruned will be filtered "
                          "with:\n  - label=a\n  - label=b\n  - until=1h\n\n"
                          "Are you sure you want to continue?")
-    assert system.section("Deleted Containers:", ["c1"]) == "Deleted Containers:\nc1\n\n"
-    assert system.section("Deleted Images:", []) == ""
-    assert system.image_lines([{"Untagged": "a:1"}, {"Deleted": "sha256:ab"}]) \
+    assert deleted("Deleted Containers:", ["c1"]) == "Deleted Containers:\nc1\n\n"
+    assert deleted("Deleted Images:", []) == ""
+    assert reclaimed(32768) == "Total reclaimed space: 32.77kB\n"
+    assert image_lines([{"Untagged": "a:1"}, {"Deleted": "sha256:ab"}]) \
         == ["untagged: a:1", "deleted: sha256:ab"]

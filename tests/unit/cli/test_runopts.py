@@ -12,15 +12,11 @@ import pytest
 from estiba.cli.docker import runnetwork as rn
 from estiba.cli.docker import runvalues as rv
 from estiba.cli.docker.create import platform_query, warnings_before
-from estiba.cli.docker.flags import ArgumentsError, UsageError
-from estiba.cli.docker.runopts import (
-    CREATE_FLAGS,
-    RUN_FLAGS,
-    ConfigError,
-    given,
-    parse_run,
-)
+from estiba.cli.docker.flags import ArgumentsError, UsageError, given
+from estiba.cli.docker.gonumbers import go_int, go_uint
+from estiba.cli.docker.runopts import CREATE_FLAGS, RUN_FLAGS, ConfigError, parse_run
 from estiba.errors import InvalidArgument
+from estiba.units import ram_in_bytes
 
 
 def run(*argv: str, environ: dict[str, str] | None = None):  # noqa: ANN201
@@ -97,7 +93,7 @@ def test_given_tells_absent_from_false() -> None:
     ("1KB", 1024), ("64 M", 64 << 20), ("100", 100), ("1.5k", 1536),
 ])
 def test_sizes(text: str, value: int) -> None:
-    assert rv.ram_bytes(text) == value
+    assert ram_in_bytes(text) == value
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -107,17 +103,18 @@ def test_sizes(text: str, value: int) -> None:
 ])
 def test_bad_sizes(text: str, message: str) -> None:
     with pytest.raises(ValueError) as raised:
-        rv.ram_bytes(text)
+        ram_in_bytes(text)
     assert str(raised.value) == message
 
 
 def test_numbers_as_go_reads_them() -> None:
-    assert rv.go_int("0x10") == 16 and rv.go_int("010") == 8 and rv.go_int("-5") == -5
-    assert rv.go_uint("1_000") == 1000
+    assert go_int("0x10") == 16 and go_int("010") == 8 and go_int("-5") == -5
+    assert go_uint("1_000") == 1000
     with pytest.raises(ValueError, match='ParseUint: parsing "70000": value out of range'):
-        rv.go_uint("70000", 16)
-    with pytest.raises(ValueError, match='ParseInt: parsing "1.5": invalid syntax'):
-        rv.go_int("1.5")
+        go_uint("70000", 16)
+    for text in ("1.5", " 5", "5\n", "١"):  # Python's int() takes the last three
+        with pytest.raises(ValueError, match=f'ParseInt: parsing "{text}": invalid syntax'):
+            go_int(text)
     assert rv.nano_cpus("1.5") == 1_500_000_000 and rv.nano_cpus("3/2") == 1_500_000_000
     with pytest.raises(ValueError, match="too precise"):
         rv.nano_cpus("0.0000000001")

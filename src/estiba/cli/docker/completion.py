@@ -67,15 +67,17 @@ _STATIC = {
 
 
 class Command:
-    """What completion knows of one command: its key (a shell word), flags, the flags
-    that take a value, what each positional argument is (``+``: repeats)."""
+    """What completion knows of one command: its key (a shell word), the flags it
+    offers (not the hidden ones, as cobra offers them), the flags that take a value
+    (hidden ones too: their value is no argument), what each positional argument is
+    (``+``: repeats)."""
 
     __slots__ = ("key", "flags", "valued", "args", "interspersed")
 
     def __init__(self, key: str, flags: tuple[Flag, ...], args: list[str],
                  interspersed: bool) -> None:
         self.key = key
-        self.flags = flags
+        self.flags = tuple(f for f in flags if not f.hidden)
         self.valued = tuple(f for f in flags if f.value)
         self.args = args
         self.interspersed = interspersed

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from estiba.cli.docker.flags import Flag, UsageError, count, parse
+from estiba.cli.docker.flags import Flag, count, int_value, parse
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -14,11 +14,12 @@ _FORMAT_HELP = ("How to print the rows:\n"
                 "'table TEMPLATE':   a table of the Go template's columns\n"
                 "'json':             one JSON object a line\n"
                 "'TEMPLATE':         the Go template, once a row")
+_LAST = Flag("last", "n", kind="int",
+             help="List the n containers created last, whatever their state (default -1)")
 PS_FLAGS = (
     Flag("all", "a", help="List every container (running ones only, by default)"),
     Flag("quiet", "q", help="Print the container IDs only"),
-    Flag("last", "n", kind="int",
-         help="List the n containers created last, whatever their state (default -1)"),
+    _LAST,
     Flag("latest", "l", help="List the container created last, whatever its state"),
     Flag("no-trunc", help="Print whole IDs and commands"),
     Flag("size", "s", help="Add the size of each container's files"),
@@ -48,19 +49,15 @@ def ps_format(fmt: str, quiet: bool, size: bool) -> str:
 def ps(ctx: Context, argv: list[str]) -> int:
     import time
 
-    from estiba.cli.docker.context import filters, render_rows
+    from estiba.cli.docker.context import render_rows
+    from estiba.cli.docker.flags import filters
     from estiba.cli.docker.output import CONTAINER_HEADERS, ContainerRow
 
     opts, positional = parse(argv, PS_FLAGS)
     count("ps", positional, 0, 0)
     last = -1
     if opts["last"] is not None:
-        try:
-            last = int(str(opts["last"]))
-        except ValueError:
-            raise UsageError(f'invalid argument "{opts["last"]}" for "-n, --last" flag: '
-                             f'strconv.ParseInt: parsing "{opts["last"]}": invalid syntax'
-                             ) from None
+        last = int_value(_LAST, str(opts["last"]))
     if opts["latest"] and last == -1:
         last = 1
     fmt = ps_format(str(opts["format"] or ""), bool(opts["quiet"]), bool(opts["size"]))
@@ -75,20 +72,9 @@ def ps(ctx: Context, argv: list[str]) -> int:
 
 
 def rm(ctx: Context, argv: list[str]) -> int:
-    from estiba.client.docker import DockerError
+    from estiba.cli.docker.context import each
 
     opts, names = parse(argv, RM_FLAGS)
     count("rm", names, 1, None)
-    failed = []
-    for name in names:
-        try:
-            ctx.client.remove_container(name, force=bool(opts["force"]),
-                                        volumes=bool(opts["volumes"]))
-        except DockerError as err:
-            failed.append(f"Error response from daemon: {err.message}")
-            continue
-        ctx.out.write(name + "\n")
-    if failed:
-        ctx.err.write("\n".join(failed) + "\n")
-        return 1
-    return 0
+    return each(ctx, names, lambda n: ctx.client.remove_container(
+        n, force=bool(opts["force"]), volumes=bool(opts["volumes"])))

@@ -37,7 +37,7 @@ class Context:
         if self._client is None:
             from estiba.client.docker import APIClient
 
-            self._client = APIClient(self.host)
+            self._client = APIClient(self.host, ping_first=False)
         return self._client
 
     def close(self) -> None:
@@ -96,6 +96,28 @@ def run(command: str, usage: str, body: Callable[[Context, list[str]], int],
         ctx.close()
 
 
+def each(ctx: Context, names: list[str], act: Callable[[str], object],
+         shown: Callable[[str, object], str] | None = None) -> int:
+    """Act on each object named, in the order given (``stop``, ``rm``, ``volume rm``
+    ...): its name as given once done (or ``shown(name, result)``), the daemon's
+    refusals after all of them, status 1 if any."""
+    from estiba.client.docker import DockerError
+
+    failed = []
+    for name in names:
+        try:
+            result = act(name)
+        except DockerError as err:
+            failed.append(f"Error response from daemon: {err.message}")
+            continue
+        ctx.out.write((name if shown is None else shown(name, result)) + "\n")
+        ctx.out.flush()
+    if failed:
+        ctx.err.write("\n".join(failed) + "\n")
+        return 1
+    return 0
+
+
 class Struct:
     """A Go struct for ``json``: its fields in declared order, named by their JSON tags
     (the template functions print an object's ``__fields__`` in that order)."""
@@ -121,15 +143,3 @@ def render_rows(fmt: str, rows: list, headers: dict[str, str]) -> str:
     from estiba.cli.gotemplate import render_table
 
     return render_table(fmt, rows, headers)
-
-
-def filters(items: list[str]) -> dict[str, list[str]]:
-    """``--filter k=v`` (repeated) as the API's filters."""
-    out: dict[str, list[str]] = {}
-    for item in items:
-        key, eq, value = item.partition("=")
-        if not eq:
-            raise UsageError(f"invalid argument \"{item}\" for \"-f, --filter\" flag: "
-                             "bad format of filter (expected name=value)")
-        out.setdefault(key.strip().lower(), []).append(value)
-    return out

@@ -11,7 +11,8 @@ padding), so the sizes it reports are docker's."""
 
 from __future__ import annotations
 
-from estiba.cli.docker.flags import Flag, parse
+from estiba.cli.docker.flags import Flag, between, exact, parse
+from estiba.cli.docker.output import go_path_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -31,8 +32,8 @@ COMMIT_FLAGS = (Flag("author", "a", help='Author (e.g. "Jane Doe <jane@example.c
                 Flag("change", "c", repeat=True,
                      help="Dockerfile instruction to apply to the image"),
                 Flag("message", "m", help="Commit message", kind="string"),
-                Flag("pause", "p", help="Pause the container while committing "
-                                        "(default true)"))
+                Flag("pause", "p", help="Pause the container while committing",
+                     default=True))
 FLAGS_OF = {"cp": CP_FLAGS, "diff": (), "export": EXPORT_FLAGS, "commit": COMMIT_FLAGS}
 
 GO_DIR = 1 << 31  # os.ModeDir in the path stat's mode
@@ -133,11 +134,6 @@ def rebased(name: str, old: str, new: str) -> str:
     return name.replace(old, new, 1)
 
 
-def _os_error(op: str, path: str, err: OSError) -> str:
-    # Go's *PathError: "stat /x: no such file or directory"
-    return f"{op} {path}: {(err.strerror or str(err)).lower()}"
-
-
 def local_path(path: str) -> str:
     """resolveLocalPath: absolute, with its trailing ``/.`` or ``/`` kept."""
     import os
@@ -186,7 +182,7 @@ def _destination(path: str) -> tuple[str, bool, bool]:
         except FileNotFoundError:
             break
         except OSError as err:
-            raise CopyError(_os_error("lstat", path, err)) from None
+            raise CopyError(go_path_error("lstat", path, err)) from None
         if not os.path.islink(path):
             return path, True, stat.S_ISDIR(st.st_mode)
         target = os.readlink(path)
@@ -199,7 +195,7 @@ def _destination(path: str) -> tuple[str, bool, bool]:
     try:
         st = os.stat(parent)
     except OSError as err:
-        raise CopyError(_os_error("stat", parent, err)) from None
+        raise CopyError(go_path_error("stat", parent, err)) from None
     if not stat.S_ISDIR(st.st_mode):
         raise CopyError("not a directory")
     return path, False, False
@@ -218,7 +214,7 @@ def validate_output(path: str) -> None:
     except FileNotFoundError:
         return
     except OSError as err:
-        raise CopyError(_os_error("stat", path, err)) from None
+        raise CopyError(go_path_error("stat", path, err)) from None
 
 
 def _untar(reader: _Chunks, dst_dir: str, rename: tuple[str, str] | None) -> int:
@@ -261,7 +257,7 @@ def _untar(reader: _Chunks, dst_dir: str, rename: tuple[str, str] | None) -> int
             try:
                 tar.extract(member, root)
             except OSError as err:
-                raise CopyError(_os_error("open", target, err)) from None
+                raise CopyError(go_path_error("open", target, err)) from None
             if member.isdir():
                 dirs.append((target, member.mtime))
     for path, mtime in reversed(dirs):  # their files changed them: times set last
@@ -346,7 +342,7 @@ def _source(path: str, follow: bool) -> tuple[str, bool, str]:
                 rebase = posixpath.basename(path)
         st = os.lstat(resolved)
     except OSError as err:
-        raise CopyError(_os_error("lstat", err.filename or path, err)) from None
+        raise CopyError(go_path_error("lstat", err.filename or path, err)) from None
     return resolved, stat.S_ISDIR(st.st_mode), rebase
 
 
@@ -431,10 +427,8 @@ def copy_to(ctx: Context, container: str, src: str, dst: str, follow: bool,
 
 
 def cp(ctx: Context, argv: list[str]) -> int:
-    from estiba.cli.docker.lifecycle import arity
-
     opts, args = parse(argv, CP_FLAGS)
-    arity("cp", args, 2, 2)
+    exact("cp", args, 2)
     source, destination = args
     try:
         if not source:
@@ -469,10 +463,8 @@ def diff_lines(changes: list[dict]) -> str:
 
 
 def diff(ctx: Context, argv: list[str]) -> int:
-    from estiba.cli.docker.lifecycle import arity
-
     _, args = parse(argv, ())
-    arity("diff", args, 1, 1)
+    exact("diff", args, 1)
     ctx.out.write(diff_lines(ctx.client.changes(args[0])))
     return 0
 
@@ -488,7 +480,7 @@ def export_target(path: str) -> None:
             st = os.stat(parent)
         except OSError as err:
             raise CopyError("failed to export container: invalid output path: "
-                            + _os_error("stat", parent, err)) from None
+                            + go_path_error("stat", parent, err)) from None
         import stat
 
         if not stat.S_ISDIR(st.st_mode):
@@ -502,10 +494,8 @@ def export(ctx: Context, argv: list[str]) -> int:
     import os
     import tempfile
 
-    from estiba.cli.docker.lifecycle import arity
-
     opts, args = parse(argv, EXPORT_FLAGS)
-    arity("export", args, 1, 1)
+    exact("export", args, 1)
     output = str(opts["output"] or "")
     try:
         if not output and ctx.out.isatty():
@@ -556,12 +546,9 @@ def commit_target(text: str) -> tuple[str, str]:
 
 
 def commit(ctx: Context, argv: list[str]) -> int:
-    from estiba.cli.docker.lifecycle import arity
-
-    # the arguments after CONTAINER are the image's name, never flags; --pause is true
-    # unless set false
-    opts, args = parse(["--pause=true", *argv], COMMIT_FLAGS, interspersed=False)
-    arity("commit", args, 1, 2)
+    # the arguments after CONTAINER are the image's name, never flags
+    opts, args = parse(argv, COMMIT_FLAGS, interspersed=False)
+    between("commit", args, 1, 2)
     from estiba.cli.docker.reference import BadReference
 
     try:

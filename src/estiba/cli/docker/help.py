@@ -88,11 +88,12 @@ def flag_usages(flags: tuple[Flag, ...], cols: int) -> str:
     """The options, sorted by name, one per line (its help wrapped), as pflag's
     FlagUsagesWrapped lists them."""
     rows = []
-    for flag in sorted(flags, key=lambda f: f.name):
+    for flag in sorted((f for f in flags if not f.hidden), key=lambda f: f.name):
         left = f"  -{flag.short}, --{flag.name}" if flag.short else f"      --{flag.name}"
         if flag.kind and flag.kind != "bool":  # pflag names no type for a boolean
             left += " " + flag.kind
-        rows.append((left, flag.help))
+        # pflag says a default that is not the zero value
+        rows.append((left, flag.help + (" (default true)" if flag.default else "")))
     if not rows:
         return ""
     width = max(len(left) for left, _ in rows) + 1

@@ -6,7 +6,8 @@ here with its words; the rest is the daemon's answer, printed as docker prints i
 
 from __future__ import annotations
 
-from estiba.cli.docker.flags import ArgumentsError, Flag, UsageError, count, parse
+from estiba.cli.docker.flags import Flag, count, exact, filters, parse
+from estiba.cli.docker.output import go_path_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ RMI_FLAGS = (Flag("force", "f", help="Remove even images in use or with several 
              Flag("no-prune", help="Keep the untagged parent images"))
 HISTORY_FLAGS = (Flag("format", kind="string", help=_FORMAT_HELP),
                  Flag("human", "H", help="Sizes and dates for people rather than "
-                      "scripts (default true)"),
+                      "scripts", default=True),
                  Flag("no-trunc", help="Print IDs and commands in full"),
                  Flag("quiet", "q", help="Print layer IDs only"))
 IMPORT_FLAGS = (Flag("change", "c", repeat=True, kind="list",
@@ -46,8 +47,8 @@ LOAD_FLAGS = (Flag("input", "i", kind="string",
                    help="Read the archive from this file rather than from STDIN"),
               Flag("quiet", "q", help="Print no progress"))
 PULL_FLAGS = (Flag("all-tags", "a", help="Pull every tag of the repository"),
-              Flag("disable-content-trust",
-                   help="Do not verify signatures (default true)"),
+              Flag("disable-content-trust", help="Do not verify signatures",
+                   default=True),
               Flag("platform", kind="string",
                    help="The platform to pull (os[/arch[/variant]])"),
               Flag("quiet", "q", help="Print the image's name only"))
@@ -75,7 +76,7 @@ def images_format(fmt: str, quiet: bool, digests: bool) -> str:
 def main(ctx: Context, argv: list[str]) -> int:
     import time
 
-    from estiba.cli.docker.context import filters, render_rows
+    from estiba.cli.docker.context import render_rows
     from estiba.cli.docker.output import IMAGE_HEADERS, image_rows
 
     opts, positional = parse(argv, FLAGS)
@@ -94,35 +95,10 @@ def main(ctx: Context, argv: list[str]) -> int:
 
 # --- pure: argv and answers to text ------------------------------------------------
 
-def exactly(command: str, args: list[str], number: int) -> None:
-    """cobra's ExactArgs, in its words."""
-    if len(args) != number:
-        plural = "s" if number > 1 else ""
-        raise ArgumentsError(f"'estiba {command}' requires {number} argument{plural}",
-                             "Run")
-
-
 def removal_lines(done: Iterable[Mapping[str, str]]) -> str:
     """What ``rmi`` prints for the daemon's list of what it did."""
     return "".join(f"Deleted: {item['Deleted']}\n" if item.get("Deleted")
                    else f"Untagged: {item.get('Untagged', '')}\n" for item in done)
-
-
-def human_flag(argv: list[str], given: bool) -> bool:
-    """``-H``/``--human``, true unless set false. The parser gives False both when
-    the flag is absent and when it is set false; only ``=value`` sets it false."""
-    skip = False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg == "--":
-            break
-        elif arg == "--format":
-            skip = True  # its value is no flag
-        elif arg.startswith("--human=") or (
-                arg.startswith("-") and not arg.startswith("--") and "H=" in arg):
-            return given
-    return True
 
 
 _EPOCH_2000 = 946684800  # before it, docker shows no age (a built image's zero date)
@@ -180,43 +156,25 @@ class HistoryRow:
 
 _PRUNE_WARNING = {
     False: "WARNING! This will remove all dangling images.\n"
-           "Are you sure you want to continue? [y/N] ",
+           "Are you sure you want to continue?",
     True: "WARNING! This will remove all images without at least one container "
-          "associated to them.\nAre you sure you want to continue? [y/N] ",
+          "associated to them.\nAre you sure you want to continue?",
 }
 
 
 def prune_filters(items: list[str], all: bool) -> dict[str, list[str]]:
     """``--filter`` values with the ``dangling`` filter docker adds."""
-    from estiba.cli.docker.context import filters
-
-    for item in items:
-        if "=" not in item:
-            raise UsageError(f'invalid argument "{item}" for "--filter" flag: bad format '
-                             "of filter (expected name=value)")
-    wanted = filters(items)
+    wanted = filters(items, "--filter")
     wanted["dangling"] = ["false" if all else "true"]
     return wanted
 
 
 def prune_text(report: Mapping[str, Any]) -> str:
     """What ``image prune`` prints for the daemon's report."""
-    from estiba.units import human_size
+    from estiba.cli.docker.pruning import deleted, image_lines, reclaimed
 
-    deleted = report.get("ImagesDeleted") or []
-    text, reclaimed = "", 0
-    if deleted:
-        text = "Deleted Images:\n" + "".join(
-            f"untagged: {item['Untagged']}\n" if item.get("Untagged")
-            else f"deleted: {item.get('Deleted', '')}\n" for item in deleted) + "\n"
-        reclaimed = int(report.get("SpaceReclaimed") or 0)
-    return f"{text}Total reclaimed space: {human_size(reclaimed, 4)}\n"
-
-
-def go_path_error(op: str, path: str, err: OSError) -> str:
-    """An OSError as Go's ``*PathError`` prints: ``open x: no such file or directory``."""
-    reason = err.strerror or str(err)
-    return f"{op} {path}: {reason[:1].lower()}{reason[1:]}"
+    text = deleted("Deleted Images:", image_lines(report.get("ImagesDeleted") or ()))
+    return text + reclaimed(int(report.get("SpaceReclaimed") or 0) if text else 0)
 
 
 def output_problem(path: str) -> str:
@@ -327,7 +285,7 @@ def tag(ctx: Context, argv: list[str]) -> int:
     from estiba.cli.docker.reference import BadReference
 
     _, args = parse(argv, ())
-    exactly("tag", args, 2)
+    exact("tag", args, 2)
     try:
         repo, tag = tag_request(*args)
     except BadReference as err:
@@ -342,8 +300,8 @@ def history(ctx: Context, argv: list[str]) -> int:
     from estiba.cli.docker.context import render_rows
 
     opts, args = parse(argv, HISTORY_FLAGS)
-    exactly("history", args, 1)
-    human = human_flag(argv, bool(opts["human"]))
+    exact("history", args, 1)
+    human = bool(opts["human"])
     layers = ctx.client.history(args[0])
     fmt = history_format(str(opts["format"] or ""), bool(opts["quiet"]), human)
     now = time.time()
@@ -515,7 +473,7 @@ def pull(ctx: Context, argv: list[str]) -> int:
     from estiba.cli.docker.reference import BadReference, parse_named, with_default_tag
 
     opts, args = parse(argv, PULL_FLAGS)
-    exactly("pull", args, 1)
+    exact("pull", args, 1)
     try:
         ref = parse_named(args[0])
     except BadReference as err:
@@ -541,16 +499,13 @@ def pull(ctx: Context, argv: list[str]) -> int:
 
 
 def prune(ctx: Context, argv: list[str]) -> int:
-    import sys
+    from estiba.cli.docker.pruning import confirm
 
     opts, args = parse(argv, PRUNE_FLAGS)
     count("image prune", args, 0, 0)
     wanted = prune_filters(opts["filter"], bool(opts["all"]))  # type: ignore[arg-type]
-    if not opts["force"]:
-        ctx.out.write(_PRUNE_WARNING[bool(opts["all"])])
-        ctx.out.flush()
-        if sys.stdin.readline().strip().lower() != "y":
-            return 0  # docker takes a refusal as a cancelled command, not a failure
+    if not opts["force"] and not confirm(ctx, _PRUNE_WARNING[bool(opts["all"])]):
+        return 0  # docker takes a refusal as a cancelled command, not a failure
     ctx.out.write(prune_text(ctx.client.prune_images(filters=wanted)))
     return 0
 

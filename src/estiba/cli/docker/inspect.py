@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from estiba.cli.docker.context import Context
+    from estiba.cli.gotemplate import Template
     from estiba.client.docker import APIClient
 
 USAGE = "inspect [OPTIONS] NAME|ID [NAME|ID...]"
@@ -33,7 +34,6 @@ def _getter(client: APIClient, kind: str) -> Callable[[str], object]:
 
 def main(ctx: Context, argv: list[str]) -> int:
     from estiba.cli import gotemplate
-    from estiba.cli.tables import indent_json
     from estiba.client.docker import DockerError
 
     opts, names = parse(argv, FLAGS)
@@ -62,12 +62,26 @@ def main(ctx: Context, argv: list[str]) -> int:
                     break
         else:
             failed.append(f"Error: No such object: {name}")
-    if template is None:
-        ctx.out.write(indent_json(found) + "\n")
-    elif found:
-        ctx.out.write("".join(template.render(obj) + "\n" for obj in found))
+    return _report(ctx, found, failed, template, compact=False)
+
+
+def _report(ctx: Context, found: list[object], failed: list[str],
+            template: Template | None, compact: bool) -> int:
+    """The objects found (the template rendered per object, else a JSON array:
+    indented, or on one line if ``compact``), then each failure on stderr, status 1."""
+    from estiba.cli.tables import indent_json
+
+    if template is not None:
+        ctx.out.write("".join(template.render(obj) + "\n" for obj in found) or "\n")
+    elif compact:
+        import json
+
+        from estiba.cli.docker.context import html_escape
+
+        ctx.out.write(html_escape(json.dumps(found, separators=(",", ":"),
+                                             ensure_ascii=False)) + "\n")
     else:
-        ctx.out.write("\n")
+        ctx.out.write(indent_json(found) + "\n")
     if failed:
         ctx.err.write("\n".join(failed) + "\n")
         return 1
@@ -81,7 +95,6 @@ def inspect_each(ctx: Context, names: list[str], get: Callable[[str], object],
     template rendered per object; each failure as its own line on stderr, status 1. A
     template that does not parse is status 64, as docker exits."""
     from estiba.cli import gotemplate
-    from estiba.cli.tables import indent_json
     from estiba.client.docker import DockerError
 
     template = None
@@ -98,21 +111,7 @@ def inspect_each(ctx: Context, names: list[str], get: Callable[[str], object],
             found.append(get(name))
         except DockerError as err:
             failed.append(f"Error response from daemon: {err.message}")
-    if template is not None:
-        ctx.out.write("".join(template.render(obj) + "\n" for obj in found) or "\n")
-    elif fmt == "json":
-        import json
-
-        from estiba.cli.docker.context import html_escape
-
-        ctx.out.write(html_escape(json.dumps(found, separators=(",", ":"),
-                                             ensure_ascii=False)) + "\n")
-    else:
-        ctx.out.write(indent_json(found) + "\n")
-    if failed:
-        ctx.err.write("\n".join(failed) + "\n")
-        return 1
-    return 0
+    return _report(ctx, found, failed, template, compact=fmt == "json")
 
 
 def container(ctx: Context, argv: list[str]) -> int:

@@ -9,11 +9,21 @@ lines, ``prune``'s report) are functions of their inputs, unit-tested."""
 
 from __future__ import annotations
 
-from estiba.cli.docker.flags import ArgumentsError, Flag, UsageError, count, parse
+from estiba.cli.docker.context import each
+from estiba.cli.docker.flags import (
+    Flag,
+    between,
+    count,
+    exact,
+    filters,
+    int_value,
+    parse,
+    value_error,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
     from estiba.cli.docker.context import Context
 
@@ -21,7 +31,7 @@ _TIMEOUT = Flag("timeout", "t", help="Seconds to wait before killing the contain
                 kind="int")
 # docker keeps the old name of -t as a hidden, deprecated alias
 _TIME = Flag("time", help="Seconds to wait before killing the container (deprecated)",
-             kind="int")
+             kind="int", hidden=True)
 _SIGNAL = Flag("signal", "s", help="Signal to send to the container", kind="string")
 STOP_FLAGS = (_TIMEOUT, _TIME, _SIGNAL)
 KILL_FLAGS = (_SIGNAL,)
@@ -53,69 +63,39 @@ FLAGS_OF = {"stop": STOP_FLAGS, "restart": STOP_FLAGS, "kill": KILL_FLAGS, "paus
             "prune": PRUNE_FLAGS}
 
 
-# --- arguments as pflag and cobra read them ------------------------------------------
-
-def arity(command: str, args: list[str], least: int, most: int) -> None:
-    """cobra's ExactArgs and RangeArgs, worded as docker words them (``count`` words
-    MinimumNArgs)."""
-    if least <= len(args) <= most:
-        return
-    if least == most:
-        plural = "s" if least != 1 else ""
-        raise ArgumentsError(f"'estiba {command}' requires {least} argument{plural}", "Run")
-    raise ArgumentsError(f"'estiba {command}' requires at least {least} and at most "
-                         f"{most} arguments", "Run")
-
-
-def flag_label(flag: Flag) -> str:
-    return f"-{flag.short}, --{flag.name}" if flag.short else f"--{flag.name}"
-
-
-def go_int(flag: Flag, text: str, bits: int = 64, unsigned: bool = False) -> int:
-    """pflag's int/uint value: strconv.Parse(U)Int with base 0 (``0x10`` is 16)."""
-    func = "ParseUint" if unsigned else "ParseInt"
-    signed = text[:1] in ("+", "-")
-    try:
-        if not text or text != text.strip() or (unsigned and signed):
-            raise ValueError(text)
-        value = int(text, 0)
-    except ValueError:
-        raise UsageError(f'invalid argument "{text}" for "{flag_label(flag)}" flag: '
-                         f'strconv.{func}: parsing "{text}": invalid syntax') from None
-    half = 1 << (bits - 1)
-    low, high = (0, (1 << bits) - 1) if unsigned else (-half, half - 1)
-    if not low <= value <= high:
-        raise UsageError(f'invalid argument "{text}" for "{flag_label(flag)}" flag: '
-                         f'strconv.{func}: parsing "{text}": value out of range')
-    return value
-
+# --- flag values as pflag reads them -------------------------------------------------
 
 def _flag(flags: tuple[Flag, ...], key: str) -> Flag:
     return next(f for f in flags if f.key == key)
 
 
+def flag_value(flag: Flag, text: str) -> object:
+    """A flag's text converted as ``run`` converts a flag of its kind (docker's
+    ``update`` and ``stop`` share run's value types), pflag's error if it does not."""
+    try:
+        if flag.kind == "int":
+            return int_value(flag, text)
+        if flag.kind == "uint16":
+            from estiba.cli.docker.gonumbers import go_uint
+
+            return go_uint(text, 16)
+        if flag.kind == "bytes":
+            from estiba.units import ram_in_bytes
+
+            if flag.name == "memory-swap" and text == "-1":  # MemSwapBytes: unlimited
+                return -1
+            return ram_in_bytes(text)
+        if flag.kind == "decimal":
+            from estiba.cli.docker.runvalues import nano_cpus
+
+            return nano_cpus(text)
+    except ValueError as err:
+        raise value_error(flag, text, str(err)) from None
+    return text
+
+
 class CommandError(Exception):
     """The command cannot go on; ``str()`` is docker's line (status 1)."""
-
-
-def each(ctx: Context, names: list[str], act: Callable[[str], object]) -> int:
-    """Act on each container; its name as given once done, the daemon's refusals
-    after all of them."""
-    from estiba.client.docker import DockerError
-
-    failed = []
-    for name in names:
-        try:
-            act(name)
-        except DockerError as err:
-            failed.append(f"Error response from daemon: {err.message}")
-            continue
-        ctx.out.write(name + "\n")
-        ctx.out.flush()
-    if failed:
-        ctx.err.write("\n".join(failed) + "\n")
-        return 1
-    return 0
 
 
 # --- stop, restart, kill, pause, unpause, wait -----------------------------------------
@@ -129,7 +109,7 @@ def _stop_options(ctx: Context, argv: list[str], command: str
     timeout = None
     for key in ("time", "timeout"):
         if opts[key] is not None:
-            timeout = go_int(_flag(STOP_FLAGS, key), str(opts[key]))
+            timeout = flag_value(_flag(STOP_FLAGS, key), str(opts[key]))  # type: ignore[assignment]
     return timeout, str(opts["signal"] or ""), names
 
 
@@ -163,30 +143,18 @@ def unpause(ctx: Context, argv: list[str]) -> int:
 
 
 def wait(ctx: Context, argv: list[str]) -> int:
-    from estiba.client.docker import DockerError
-
     _, names = parse(argv, ())
     count("wait", names, 1, None)
-    failed = []
-    for name in names:  # one after the other, as docker waits
-        try:
-            result = ctx.client.wait(name)
-        except DockerError as err:
-            failed.append(f"Error response from daemon: {err.message}")
-            continue
-        ctx.out.write(f"{result.get('StatusCode', 0)}\n")
-        ctx.out.flush()
-    if failed:
-        ctx.err.write("\n".join(failed) + "\n")
-        return 1
-    return 0
+    # one after the other, as docker waits; each one's status rather than its name
+    return each(ctx, names, ctx.client.wait,
+                lambda _, result: str(result.get("StatusCode", 0)))  # type: ignore[attr-defined]
 
 
 def rename(ctx: Context, argv: list[str]) -> int:
     from estiba.client.docker import DockerError
 
     _, args = parse(argv, ())
-    arity("rename", args, 2, 2)
+    exact("rename", args, 2)
     old, new = args[0].strip(), args[1].strip()
     if not old or not new:
         ctx.err.write("Error: Neither old nor new names may be empty\n")
@@ -202,48 +170,6 @@ def rename(ctx: Context, argv: list[str]) -> int:
 
 # --- update ----------------------------------------------------------------------------
 
-def _bytes_value(flag: Flag, text: str, swap: bool = False) -> int:
-    from estiba.units import ram_in_bytes
-
-    if swap and text == "-1":  # docker's MemSwapBytes: -1 is unlimited swap
-        return -1
-    try:
-        return ram_in_bytes(text)
-    except ValueError:
-        raise UsageError(f'invalid argument "{text}" for "{flag_label(flag)}" flag: '
-                         f"invalid size: '{text}'") from None
-
-
-def nano_cpus(text: str) -> int:
-    """``--cpus``: a rational number of CPUs (``1.5``, ``3/4``) in billionths."""
-    from fractions import Fraction
-
-    label = '"--cpus" flag'
-    try:
-        value = Fraction(text.strip())
-    except (ValueError, ZeroDivisionError):
-        raise UsageError(f'invalid argument "{text}" for {label}: failed to parse '
-                         f"{text} as a rational number") from None
-    nano = value * 1_000_000_000
-    if nano.denominator != 1:
-        raise UsageError(f'invalid argument "{text}" for {label}: value is too precise')
-    return int(nano)
-
-
-def restart_policy(text: str) -> dict[str, object]:
-    """``--restart NAME[:MAX_RETRIES]`` as the API's RestartPolicy; the daemon judges
-    the name."""
-    name, colon, retries = text.partition(":")
-    policy: dict[str, object] = {"Name": name}
-    if colon:
-        try:
-            policy["MaximumRetryCount"] = int(retries)
-        except ValueError:
-            raise CommandError("invalid restart policy format: maximum retry count must "
-                               "be an integer") from None
-    return policy
-
-
 _RESOURCES = {  # flag key -> the Resources field it sets
     "blkio_weight": "BlkioWeight", "cpu_period": "CpuPeriod", "cpu_quota": "CpuQuota",
     "cpu_rt_period": "CpuRealtimePeriod", "cpu_rt_runtime": "CpuRealtimeRuntime",
@@ -257,25 +183,19 @@ _RESOURCES = {  # flag key -> the Resources field it sets
 def update_body(opts: Mapping[str, object]) -> dict[str, object]:
     """The body of ``POST /containers/{id}/update`` for the flags given: only the
     fields they name, so that the daemon leaves the others as they are."""
+    from estiba.cli.docker.runopts import ConfigError
+    from estiba.cli.docker.runvalues import restart_policy
+
     body: dict[str, object] = {}
     for key, field in _RESOURCES.items():
         text = opts.get(key)
-        if text is None:
-            continue
-        flag = _flag(UPDATE_FLAGS, key)
-        text = str(text)
-        if flag.kind == "int":
-            body[field] = go_int(flag, text)
-        elif flag.kind == "uint16":
-            body[field] = go_int(flag, text, 16, unsigned=True)
-        elif flag.kind == "bytes":
-            body[field] = _bytes_value(flag, text, swap=key == "memory_swap")
-        elif flag.kind == "decimal":
-            body[field] = nano_cpus(text)
-        else:
-            body[field] = text
+        if text is not None:
+            body[field] = flag_value(_flag(UPDATE_FLAGS, key), str(text))
     if opts.get("restart") is not None:
-        body["RestartPolicy"] = restart_policy(str(opts["restart"]))
+        try:
+            body["RestartPolicy"] = restart_policy(str(opts["restart"]))
+        except ConfigError as err:
+            raise CommandError(str(err)) from None
     return body
 
 
@@ -312,35 +232,13 @@ def update(ctx: Context, argv: list[str]) -> int:
 
 # --- port ------------------------------------------------------------------------------
 
-def join_host_port(host: str, port: str) -> str:
-    """net.JoinHostPort: an IPv6 address in brackets."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def natural_key(text: str) -> list[tuple[int, object, int]]:
-    """sortorder.NaturalLess as a key: runs of digits compared as numbers, the rest
-    byte by byte."""
-    key: list[tuple[int, object, int]] = []
-    i = 0
-    while i < len(text):
-        j = i
-        digits = text[i].isdigit()
-        while j < len(text) and text[j].isdigit() == digits:
-            j += 1
-        chunk = text[i:j]
-        if digits:
-            key.append((0, int(chunk), len(chunk)))
-        else:  # against digits, a chunk sorts by its first byte, as bytes compare
-            key.append((1 if chunk[0] > "9" else -1, chunk, 0))
-        i = j
-    return key
-
-
 def port_lines(ports: Mapping[str, list[Mapping[str, str]] | None] | None,
                container: str, wanted: str = "") -> list[str]:
     """``port``'s output for a container's NetworkSettings.Ports: every mapping as
     ``80/tcp -> 0.0.0.0:8080``, or the host addresses of ``wanted`` (``80``,
     ``80/udp``), in natural order."""
+    from estiba.cli.docker.output import join_host_port, natural_key
+
     ports = ports or {}
     lines: list[str] = []
     if wanted:
@@ -368,7 +266,7 @@ def port_lines(ports: Mapping[str, list[Mapping[str, str]] | None] | None,
 
 def port(ctx: Context, argv: list[str]) -> int:
     _, args = parse(argv, ())
-    arity("port", args, 1, 2)
+    between("port", args, 1, 2)
     found = ctx.client.inspect_container(args[0])
     try:
         lines = port_lines((found.get("NetworkSettings") or {}).get("Ports"), args[0],
@@ -384,47 +282,23 @@ def port(ctx: Context, argv: list[str]) -> int:
 # --- container prune -------------------------------------------------------------------
 
 PRUNE_WARNING = ("WARNING! This will remove all stopped containers.\n"
-                 "Are you sure you want to continue? [y/N] ")
-
-
-def confirmed(answer: str) -> bool:
-    """command.PromptForConfirmation: only ``y`` or ``Y`` goes on."""
-    return answer.strip() in ("y", "Y")
+                 "Are you sure you want to continue?")
 
 
 def prune_report(report: Mapping[str, object]) -> str:
-    from estiba.units import human_size
+    from estiba.cli.docker.pruning import deleted, reclaimed
 
-    text = ""
-    deleted = report.get("ContainersDeleted") or []
-    space = 0
-    if deleted:
-        text = "Deleted Containers:\n" + "".join(f"{i}\n" for i in deleted) + "\n"  # type: ignore[union-attr]
-        space = int(report.get("SpaceReclaimed") or 0)  # type: ignore[call-overload]
-    return text + f"Total reclaimed space: {human_size(space)}\n"
-
-
-def prune_filters(items: list[str]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for item in items:
-        key, eq, value = item.partition("=")
-        if not eq:
-            raise UsageError(f'invalid argument "{item}" for "--filter" flag: bad format '
-                             "of filter (expected name=value)")
-        out.setdefault(key.strip().lower(), []).append(value)
-    return out
+    text = deleted("Deleted Containers:", report.get("ContainersDeleted") or ())  # type: ignore[arg-type]
+    return text + reclaimed(int(report.get("SpaceReclaimed") or 0) if text else 0)  # type: ignore[call-overload]
 
 
 def prune(ctx: Context, argv: list[str]) -> int:
-    import sys
+    from estiba.cli.docker.pruning import confirm
 
     opts, args = parse(argv, PRUNE_FLAGS)
     count("container prune", args, 0, 0)
-    wanted = prune_filters(opts["filter"])  # type: ignore[arg-type]
-    if not opts["force"]:
-        ctx.out.write(PRUNE_WARNING)
-        ctx.out.flush()
-        if not confirmed(sys.stdin.readline()):
-            return 0
+    wanted = filters(opts["filter"], "--filter")  # type: ignore[arg-type]
+    if not opts["force"] and not confirm(ctx, PRUNE_WARNING):
+        return 0
     ctx.out.write(prune_report(ctx.client.prune_containers(wanted) or {}))
     return 0

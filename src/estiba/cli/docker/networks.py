@@ -5,7 +5,16 @@ the daemon and print."""
 
 from __future__ import annotations
 
-from estiba.cli.docker.flags import ArgumentsError, Flag, UsageError, count, parse
+from estiba.cli.docker.flags import (
+    Flag,
+    count,
+    exact,
+    filters,
+    given,
+    int_value,
+    key_values,
+    parse,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -49,6 +58,7 @@ PRUNE_FLAGS = (
     Flag("force", "f", help="Do not ask for confirmation"),
     Flag("filter", repeat=True, kind="filter", help="Prune only what matches"),
 )
+_GW_PRIORITY = Flag("gw-priority", kind="int", help="Priority of this network's gateway")
 CONNECT_FLAGS = (
     Flag("ip", kind="string", help="IPv4 address of the container on the network"),
     Flag("ip6", kind="string", help="IPv6 address of the container on the network"),
@@ -56,7 +66,7 @@ CONNECT_FLAGS = (
     Flag("alias", repeat=True, kind="strings", help="Other name of the container"),
     Flag("link-local-ip", repeat=True, kind="strings", help="Link-local addresses"),
     Flag("driver-opt", repeat=True, kind="strings", help="Options for the driver"),
-    Flag("gw-priority", kind="int", help="Priority of this network's gateway"),
+    _GW_PRIORITY,
 )
 DISCONNECT_FLAGS = (Flag("force", "f", help="Disconnect even if the container is gone"),)
 FLAGS_OF = {"create": CREATE_FLAGS, "ls": LS_FLAGS, "inspect": INSPECT_FLAGS,
@@ -71,13 +81,6 @@ HEADERS = {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCO
            "CreatedAt": "CREATED AT"}
 
 
-def exact(command: str, args: list[str], n: int) -> None:
-    """cobra's ExactArgs, in docker's words."""
-    if len(args) != n:
-        plural = "s" if n > 1 else ""
-        raise ArgumentsError(f"'estiba {command}' requires {n} argument{plural}", "Run")
-
-
 def refused(message: str) -> Exception:
     """A command line docker refuses after parsing it: its message alone, status 1."""
     from estiba.errors import InvalidArgument
@@ -85,24 +88,9 @@ def refused(message: str) -> Exception:
     return InvalidArgument(message)
 
 
-def key_values(items: list[str]) -> dict[str, str]:
-    """A map flag (``-o k=v``): each item split at its first ``=``; no ``=`` is an
-    empty value, as docker's MapOpts takes it."""
-    out: dict[str, str] = {}
-    for item in items:
-        key, _, value = item.partition("=")
-        out[key] = value
-    return out
-
-
 def strings(items: object) -> list[str]:
     """A ``strings`` flag's values: pflag splits each one at its commas."""
     return [part for item in items for part in str(item).split(",")]  # type: ignore[attr-defined]
-
-
-def labels(items: list[str]) -> dict[str, str]:
-    """opts.ConvertKVStringsToMap."""
-    return key_values(items)
 
 
 # --- create ------------------------------------------------------------------------
@@ -168,17 +156,6 @@ def ipam_configs(subnets: list[str], ranges: list[str], gateways: list[str],
     return list(configs.values())
 
 
-def given(argv: list[str], name: str) -> bool:
-    """Whether the flag ``--name`` is on the command line (pflag's Changed): docker
-    sends ``EnableIPv4``/``EnableIPv6`` only then."""
-    for arg in argv:
-        if arg == "--":
-            break
-        if arg == f"--{name}" or arg.startswith(f"--{name}="):
-            return True
-    return False
-
-
 def create_body(name: str, opts: Mapping[str, object],
                 changed: tuple[str, ...] = ()) -> dict[str, object]:
     """The ``POST /networks/create`` body docker sends for ``network create``;
@@ -197,7 +174,7 @@ def create_body(name: str, opts: Mapping[str, object],
         "Ingress": bool(opts["ingress"]),
         "ConfigOnly": bool(opts["config_only"]),
         "Options": key_values(opts["opt"]),  # type: ignore[arg-type]
-        "Labels": labels(opts["label"]),  # type: ignore[arg-type]
+        "Labels": key_values(opts["label"]),  # type: ignore[arg-type]
     }
     for flag in ("ipv4", "ipv6"):
         if flag in changed:
@@ -210,7 +187,8 @@ def create_body(name: str, opts: Mapping[str, object],
 def create(ctx: Context, argv: list[str]) -> int:
     opts, args = parse(argv, CREATE_FLAGS)
     exact("network create", args, 1)
-    body = create_body(args[0], opts, tuple(f for f in ("ipv4", "ipv6") if given(argv, f)))
+    body = create_body(args[0], opts, tuple(
+        f for f in ("ipv4", "ipv6") if given(argv, CREATE_FLAGS, f, interspersed=True)))
     ctx.out.write(f"{ctx.client.create_network(body).get('Id', '')}\n")
     return 0
 
@@ -264,8 +242,8 @@ def ls_format(fmt: str, quiet: bool) -> str:
 
 
 def ls(ctx: Context, argv: list[str]) -> int:
-    from estiba.cli.docker.context import filters, render_rows
-    from estiba.cli.docker.system import natural_sorted
+    from estiba.cli.docker.context import render_rows
+    from estiba.cli.docker.output import natural_sorted
 
     opts, args = parse(argv, LS_FLAGS)
     count("network ls", args, 0, 0)
@@ -312,19 +290,19 @@ def rm(ctx: Context, argv: list[str]) -> int:
 
 
 def prune_report(report: Mapping[str, object]) -> str:
-    """What ``network prune`` prints of the daemon's report ("" when nothing went)."""
-    deleted = report.get("NetworksDeleted") or []
-    if not deleted:
-        return ""
-    return "Deleted Networks:\n" + "".join(f"{n}\n" for n in deleted) + "\n"  # type: ignore[union-attr]
+    """What ``network prune`` prints of the daemon's report ("" when nothing went):
+    docker prints no total for networks."""
+    from estiba.cli.docker.pruning import deleted
+
+    return deleted("Deleted Networks:", report.get("NetworksDeleted") or ())  # type: ignore[arg-type]
 
 
 def prune(ctx: Context, argv: list[str]) -> int:
-    from estiba.cli.docker.system import confirm, prune_filters
+    from estiba.cli.docker.pruning import confirm
 
     opts, args = parse(argv, PRUNE_FLAGS)
     count("network prune", args, 0, 0)
-    wanted = prune_filters(opts["filter"])  # type: ignore[arg-type]
+    wanted = filters(opts["filter"], "--filter")  # type: ignore[arg-type]
     if not opts["force"] and not confirm(ctx, PRUNE_WARNING):
         return 0
     ctx.out.write(prune_report(ctx.client.prune_networks(filters=wanted)))
@@ -354,12 +332,7 @@ def endpoint_config(opts: Mapping[str, object]) -> dict[str, object]:
     if driver_opts:
         config["DriverOpts"] = driver_opts
     if opts["gw_priority"] is not None:
-        try:
-            config["GwPriority"] = int(str(opts["gw_priority"]))
-        except ValueError:
-            raise UsageError(f'invalid argument "{opts["gw_priority"]}" for '
-                             '"--gw-priority" flag: strconv.ParseInt: parsing '
-                             f'"{opts["gw_priority"]}": invalid syntax') from None
+        config["GwPriority"] = int_value(_GW_PRIORITY, str(opts["gw_priority"]))
     return config
 
 

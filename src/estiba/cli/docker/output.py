@@ -7,7 +7,11 @@ from estiba.units import human_duration, human_size
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Iterable, Mapping
+    from typing import TypeVar
+
+    T = TypeVar("T")
+
 
 def ago(created: float, now: float) -> str:
     return human_duration(now - created) + " ago"
@@ -68,15 +72,50 @@ def created_at(epoch: float) -> str:
             f"{rem % 60:02d} +0000 UTC")
 
 
-def _join_host_port(ip: str, port: str) -> str:
-    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+def go_path_error(op: str, path: str, err: OSError) -> str:
+    """An OSError as Go's ``*PathError`` prints it: ``open /x: no such file or
+    directory`` (Go's errno texts are lower case, Python's capitalised)."""
+    reason = err.strerror.lower() if err.strerror else str(err)
+    return f"{op} {path}: {reason}"
+
+
+def join_host_port(host: str, port: str) -> str:
+    """net.JoinHostPort: an IPv6 address in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def natural_key(text: str) -> list[tuple]:
+    """sortorder.NaturalLess as a key, docker's order for names and ports: runs of
+    ASCII digits compared as numbers (equal numbers: fewer leading zeros first) and
+    placed before any other character; the rest compared byte by byte (code points
+    order as UTF-8's bytes do); a string that is a prefix of another first."""
+    key: list[tuple] = []
+    i = 0
+    while i < len(text):
+        j = i
+        digits = "0" <= text[i] <= "9"
+        while j < len(text) and ("0" <= text[j] <= "9") == digits:
+            j += 1
+        chunk = text[i:j]
+        if digits:
+            number = chunk.lstrip("0")
+            key.append((0, len(number), number, len(chunk) - len(number)))
+        else:
+            key.append((1, chunk))
+        i = j
+    return key
+
+
+def natural_sorted(items: Iterable[T], key: Callable[[T], str]) -> list[T]:
+    """``items`` in docker's natural order of ``key(item)``."""
+    return sorted(items, key=lambda item: natural_key(key(item)))
 
 
 def _group(key: str, first: int, last: int) -> str:
     ip, _, kind = key.rpartition("/")
     group = str(first) if first == last else f"{first}-{last}"
     if ip:
-        group = f"{_join_host_port(ip, group)}->{group}"
+        group = f"{join_host_port(ip, group)}->{group}"
     return f"{group}/{kind}"
 
 
@@ -99,7 +138,7 @@ def ports(items: list[Mapping[str, object]] | None) -> str:
         port_key = kind
         if ip:
             if public != current:
-                mappings.append(f"{_join_host_port(ip, str(public))}->{current}/{kind}")
+                mappings.append(f"{join_host_port(ip, str(public))}->{current}/{kind}")
                 continue
             port_key = f"{ip}/{kind}"
         group = groups.get(port_key)

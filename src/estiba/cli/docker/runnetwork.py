@@ -5,14 +5,9 @@ forms) with ``--network-alias``, ``--link``, ``--ip``, ``--ip6``, ``--mac-addres
 
 from __future__ import annotations
 
+from estiba.cli.docker.gonumbers import decimal_int, decimal_uint
 from estiba.cli.docker.runopts import ConfigError
-from estiba.cli.docker.runvalues import (
-    _csv_fields,
-    _decimal_uint,
-    _ip,
-    go_int_decimal,
-    is_mac,
-)
+from estiba.cli.docker.runvalues import _csv_fields, _ip, is_mac
 
 # --- ports ---------------------------------------------------------------------------------
 
@@ -31,10 +26,10 @@ def _port_range(text: str) -> tuple[int, int]:
     if not text:
         raise ValueError("empty string specified for ports")
     if "-" not in text:
-        start = _decimal_uint(text, 16)
+        start = decimal_uint(text, 16)
         return start, start
     parts = text.split("-")
-    start, end = _decimal_uint(parts[0], 16), _decimal_uint(parts[1], 16)
+    start, end = decimal_uint(parts[0], 16), decimal_uint(parts[1], 16)
     if end < start:
         raise ValueError(f"invalid range specified for port: {text}")
     return start, end
@@ -149,7 +144,7 @@ def network_attachment(text: str) -> dict:
                 raise ValueError("invalid key value pair format in driver options")
             att["DriverOpts"][k.strip().lower()] = v.strip()
         elif key == "gw-priority":
-            att["GwPriority"] = go_int_decimal(value)
+            att["GwPriority"] = decimal_int(value)
         else:
             raise ValueError(f"invalid field key {key}")
     if not att["Target"]:

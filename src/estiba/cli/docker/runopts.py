@@ -8,15 +8,25 @@ volumes, mounts, devices, limits) and ``runnetwork`` (ports, networks)."""
 
 from __future__ import annotations
 
-from estiba.cli.docker.flags import Flag, UsageError, parse
+from estiba.cli.docker.flags import (
+    Flag,
+    UsageError,
+    flag_names,
+    given,
+    int_value,
+    key_values,
+    parse,
+    value_error,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 _F = Flag
-# docker's flags in its help's order; the hidden ones (--net, --net-alias, the
-# Windows-only ones, --disable-content-trust) are accepted as docker accepts them
+# docker's flags in its help's order; the Windows-only ones and --disable-content-trust
+# are accepted as docker accepts them, the hidden old names (--net, --net-alias,
+# --dns-opt) too, left out of the help page as docker leaves them
 _COMMON = (
     _F("add-host", repeat=True, help="Add a custom host-to-IP mapping (host:ip)"),
     _F("annotation", repeat=True, kind="map",
@@ -48,10 +58,10 @@ _COMMON = (
     _F("device-read-iops", repeat=True, help="Limit read rate (IO per second) from a device"),
     _F("device-write-bps", repeat=True, help="Limit write rate (bytes per second) to a device"),
     _F("device-write-iops", repeat=True, help="Limit write rate (IO per second) to a device"),
-    _F("disable-content-trust", help="Skip image verification (default true)"),
+    _F("disable-content-trust", help="Skip image verification", default=True),
     _F("dns", repeat=True, help="Set custom DNS servers"),
     _F("dns-option", repeat=True, help="Set DNS options"),
-    _F("dns-opt", repeat=True, help="Set DNS options"),
+    _F("dns-opt", repeat=True, help="Set DNS options", hidden=True),
     _F("dns-search", repeat=True, help="Set custom DNS search domains"),
     _F("domainname", value=True, help="Container NIS domain name"),
     _F("entrypoint", value=True, help="Overwrite the default ENTRYPOINT of the image"),
@@ -96,8 +106,10 @@ _COMMON = (
     _F("memory-swappiness", kind="int", help="Tune container memory swappiness (0 to 100)"),
     _F("mount", repeat=True, kind="mount", help="Attach a filesystem mount to the container"),
     _F("name", value=True, help="Assign a name to the container"),
-    _F("net", repeat=True, kind="network", help="Connect a container to a network"),
-    _F("net-alias", repeat=True, help="Add network-scoped alias for the container"),
+    _F("net", repeat=True, kind="network", help="Connect a container to a network",
+       hidden=True),
+    _F("net-alias", repeat=True, help="Add network-scoped alias for the container",
+       hidden=True),
     _F("network", repeat=True, kind="network", help="Connect a container to a network"),
     _F("network-alias", repeat=True, help="Add network-scoped alias for the container"),
     _F("no-healthcheck", help="Disable any container-specified HEALTHCHECK"),
@@ -118,7 +130,7 @@ _COMMON = (
     _F("runtime", value=True, help="Runtime to use for this container"),
     _F("security-opt", repeat=True, help="Security Options"),
     _F("shm-size", kind="bytes", help="Size of /dev/shm"),
-    _F("sig-proxy", help="Proxy received signals to the process (default true)"),
+    _F("sig-proxy", help="Proxy received signals to the process", default=True),
     _F("stop-signal", value=True, help="Signal to stop the container"),
     _F("stop-timeout", kind="int", help="Timeout (in seconds) to stop a container"),
     _F("storage-opt", repeat=True, help="Storage driver options for the container"),
@@ -198,48 +210,8 @@ class RunOptions:
 
 
 def flag_error(name: str, value: str, message: str) -> UsageError:
-    """pflag's error for a value its flag refuses."""
-    flag = _BY_NAME[name]
-    label = f"-{flag.short}, --{name}" if flag.short else f"--{name}"
-    return UsageError(f'invalid argument "{value}" for "{label}" flag: {message}')
-
-
-def _flag_names(argv: list[str], flags: tuple[Flag, ...]) -> list[tuple[int, str]]:
-    """(index in argv, long name) of each flag given before the first positional
-    argument, as pflag reads them (a flag's value is not a flag)."""
-    longs = {f.name: f for f in flags}
-    shorts = {f.short: f for f in flags if f.short}
-    found = []
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        i += 1
-        if arg == "--" or not arg.startswith("-") or arg == "-":
-            break
-        if arg.startswith("--"):
-            key, eq, _ = arg[2:].partition("=")
-            found.append((i - 1, key))
-            flag = longs.get(key)
-            if flag is not None and flag.value and not eq:
-                i += 1
-            continue
-        letters = arg[1:]
-        for j, ch in enumerate(letters):
-            flag = shorts.get(ch)
-            if flag is None:
-                break
-            found.append((i - 1, flag.name))
-            if flag.value:
-                i += 0 if letters[j + 1:] else 1
-                break
-    return found
-
-
-def given(argv: list[str], flags: tuple[Flag, ...], name: str) -> bool:
-    """Whether the flag ``name`` is on the command line before the first positional
-    argument (pflag's ``Changed``: a boolean's absence and its ``=false`` differ for
-    ``--init`` and ``--sig-proxy``)."""
-    return any(found == name for _, found in _flag_names(argv, flags))
+    """pflag's error for a value the flag ``name`` refuses."""
+    return value_error(_BY_NAME[name], value, message)
 
 
 # docker's hidden other names of flags, which fill the same list in the order given
@@ -249,7 +221,7 @@ _ALIASES = {"net": "network", "net-alias": "network-alias", "dns-opt": "dns-opti
 def _canonical(argv: list[str], flags: tuple[Flag, ...]) -> list[str]:
     """argv with the flags' other names replaced by their own."""
     out = list(argv)
-    for i, name in _flag_names(argv, flags):
+    for i, name in flag_names(argv, flags):
         if name in _ALIASES:
             out[i] = "--" + _ALIASES[name] + out[i][2 + len(name):]
     return out
@@ -371,7 +343,7 @@ def parse_run(argv: list[str], *, run: bool,
     restart = rv.restart_policy(str(opts["restart"] if opts["restart"] is not None
                                     else "no"))
     log_driver = str(opts["log_driver"] or "")
-    log_opts = rv.kv_map(v.list("log-opt"))
+    log_opts = key_values(v.list("log-opt"))
     if log_driver == "none" and v.list("log-opt"):
         raise ConfigError("invalid logging opts for driver none")
     security, masked, readonly = rv.security_opts(v.list("security-opt"))
@@ -388,7 +360,7 @@ def parse_run(argv: list[str], *, run: bool,
         "Tty": bool(opts["tty"]), "OpenStdin": bool(opts["interactive"]),
         "StdinOnce": False, "Env": env or None, "Cmd": cmd or None,
         "Image": image, "Volumes": volumes, "WorkingDir": str(opts["workdir"] or ""),
-        "Entrypoint": entrypoint, "OnBuild": None, "Labels": rv.kv_map(labels),
+        "Entrypoint": entrypoint, "OnBuild": None, "Labels": key_values(labels),
     }
     if exposed:
         config["ExposedPorts"] = exposed
@@ -466,7 +438,7 @@ def parse_run(argv: list[str], *, run: bool,
                                   "--detach")
         config.update(AttachStdin=False, AttachStdout=False, AttachStderr=False,
                       StdinOnce=False)
-    sig_proxy = bool(opts["sig_proxy"]) if run and given(argv, flags, "sig-proxy") else True
+    sig_proxy = bool(opts["sig_proxy"]) if run else True  # create has no --sig-proxy
     return RunOptions(
         name=str(opts["name"] or ""), platform=str(opts["platform"] or ""), pull=pull,
         config=config, host_config=host_config,
@@ -525,13 +497,10 @@ class _FlagValues:
             raise flag_error(name, value, str(err)) from None
 
     def map(self, name: str, validate: object) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for item in self.list(name):
-            if validate is not None:
+        if validate is not None:
+            for item in self.list(name):
                 self.check(name, item, validate)
-            key, _, value = item.partition("=")
-            out[key] = value
-        return out
+        return key_values(self.list(name))
 
     def attach_stream(self, value: str) -> str:
         stream = value.lower()
@@ -559,18 +528,13 @@ class _FlagValues:
         text = self.raw(name)
         if text is None:
             return default  # type: ignore[return-value]
-        from estiba.cli.docker.runvalues import go_int
-
-        try:
-            return go_int(text, bits)
-        except ValueError as err:
-            raise flag_error(name, text, str(err)) from None
+        return int_value(_BY_NAME[name], text, bits)
 
     def uint(self, name: str, bits: int) -> int:
         text = self.raw(name)
         if text is None:
             return 0
-        from estiba.cli.docker.runvalues import go_uint
+        from estiba.cli.docker.gonumbers import go_uint
 
         try:
             return go_uint(text, bits)
@@ -583,9 +547,9 @@ class _FlagValues:
             return 0
         if minus_one and text == "-1":
             return -1
-        from estiba.cli.docker.runvalues import ram_bytes
+        from estiba.units import ram_in_bytes
 
-        return self.check(name, text, ram_bytes)  # type: ignore[return-value]
+        return self.check(name, text, ram_in_bytes)  # type: ignore[return-value]
 
     def duration(self, name: str) -> int:
         text = self.raw(name)

@@ -1,5 +1,5 @@
 """The value grammars of ``run``/``create``'s flags, each converted to what docker's
-CLI sends: Go's number syntax, sizes, CPUs, addresses, ``-v`` specs (compose's volume
+CLI sends: sizes, CPUs, addresses, ``-v`` specs (compose's volume
 parser), ``--mount``'s CSV, devices, ulimits (go-units), the option files (ports and
 networks are in ``runnetwork``). A flag's own check raises ValueError with docker's
 words (the caller makes pflag's error of it); a check docker makes once the flags are
@@ -8,6 +8,8 @@ a seccomp profile's file."""
 
 from __future__ import annotations
 
+from estiba.cli.docker.gonumbers import decimal_int, decimal_uint
+from estiba.cli.docker.output import go_path_error
 from estiba.cli.docker.runopts import ConfigError
 from estiba.units import ram_in_bytes
 
@@ -18,53 +20,7 @@ if TYPE_CHECKING:
 _SPACES = " \t\n\v\f\r"
 
 
-# --- numbers and sizes ----------------------------------------------------------------
-
-
-def _go_digits(text: str) -> int:
-    """strconv's base-0 syntax: 0x, 0o, 0b prefixes, a leading 0 for octal, ``_``
-    between digits."""
-    body = text.lstrip("+-")
-    if len(body) > 1 and body[0] == "0" and (body[1].isdigit() or body[1] == "_"):
-        text = text.replace(body, "0o" + body[1:], 1)
-    return int(text, 0)
-
-
-def go_int(text: str, bits: int = 64) -> int:
-    """pflag's int flags (strconv.ParseInt, base 0) and their messages."""
-    try:
-        value = _go_digits(text)
-    except ValueError:
-        raise ValueError(f'strconv.ParseInt: parsing "{text}": invalid syntax') from None
-    if not -(1 << (bits - 1)) <= value < 1 << (bits - 1):
-        raise ValueError(f'strconv.ParseInt: parsing "{text}": value out of range')
-    return value
-
-
-def go_uint(text: str, bits: int = 64) -> int:
-    """pflag's unsigned flags (strconv.ParseUint, base 0)."""
-    try:
-        if text[:1] in ("+", "-"):
-            raise ValueError
-        value = _go_digits(text)
-    except ValueError:
-        raise ValueError(f'strconv.ParseUint: parsing "{text}": invalid syntax') from None
-    if value >= 1 << bits:
-        raise ValueError(f'strconv.ParseUint: parsing "{text}": value out of range')
-    return value
-
-
-def _decimal_uint(text: str, bits: int) -> int:
-    """strconv.ParseUint(text, 10, bits), the ports' and rates' syntax."""
-    if not text.isdigit() or not text.isascii():
-        raise ValueError(f'strconv.ParseUint: parsing "{text}": invalid syntax')
-    value = int(text)
-    if value >= 1 << bits:
-        raise ValueError(f'strconv.ParseUint: parsing "{text}": value out of range')
-    return value
-
-
-ram_bytes = ram_in_bytes  # the ``bytes`` flags (-m 512m, --shm-size 1g)
+# --- CPUs ------------------------------------------------------------------------------
 
 
 def nano_cpus(text: str) -> int:
@@ -196,23 +152,12 @@ def ulimit(text: str) -> dict:
     if len(values) > 2:
         raise ValueError(f"too many limit value arguments - {limits}, can only have up "
                          "to two, `soft[:hard]`")
-    soft = go_int_decimal(values[0])
-    hard = go_int_decimal(values[1]) if len(values) == 2 else soft
+    soft = decimal_int(values[0])
+    hard = decimal_int(values[1]) if len(values) == 2 else soft
     if hard != -1 and soft > hard:
         raise ValueError("ulimit soft limit must be less than or equal to hard limit: "
                          f"{soft} > {hard}")
     return {"Name": name, "Hard": hard, "Soft": soft}
-
-
-def go_int_decimal(text: str) -> int:
-    """strconv.ParseInt(text, 10, 64)."""
-    body = text[1:] if text[:1] in ("+", "-") else text
-    if not body.isdigit() or not body.isascii():
-        raise ValueError(f'strconv.ParseInt: parsing "{text}": invalid syntax')
-    value = int(text)
-    if not -(1 << 63) <= value < 1 << 63:
-        raise ValueError(f'strconv.ParseInt: parsing "{text}": value out of range')
-    return value
 
 
 def sorted_ulimits(limits: list[dict]) -> list[dict]:
@@ -244,20 +189,11 @@ def restart_policy(text: str) -> dict:
     retries = 0
     if count:
         try:
-            retries = go_int_decimal(count)
+            retries = decimal_int(count)
         except ValueError:
             raise ConfigError("invalid restart policy format: maximum retry count must be "
                               "an integer") from None
     return {"Name": name, "MaximumRetryCount": retries}
-
-
-def kv_map(items: list[str]) -> dict[str, str]:
-    """``K=V`` items as a map (``K`` alone: an empty value)."""
-    out: dict[str, str] = {}
-    for item in items:
-        key, _, value = item.partition("=")
-        out[key] = value
-    return out
 
 
 def storage_opts(items: list[str]) -> dict[str, str]:
@@ -301,21 +237,13 @@ def _seccomp_profile(path: str) -> str:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as err:
-        raise ConfigError(f"opening seccomp profile ({path}) failed: {_go_os_error(err)}"
-                          ) from None
+        failure = go_path_error("open", str(err.filename), err)
+        raise ConfigError(f"opening seccomp profile ({path}) failed: {failure}") from None
     try:
         return json.dumps(json.loads(data), separators=(",", ":"), ensure_ascii=False)
     except ValueError as err:
         raise ConfigError(f"compacting json for seccomp profile ({path}) failed: {err}"
                           ) from None
-
-
-def _go_os_error(err: OSError) -> str:
-    """An OSError in Go's words: ``open PATH: no such file or directory``."""
-    import os
-
-    reason = os.strerror(err.errno).lower() if err.errno else str(err)
-    return f"open {err.filename}: {reason}"
 
 
 # --- volumes, mounts, devices ---------------------------------------------------------------
@@ -421,7 +349,7 @@ def _device_path(text: str) -> tuple[str, str]:
 def weight_device(text: str) -> dict:
     path, value = _device_path(text)
     try:
-        weight = _decimal_uint(value, 16)
+        weight = decimal_uint(value, 16)
     except ValueError:
         weight = -1
     if weight < 0 or (weight > 0 and not 10 <= weight <= 1000):
@@ -432,7 +360,7 @@ def weight_device(text: str) -> dict:
 def bps_device(text: str) -> dict:
     path, value = _device_path(text)
     try:
-        rate = ram_bytes(value)
+        rate = ram_in_bytes(value)
     except ValueError:
         raise ValueError(f"invalid rate for device: {text}. The correct format is "
                          "<device-path>:<number>[<unit>]. Number must be a positive "
@@ -443,7 +371,7 @@ def bps_device(text: str) -> dict:
 def iops_device(text: str) -> dict:
     path, value = _device_path(text)
     try:
-        rate = _decimal_uint(value, 64)
+        rate = decimal_uint(value, 64)
     except ValueError:
         raise ValueError(f"invalid rate for device: {text}. The correct format is "
                          "<device-path>:<number>. Number must be a positive integer"
@@ -528,7 +456,7 @@ def mount(text: str) -> dict:
                 if k:
                     driver.setdefault("Options", {})[k] = v
             elif key == "tmpfs-size":
-                options("TmpfsOptions")["SizeBytes"] = ram_bytes(value)
+                options("TmpfsOptions")["SizeBytes"] = ram_in_bytes(value)
             elif key == "tmpfs-mode":
                 options("TmpfsOptions")["Mode"] = int(value, 8)
             else:
@@ -566,7 +494,7 @@ def _key_value_file(path: str, environ: Mapping[str, str] | None) -> list[str]:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as err:
-        raise ConfigError(_go_os_error(err)) from None
+        raise ConfigError(go_path_error("open", str(err.filename), err)) from None
     invalid = f"invalid env file ({path}): "
     lines: list[str] = []
     for number, raw in enumerate(data.split(b"\n"), 1):

@@ -64,18 +64,6 @@ def top(ctx: Context, argv: list[str]) -> int:
 
 # --- stats -----------------------------------------------------------------------------
 
-_BINARY = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
-
-
-def bytes_size(size: float) -> str:
-    """go-units' BytesSize: binary multiples, four significant digits."""
-    i = 0
-    while size >= 1024 and i < len(_BINARY) - 1:
-        size /= 1024
-        i += 1
-    return f"{size:.4g}{_BINARY[i]}"
-
-
 def cpu_percent(sample: Mapping) -> float:
     cpu = sample.get("cpu_stats") or {}
     pre = sample.get("precpu_stats") or {}
@@ -130,7 +118,7 @@ class StatsRow:
 
     def __init__(self, container: str, sample: Mapping, trunc: bool = True,
                  valid: bool = True) -> None:
-        from estiba.units import human_size
+        from estiba.units import bytes_size, human_size
 
         self.Container = container
         cid = str(sample.get("id") or "")

@@ -1,20 +1,16 @@
 """``estiba info``, ``events``, ``system df`` and ``system prune``: docker's ``system``
-commands, with what the prune commands share (``confirm``, docker's prompt) and the
-order docker lists objects in (``natural_sorted``). The text is made by pure functions
-(``info_text``, ``event_line``, ``df_rows``, ``prune_warning``, ``timestamp``)."""
+commands. The text is made by pure functions (``info_text``, ``event_line``,
+``df_rows``, ``prune_warning``)."""
 
 from __future__ import annotations
 
-from estiba.cli.docker.flags import Flag, count, parse
+from estiba.cli.docker.flags import Flag, count, filters, parse
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
-    from typing import TextIO, TypeVar
+    from collections.abc import Mapping
 
     from estiba.cli.docker.context import Context
-
-    T = TypeVar("T")
 
 INFO_FLAGS = (Flag("format", "f", kind="string", help="Go template, or 'json'"),)
 EVENTS_FLAGS = (
@@ -37,84 +33,7 @@ FLAGS_OF = {"info": INFO_FLAGS, "events": EVENTS_FLAGS, "df": DF_FLAGS,
             "prune": PRUNE_FLAGS}
 
 
-# --- what the commands share ---------------------------------------------------------
-
-
-def natural_less(a: str, b: str) -> bool:
-    """sortorder.NaturalLess, docker's order for names: runs of digits compared as
-    numbers and placed before other characters; equal numbers, fewer zeros first."""
-    i = j = 0
-    while i < len(a) and j < len(b):
-        da, db = a[i].isdigit(), b[j].isdigit()
-        if da != db:
-            return da
-        if not da:
-            if a[i] != b[j]:
-                return a[i] < b[j]
-            i += 1
-            j += 1
-            continue
-        zi, zj = i, j
-        while i < len(a) and a[i] == "0":
-            i += 1
-        while j < len(b) and b[j] == "0":
-            j += 1
-        si, sj = i, j
-        while i < len(a) and a[i].isdigit():
-            i += 1
-        while j < len(b) and b[j].isdigit():
-            j += 1
-        if i - si != j - sj:
-            return i - si < j - sj
-        if a[si:i] != b[sj:j]:
-            return a[si:i] < b[sj:j]
-        if si - zi != sj - zj:
-            return si - zi < sj - zj
-    return len(a) - i < len(b) - j
-
-
-def natural_sorted(items: Iterable[T], key: Callable[[T], str]) -> list[T]:
-    from functools import cmp_to_key
-
-    def compare(x: T, y: T) -> int:
-        kx, ky = key(x), key(y)
-        return -1 if natural_less(kx, ky) else 1 if natural_less(ky, kx) else 0
-
-    return sorted(items, key=cmp_to_key(compare))
-
-
-def prune_filters(items: list[str]) -> dict[str, list[str]]:
-    """``--filter k=v`` of a prune command, which has no ``-f`` shorthand for it."""
-    from estiba.cli.docker.context import filters
-    from estiba.cli.docker.flags import UsageError
-
-    try:
-        return filters(items)
-    except UsageError as err:
-        raise UsageError(str(err).replace('"-f, --filter"', '"--filter"')) from None
-
-
-def confirm(ctx: Context, message: str, answers: TextIO | None = None) -> bool:
-    """docker's prompt: the question and `` [y/N] `` on stdout; yes is a line of
-    ``answers`` (stdin) that is ``y`` or ``Y`` once trimmed; end of input is no."""
-    import sys
-
-    ctx.out.write(message + " [y/N] ")
-    ctx.out.flush()
-    return (answers or sys.stdin).readline().strip() in ("y", "Y")
-
-
 # --- info ----------------------------------------------------------------------------
-
-
-def bytes_size(size: float) -> str:
-    """go-units' BytesSize: binary units, four significant digits."""
-    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
-    i = 0
-    while size >= 1024 and i < len(units) - 1:
-        size /= 1024
-        i += 1
-    return f"{size:.4g}{units[i]}"
 
 
 def _go(value: object) -> str:
@@ -210,6 +129,8 @@ def server_lines(info: Mapping[str, object]) -> list[str]:
     line(" OSType:", g("OSType"), True)
     line(" Architecture:", g("Architecture"), True)
     line(" CPUs:", g("NCPU", 0))
+    from estiba.units import bytes_size
+
     line(" Total Memory:", bytes_size(float(g("MemTotal") or 0)))  # type: ignore[arg-type]
     line(" Name:", g("Name"), True)
     line(" ID:", g("ID"), True)
@@ -388,73 +309,6 @@ def info(ctx: Context, argv: list[str]) -> int:
 
 # --- events --------------------------------------------------------------------------
 
-def go_duration(text: str) -> float | None:
-    """Seconds of a Go duration (``1h30m``, ``-5s``, ``1.5m``); None if it is not one."""
-    from estiba.units import parse_duration
-
-    try:
-        return parse_duration(text) / 1e9
-    except ValueError:
-        return None
-
-
-def _date_seconds(value: str) -> float | None:
-    """Seconds since the epoch of docker's accepted dates: ``2006-01-02``, with
-    ``T15``, ``T15:04``, ``T15:04:05`` and a fraction, and a zone (``Z``, ``+07:00``)
-    or else the local time; None if ``value`` is none of them."""
-    import calendar
-    import time
-
-    zone = None
-    body = value
-    if body[-1:] in ("Z", "z"):
-        zone, body = 0, body[:-1]
-    else:
-        for sep in ("+", "-"):
-            head, s, tail = body.rpartition(sep)
-            if s and len(tail) == 5 and tail[2] == ":" and head.count("-") == 2 \
-                    and tail.replace(":", "").isdigit():
-                zone = (int(tail[:2]) * 3600 + int(tail[3:]) * 60) * (1 if sep == "+" else -1)
-                body = head
-                break
-    date, _, clock = body.partition("T")
-    try:
-        year, month, day = (int(x) for x in date.split("-"))
-        whole, _, frac = clock.partition(".")
-        parts = [int(x) for x in whole.split(":")] if whole else []
-        if len(parts) > 3 or (frac and len(parts) != 3) or (frac and not frac.isdigit()):
-            return None
-        hms = (parts + [0, 0, 0])[:3]
-        fields = (year, month, day, *hms, 0, 0, -1)
-        if zone is None:
-            seconds = time.mktime(fields)  # type: ignore[arg-type]
-        else:
-            seconds = calendar.timegm(fields) - zone  # type: ignore[arg-type]
-    except (ValueError, OverflowError):
-        return None
-    return seconds + (float(f"0.{frac}") if frac else 0.0)
-
-
-def timestamp(value: str, now: float) -> str:
-    """timetypes.GetTimestamp: ``--since``/``--until`` as the API's seconds: a Go
-    duration back from ``now``, a date, or a Unix time passed as it is."""
-    if value == "":
-        return ""
-    ago = go_duration(value) if value != "0" else None  # "0" is the epoch
-    if ago is not None:
-        t = now - ago
-        whole = int(t // 1)
-        return f"{whole}.{int(round((t - whole) * 1e9)):09d}"
-    seconds = _date_seconds(value)
-    if seconds is not None:
-        whole = int(seconds // 1)
-        return f"{whole}.{int(round((seconds - whole) * 1e9)):09d}"
-    head, dot, tail = value.partition(".")
-    if "-" not in value and head.isdigit() and (not dot or tail.isdigit()):
-        return value
-    raise ValueError(f'failed to parse value as time or duration: "{value}"')
-
-
 def rfc3339_nano_fixed(nanos: int, offset: int = 0) -> str:
     """Go's ``2006-01-02T15:04:05.000000000Z07:00`` of a time in nanoseconds, in a zone
     ``offset`` seconds east of UTC."""
@@ -524,7 +378,7 @@ def events(ctx: Context, argv: list[str]) -> int:
     import time
 
     from estiba.cli import gotemplate
-    from estiba.cli.docker.context import filters
+    from estiba.cli.docker.timefilters import TimestampError, timestamp
 
     opts, args = parse(argv, EVENTS_FLAGS)
     count("events", args, 0, 0)
@@ -539,13 +393,13 @@ def events(ctx: Context, argv: list[str]) -> int:
             ctx.err.write(f"Error parsing format: {err}\n")
             return 64
     now = time.time()
+    offset = time.localtime(now).tm_gmtoff
     try:
-        since = timestamp(str(opts["since"] or ""), now)
-        until = timestamp(str(opts["until"] or ""), now)
-    except ValueError as err:
+        since, until = (timestamp(str(opts[key]), now, offset) if opts[key] else ""
+                        for key in ("since", "until"))
+    except TimestampError as err:
         ctx.err.write(f"{err}\n")
         return 1
-    offset = time.localtime().tm_gmtoff
     import signal
 
     # a stream ends at ^C even when started with SIGINT ignored (as ``cmd &`` starts it)
@@ -712,6 +566,8 @@ def df(ctx: Context, argv: list[str]) -> int:
 
 def prune_warning(all: bool, volumes: bool, wanted: Mapping[str, list[str]]) -> str:
     """docker's question before ``system prune``: what goes, and the filters."""
+    from estiba.cli.docker.output import natural_sorted
+
     goes = ["all stopped containers", "all networks not used by at least one container"]
     if volumes:
         goes.append("all anonymous volumes not used by at least one container")
@@ -721,30 +577,19 @@ def prune_warning(all: bool, volumes: bool, wanted: Mapping[str, list[str]]) -> 
     text = "WARNING! This will remove:\n" + "".join(f"  - {g}\n" for g in goes)
     shown = [f"{name}={v}" for name in ("label", "label!", "until")
              for v in wanted.get(name, ())]
-    shown = natural_sorted(shown, lambda s: s)
+    shown = natural_sorted(shown, lambda s: s)  # docker sorts the filters naturally
     if shown:
         text += ("\n  Items to be pruned will be filtered with:\n"
                  + "".join(f"  - {f}\n" for f in shown))
     return text + "\nAre you sure you want to continue?"
 
 
-def section(title: str, names: Iterable[str]) -> str:
-    """A prune's list of what went, as docker prints it ("" when nothing went)."""
-    lines = "".join(f"{n}\n" for n in names)
-    return f"{title}\n{lines}\n" if lines else ""
-
-
-def image_lines(deleted: Iterable[Mapping[str, str]]) -> list[str]:
-    return [f"untagged: {d['Untagged']}" if d.get("Untagged") else
-            f"deleted: {d.get('Deleted', '')}" for d in deleted]
-
-
 def prune(ctx: Context, argv: list[str]) -> int:
-    from estiba.units import human_size
+    from estiba.cli.docker.pruning import confirm, deleted, image_lines, reclaimed
 
     opts, args = parse(argv, PRUNE_FLAGS)
     count("system prune", args, 0, 0)
-    wanted = prune_filters(opts["filter"])  # type: ignore[arg-type]
+    wanted = filters(opts["filter"], "--filter")  # type: ignore[arg-type]
     if opts["volumes"] and "until" in wanted:
         ctx.err.write('ERROR: The "until" filter is not supported with "--volumes"\n')
         return 1
@@ -755,23 +600,23 @@ def prune(ctx: Context, argv: list[str]) -> int:
     space = 0
     report = client.prune_containers(filters=wanted)
     if report.get("ContainersDeleted"):
-        ctx.out.write(section("Deleted Containers:", report["ContainersDeleted"]))
+        ctx.out.write(deleted("Deleted Containers:", report["ContainersDeleted"]))
         space += int(report.get("SpaceReclaimed") or 0)
     report = client.prune_networks(filters=wanted)
-    ctx.out.write(section("Deleted Networks:", report.get("NetworksDeleted") or ()))
+    ctx.out.write(deleted("Deleted Networks:", report.get("NetworksDeleted") or ()))
     if opts["volumes"]:
         report = client.prune_volumes(filters=wanted)
         if report.get("VolumesDeleted"):
-            ctx.out.write(section("Deleted Volumes:", report["VolumesDeleted"]))
+            ctx.out.write(deleted("Deleted Volumes:", report["VolumesDeleted"]))
             space += int(report.get("SpaceReclaimed") or 0)
     report = client.prune_images(filters={**wanted,
                                           "dangling": ["false" if opts["all"] else "true"]})
     if report.get("ImagesDeleted"):
-        ctx.out.write(section("Deleted Images:", image_lines(report["ImagesDeleted"])))
+        ctx.out.write(deleted("Deleted Images:", image_lines(report["ImagesDeleted"])))
         space += int(report.get("SpaceReclaimed") or 0)
     report = client.prune_build_cache(all=bool(opts["all"]), filters=wanted)
     if report.get("CachesDeleted"):
-        ctx.out.write(section("Deleted build cache objects:", report["CachesDeleted"]))
+        ctx.out.write(deleted("Deleted build cache objects:", report["CachesDeleted"]))
         space += int(report.get("SpaceReclaimed") or 0)
-    ctx.out.write(f"Total reclaimed space: {human_size(space)}\n")
+    ctx.out.write(reclaimed(space))
     return 0

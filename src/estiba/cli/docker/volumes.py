@@ -4,7 +4,7 @@ and print."""
 
 from __future__ import annotations
 
-from estiba.cli.docker.flags import Flag, count, parse
+from estiba.cli.docker.flags import Flag, count, filters, key_values, parse
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ def ls_format(fmt: str, quiet: bool) -> str:
 
 def create_body(opts: Mapping[str, object], args: list[str]) -> dict[str, object]:
     """The ``POST /volumes/create`` body: the name as an argument or ``--name``."""
-    from estiba.cli.docker.networks import key_values, refused
+    from estiba.cli.docker.networks import refused
 
     name = str(opts["name"] or "")
     if args:
@@ -106,8 +106,8 @@ def create(ctx: Context, argv: list[str]) -> int:
 
 
 def ls(ctx: Context, argv: list[str]) -> int:
-    from estiba.cli.docker.context import filters, render_rows
-    from estiba.cli.docker.system import natural_sorted
+    from estiba.cli.docker.context import render_rows
+    from estiba.cli.docker.output import natural_sorted
 
     opts, args = parse(argv, LS_FLAGS)
     count("volume ls", args, 0, 0)
@@ -127,41 +127,28 @@ def inspect(ctx: Context, argv: list[str]) -> int:
 
 
 def rm(ctx: Context, argv: list[str]) -> int:
-    from estiba.client.docker import DockerError
+    from estiba.cli.docker.context import each
 
     opts, names = parse(argv, RM_FLAGS)
     count("volume rm", names, 1, None)
-    failed = []
-    for name in names:
-        try:
-            ctx.client.remove_volume(name, force=bool(opts["force"]))
-        except DockerError as err:
-            failed.append(f"Error response from daemon: {err.message}")
-            continue
-        ctx.out.write(name + "\n")
-    if failed:
-        ctx.err.write("\n".join(failed) + "\n")
-        return 1
-    return 0
+    return each(ctx, names, lambda n: ctx.client.remove_volume(n, force=bool(opts["force"])))
 
 
 def prune_report(report: Mapping[str, object]) -> tuple[str, int]:
     """(what ``volume prune`` prints before its total, the bytes reclaimed): docker
     counts the space only when a volume went."""
-    deleted = report.get("VolumesDeleted") or []
-    if not deleted:
-        return "", 0
-    names = "".join(f"{n}\n" for n in deleted)  # type: ignore[union-attr]
-    return f"Deleted Volumes:\n{names}\n", int(report.get("SpaceReclaimed") or 0)  # type: ignore[call-overload]
+    from estiba.cli.docker.pruning import deleted
+
+    text = deleted("Deleted Volumes:", report.get("VolumesDeleted") or ())  # type: ignore[arg-type]
+    return text, int(report.get("SpaceReclaimed") or 0) if text else 0  # type: ignore[call-overload]
 
 
 def prune(ctx: Context, argv: list[str]) -> int:
-    from estiba.cli.docker.system import confirm, prune_filters
-    from estiba.units import human_size
+    from estiba.cli.docker.pruning import confirm, reclaimed
 
     opts, args = parse(argv, PRUNE_FLAGS)
     count("volume prune", args, 0, 0)
-    wanted = prune_filters(opts["filter"])  # type: ignore[arg-type]
+    wanted = filters(opts["filter"], "--filter")  # type: ignore[arg-type]
     warning = ANONYMOUS_WARNING
     if opts["all"]:
         if "all" in wanted:
@@ -173,5 +160,5 @@ def prune(ctx: Context, argv: list[str]) -> int:
     if not opts["force"] and not confirm(ctx, warning):
         return 0
     text, space = prune_report(ctx.client.prune_volumes(filters=wanted))
-    ctx.out.write(f"{text}Total reclaimed space: {human_size(space)}\n")
+    ctx.out.write(text + reclaimed(space))
     return 0
