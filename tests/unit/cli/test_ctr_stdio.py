@@ -1,53 +1,15 @@
-"""The local end of an attach: raw mode restored whatever happens, the window size
-sent, the relay's copying and its half-close (a pty and socket pairs, no daemon)."""
+"""The local end of an attach: the relay's copying and its half-close (socket pairs, no
+daemon); the terminal's raw mode and size are test_terminal.py's."""
 
 from __future__ import annotations
 
-import fcntl
 import os
 import socket
-import struct
-import termios
 import threading
-
-import pytest
 
 from estiba.cli.ctr import stdio
 from estiba.client.connection import Hijacked
 from estiba.client.streams import frame
-
-
-def test_raw_mode_is_restored_on_errors() -> None:
-    master, slave = os.openpty()
-    try:
-        before = termios.tcgetattr(slave)
-        with pytest.raises(RuntimeError), stdio.RawMode(slave):
-            assert not termios.tcgetattr(slave)[3] & termios.ECHO
-            raise RuntimeError("boom")
-        assert termios.tcgetattr(slave) == before
-        r, w = os.pipe()
-        with stdio.RawMode(r):  # not a terminal: nothing done
-            pass
-        os.close(r)
-        os.close(w)
-    finally:
-        os.close(master)
-        os.close(slave)
-
-
-def test_resizer_sends_the_size_at_once() -> None:
-    master, slave = os.openpty()
-    try:
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
-        sent = []
-        with stdio.Resizer(slave, lambda h, w: sent.append((h, w))) as resizer:
-            fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-            resizer.update()  # what SIGWINCH calls
-        assert sent == [(33, 101), (40, 120)]
-        assert stdio.terminal_size(None) is None
-    finally:
-        os.close(master)
-        os.close(slave)
 
 
 def test_relay_demultiplexes_and_half_closes() -> None:

@@ -241,6 +241,25 @@ def test_terminal_size() -> None:
         os.close(side)
 
 
+def test_window_size_sent_at_once_and_on_change() -> None:
+    import fcntl
+    import struct
+
+    from estiba.cli.docker.terminal import WindowSize
+
+    main, side = os.openpty()
+    try:
+        fcntl.ioctl(side, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
+        sent: list[tuple[int, int]] = []
+        with WindowSize(side, lambda h, w: sent.append((h, w))) as size:
+            fcntl.ioctl(side, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+            size.update()  # what SIGWINCH calls
+        assert sent == [(33, 101), (40, 120)]
+    finally:
+        os.close(main)
+        os.close(side)
+
+
 # --- exit statuses and messages ------------------------------------------------------
 
 

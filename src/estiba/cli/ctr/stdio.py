@@ -5,6 +5,8 @@ With a terminal on both sides, the local one is put in raw mode (every key, ^C a
 too, goes to the task's pty, which does the echo and the line editing) and restored
 on the way out, errors included; its size is sent at once and again on each SIGWINCH.
 Our stdin's end half-closes the connection: the task's stdin ends (conmon closes it).
+The terminal's handling and the output writers are the docker-compatible commands'
+(``cli/docker/terminal.py``, ``streams.writer``).
 """
 
 from __future__ import annotations
@@ -20,78 +22,6 @@ if TYPE_CHECKING:
 
 def _is_tty(fd: int | None) -> bool:
     return fd is not None and os.isatty(fd)
-
-
-def terminal_size(fd: int | None) -> tuple[int, int] | None:
-    """(height, width) of the terminal ``fd``, None when it is not one."""
-    if not _is_tty(fd):
-        return None
-    try:
-        size = os.get_terminal_size(fd)
-    except OSError:
-        return None
-    return size.lines, size.columns
-
-
-class RawMode:
-    """The terminal ``fd`` in raw mode for the ``with`` block (nothing when it is not a
-    terminal)."""
-
-    def __init__(self, fd: int | None) -> None:
-        self.fd = fd
-        self._saved: list | None = None
-
-    def __enter__(self) -> RawMode:
-        if _is_tty(self.fd):
-            import termios
-            import tty
-
-            self._saved = termios.tcgetattr(self.fd)
-            tty.setraw(self.fd)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._saved is not None:
-            import termios
-
-            termios.tcsetattr(self.fd, termios.TCSADRAIN, self._saved)
-            self._saved = None
-
-
-class Resizer:
-    """Sends the local terminal's size through ``send(height, width)`` now and on each
-    SIGWINCH for the ``with`` block (``_signal``: ``signal`` costs ``enum``'s import)."""
-
-    def __init__(self, fd: int | None, send: Callable[[int, int], object]) -> None:
-        self.fd = fd
-        self.send = send
-        self._previous: object = None
-
-    def update(self, *_: object) -> None:
-        size = terminal_size(self.fd)
-        if size is None:
-            return
-        from estiba import errors
-
-        try:
-            self.send(*size)
-        except errors.EstibaError:
-            pass  # the task is gone: the relay ends on its own
-
-    def __enter__(self) -> Resizer:
-        if _is_tty(self.fd):
-            import _signal
-
-            self._previous = _signal.signal(_signal.SIGWINCH, self.update)
-            self.update()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._previous is not None:
-            import _signal
-
-            _signal.signal(_signal.SIGWINCH, self._previous)
-            self._previous = None
 
 
 def relay(conn: Hijacked, *, tty: bool, stdin_fd: int | None, out: Callable[[bytes], object],
@@ -131,32 +61,16 @@ def relay(conn: Hijacked, *, tty: bool, stdin_fd: int | None, out: Callable[[byt
                 conn.close_write()
 
 
-def writer(stream: object) -> Callable[[bytes], object]:
-    """A bytes writer for a text stream: its binary buffer when it has one."""
-    buffer = getattr(stream, "buffer", None)
-    if buffer is not None:
-        stream.flush()
-
-        def write(data: bytes) -> None:
-            buffer.write(data)
-            buffer.flush()
-
-        return write
-
-    def write_text(data: bytes) -> None:
-        stream.write(data.decode("utf-8", "replace"))
-        stream.flush()
-
-    return write_text
-
-
 def attached(ctx, conn: Hijacked, *, tty: bool, stdin: bool,
              resize: Callable[[int, int], object] | None, start: Callable[[], object]
              ) -> None:
     """Run ``start()`` then relay, the terminal raw and sized for a tty."""
     stdin_fd = ctx.stdin_fd if stdin else None
+    from estiba.cli.docker.streams import writer
+    from estiba.cli.docker.terminal import RawMode, WindowSize
+
     with conn, RawMode(stdin_fd if tty else None), \
-            Resizer(_local_tty(ctx) if tty and resize else None, resize or _ignore):
+            WindowSize(_local_tty(ctx) if tty and resize else None, resize or _ignore):
         start()
         relay(conn, tty=tty, stdin_fd=stdin_fd, out=writer(ctx.out), err=writer(ctx.err))
 

@@ -10,7 +10,7 @@ stops; the detach keys (ctrl-p ctrl-q by default) leave it running.
 
 from __future__ import annotations
 
-from estiba.cli.docker.flags import ArgumentsError, Flag, UsageError, count, parse
+from estiba.cli.docker.flags import Flag, UsageError, count, exact, parse
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ START_FLAGS = (
 )
 ATTACH_FLAGS = (
     Flag("no-stdin", help="Do not attach STDIN"),
-    Flag("sig-proxy", help="Proxy all received signals to the process (default true)"),
+    Flag("sig-proxy", default=True, help="Proxy all received signals to the process"),
     Flag("detach-keys", kind="string", help="Override the key sequence for detaching"),
 )
 FLAGS_OF = {"start": START_FLAGS, "attach": ATTACH_FLAGS}
@@ -139,14 +139,12 @@ def attach(ctx: Context, argv: list[str]) -> int:
     import sys
     from contextlib import nullcontext
 
-    from estiba.cli.docker.runopts import given
     from estiba.cli.docker.streams import relay, side_client
     from estiba.cli.docker.terminal import Detached, SignalProxy, terminal_size
 
     opts, names = parse(argv, ATTACH_FLAGS)
-    if len(names) != 1:
-        raise ArgumentsError("'estiba attach' requires 1 argument", "Run")
-    sig_proxy = bool(opts["sig_proxy"]) if given(argv, ATTACH_FLAGS, "sig-proxy") else True
+    exact("attach", names, 1)
+    sig_proxy = bool(opts["sig_proxy"])
     detach_keys = str(opts["detach_keys"] or "")
     c = ctx.client.inspect_container(names[0])
     refused = state_error(c["State"])

@@ -290,10 +290,11 @@ def copy_from(ctx: Context, container: str, src: str, dst: str, follow: bool,
             src, rebase = rebase_name(src, target)
     stat, chunks = ctx.client.get_archive(container, src)
     if dst == "-":
-        from estiba.cli.docker.logs import write_bytes
+        from estiba.cli.docker.streams import writer
 
+        write = writer(ctx.out)
         for chunk in chunks:
-            write_bytes(ctx.out, chunk)
+            write(chunk)
         return 0
     reader = _Chunks(iter(chunks))
     try:
@@ -508,10 +509,11 @@ def export(ctx: Context, argv: list[str]) -> int:
         return 1
     chunks = ctx.client.export(args[0])
     if not output:
-        from estiba.cli.docker.logs import write_bytes
+        from estiba.cli.docker.streams import writer
 
+        write = writer(ctx.out)
         for chunk in chunks:
-            write_bytes(ctx.out, chunk)
+            write(chunk)
         return 0
     # written beside the target, then renamed: no half-written file under its name
     fd, temp = tempfile.mkstemp(prefix=".estiba-export-",

@@ -9,7 +9,6 @@ from estiba.cli.docker.flags import Flag, exact, parse
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import TextIO
 
     from estiba.cli.docker.context import Context
 
@@ -23,18 +22,6 @@ FLAGS = (Flag("details", help="Show the extra details the log driver keeps"),
          Flag("until", help='Show logs before a time (e.g. "2013-01-02T13:23:37Z") or '
                             'a duration ago (e.g. "42m")', kind="string"))
 FLAGS_OF = {"logs": FLAGS}
-
-
-def write_bytes(stream: TextIO, data: bytes) -> None:
-    """Bytes to a text stream's buffer, as they came (text streams without one, in
-    tests, get them decoded)."""
-    buffer = getattr(stream, "buffer", None)
-    if buffer is not None:
-        stream.flush()
-        buffer.write(data)
-        buffer.flush()
-    else:
-        stream.write(data.decode("utf-8", "replace"))
 
 
 def logs(ctx: Context, argv: list[str]) -> int:
@@ -60,9 +47,12 @@ def logs(ctx: Context, argv: list[str]) -> int:
                              tail=str(opts["tail"] or "all"),
                              timestamps=bool(opts["timestamps"]), tty=tty,
                              **window)  # type: ignore[arg-type]
+    from estiba.cli.docker.streams import writer
+
+    out, err = writer(ctx.out), writer(ctx.err)
     try:
         for stream, data in pieces:
-            write_bytes(ctx.err if stream == 2 else ctx.out, data)
+            (err if stream == 2 else out)(data)
     except KeyboardInterrupt:
         return 130
     return 0
