@@ -36,17 +36,15 @@ Start-up cost (``python -S -X importtime``, this VM, bytecode cached): 2.0 ms wi
 ``connection``, ``streams``, ``errors`` and ``oci.json_codec`` (``core.py``: 1.5 ms);
 8.4 ms when the source must be compiled (``PYTHONDONTWRITEBYTECODE``). It imports no
 ``json`` (``re`` and ``enum``: ~6 ms), ``os`` only when the host comes from the
-environment, and otherwise only the C modules ``_json`` and ``binascii``.
+environment, and otherwise only the C module ``_json`` (``binascii`` when asked).
 """
 
 from __future__ import annotations
 
 import _json
-import binascii
 
 from estiba import errors
 from estiba.client.connection import ConnectError, Connection, Hijacked, Response, quote
-from estiba.client.streams import Demux
 from estiba.oci.json_codec import dumps, loads, scan
 
 TYPE_CHECKING = False
@@ -155,8 +153,10 @@ def decode_path_stat(header: str) -> dict:
     """The ``X-Docker-Container-Path-Stat`` header: base64 of a JSON object (name,
     size, mode, mtime, linkTarget)."""
     try:
+        import binascii
+
         return loads(binascii.a2b_base64(header.encode("ascii")))
-    except (ValueError, binascii.Error, UnicodeError) as err:
+    except (ValueError, UnicodeError) as err:  # binascii.Error is a ValueError
         raise DockerError(200, f"malformed path stat header {header[:60]!r}") from err
 
 
@@ -691,6 +691,8 @@ def _json_values(conn: Connection, response: Response) -> Generator[Any, None, N
 
 
 def _frames(conn: Connection, response: Response) -> Iterator[tuple[int, bytes]]:
+    from estiba.client.streams import Demux
+
     demux = Demux()
     for chunk in _chunks(conn, response):
         yield from demux.feed(chunk)

@@ -40,6 +40,14 @@ def build_spec(namespace: str, cid: str, image_config: dict, config: dict,
     hostname = config.get("Hostname") or (
         os.uname().nodename if host_config.get("NetworkMode") == "host" else cid[:12])
     spec["hostname"] = hostname
+    if tty:
+        from estiba.engine.execs import console_size
+
+        # the client's terminal size from the first moment, as Docker gives it, rather
+        # than only from the resize the client sends once the process runs
+        size = console_size(host_config.get("ConsoleSize"))
+        if size is not None:
+            spec["process"]["consoleSize"] = {"height": size[0], "width": size[1]}
     spec, directories = hostconfig.apply(spec, host_config, hostconfig.LocalHost())
     hostconfig.make_directories(directories)
     # what the container takes of its image's config when the request has none

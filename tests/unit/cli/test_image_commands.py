@@ -403,3 +403,18 @@ def test_no_rich_without_a_terminal(tmp_path: Path) -> None:
                if line.startswith("import time:")]
     assert "estiba.cli.docker.progress" in modules
     assert not [m for m in modules if m.split(".")[0] in ("rich", "site")]
+
+
+@pytest.mark.parametrize("text", [
+    "busybox", "busybox:latest", "library/redis:7.2", "a/b/c:v1.0-x", "localhost/x",
+    "x2/y_z", "busybox:_t", "a" * 63, "registry:5000/x", "busybox@sha256:" + "a" * 64,
+    "sha256:" + "b" * 64,
+])
+def test_everyday_references_read_as_the_grammar_reads_them(text: str) -> None:
+    from estiba.cli.docker import reference
+
+    fast = reference._plain(text)
+    if fast is not None:
+        full = reference.parse_named_fully(text)
+        assert (fast.domain, fast.path, fast.tag, fast.digest) == (
+            full.domain, full.path, full.tag, full.digest)

@@ -104,8 +104,6 @@ def start(ctx: Context, argv: list[str]) -> int:
 
 
 def _start_attached(ctx: Context, name: str, interactive: bool, detach_keys: str) -> int:
-    from contextlib import nullcontext
-
     from estiba.cli.docker.streams import relay, side_client
     from estiba.cli.docker.terminal import Detached, SignalProxy
 
@@ -114,7 +112,7 @@ def _start_attached(ctx: Context, name: str, interactive: bool, detach_keys: str
     tty = bool(c["Config"].get("Tty"))
     auto_remove = bool(c["HostConfig"].get("AutoRemove"))
     side = side_client(ctx)
-    proxy = nullcontext() if tty else SignalProxy(forward_to(side, cid))
+    proxy = SignalProxy(None if tty else forward_to(side, cid))
     stdin = interactive and bool(c["Config"].get("OpenStdin"))
     with proxy:
         conn = ctx.client.attach(cid, stdin=stdin, stdout=True, stderr=True,
@@ -137,7 +135,6 @@ def _start_attached(ctx: Context, name: str, interactive: bool, detach_keys: str
 
 def attach(ctx: Context, argv: list[str]) -> int:
     import sys
-    from contextlib import nullcontext
 
     from estiba.cli.docker.streams import relay, side_client
     from estiba.cli.docker.terminal import Detached, SignalProxy, terminal_size
@@ -159,7 +156,7 @@ def attach(ctx: Context, argv: list[str]) -> int:
     stdin = not opts["no_stdin"] and bool(c["Config"].get("OpenStdin"))
     waited = ctx.client.wait_begun(cid)
     side = side_client(ctx)
-    proxy = SignalProxy(forward_to(side, cid)) if sig_proxy and not tty else nullcontext()
+    proxy = SignalProxy(forward_to(side, cid) if sig_proxy and not tty else None)
     with proxy:
         conn = ctx.client.attach(cid, stdin=stdin, stdout=True, stderr=True,
                                  detach_keys=detach_keys)

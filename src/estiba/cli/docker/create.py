@@ -72,11 +72,11 @@ def warnings_before(host_config: dict) -> list[str]:
 def _console_size(stream: object) -> list[int]:
     """The terminal's [rows, columns] when ``stream`` is one (docker sends it with
     every create), else [0, 0]."""
-    import os
+    import posix  # not os: ~1 ms to import without site
 
     try:
         if stream.isatty():  # type: ignore[attr-defined]
-            size = os.get_terminal_size(stream.fileno())  # type: ignore[attr-defined]
+            size = posix.get_terminal_size(stream.fileno())  # type: ignore[attr-defined]
             return [size.lines, size.columns]
     except (AttributeError, OSError, ValueError):
         pass
@@ -99,7 +99,7 @@ def _pull(ctx: Context, domain: str, path: str, tag: str, platform: str,
 def create_container(ctx: Context, opts: RunOptions) -> str:
     """Create the container ``opts`` describes, as docker's CLI does; its id. Writes
     the warnings to ``ctx.err`` and the id to ``--cidfile``."""
-    import os
+    import posix  # not os: ~1 ms to import without site
 
     from estiba import errors
     from estiba.cli.docker.reference import BadReference, parse_any, with_default_tag
@@ -107,7 +107,7 @@ def create_container(ctx: Context, opts: RunOptions) -> str:
 
     for line in warnings_before(opts.host_config):
         ctx.err.write(line + "\n")
-    if opts.cidfile and os.path.exists(opts.cidfile):
+    if opts.cidfile and posix.access(opts.cidfile, posix.F_OK):
         raise errors.AlreadyExists(
             "container ID file found, make sure the other container isn't running or "
             f"delete {opts.cidfile}")

@@ -99,8 +99,38 @@ def _split_domain(name: str) -> tuple[str, str]:
     return domain, rest
 
 
+_LOWER_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+_HEX = frozenset("0123456789abcdef")
+_TAG_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+
+
+def _plain(text: str) -> Named | None:
+    """The reference when it is of the everyday kind — components of lower-case letters
+    and digits on Docker Hub, a tag maybe (``busybox``, ``library/redis:7.2``) — read
+    without ``re`` (~2.5 ms to import, a tenth of a command's start); None otherwise."""
+    name, colon, tag = text.partition(":")
+    components = name.split("/")
+    if not all(c and _LOWER_ALNUM.issuperset(c) for c in components) or len(name) > 200:
+        return None
+    if colon and not (0 < len(tag) <= 128 and _TAG_CHARS.issuperset(tag)
+                      and tag[0] not in ".-"):
+        return None
+    if len(components[0]) == 64 and len(components) == 1:
+        return None  # maybe an image id: the full check says so
+    if len(tag) >= 32 and _HEX.issuperset(tag):
+        return None  # maybe a digest (sha256:...): the full check says so
+    domain, path = _split_domain(name)
+    return Named(domain, path, tag, "")
+
+
 def parse_named(text: str) -> Named:
     """``ParseNormalizedNamed``: the reference, normalised; no default tag added."""
+    plain = _plain(text)
+    return plain if plain is not None else parse_named_fully(text)
+
+
+def parse_named_fully(text: str) -> Named:
+    """``parse_named`` by the grammar, whatever the reference."""
     import re
 
     if re.fullmatch(_IDENTIFIER, text):
@@ -131,6 +161,9 @@ def parse_named(text: str) -> Named:
 def parse_any(text: str) -> Named | str:
     """``ParseAnyReference``: an image id or digest (returned as ``sha256:...``), else a
     named reference."""
+    plain = _plain(text)
+    if plain is not None:
+        return plain
     import re
 
     if re.fullmatch(_IDENTIFIER, text):

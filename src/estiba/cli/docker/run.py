@@ -50,7 +50,6 @@ def _message(err: Exception) -> str:
 
 def run(ctx: Context, argv: list[str]) -> int:
     import sys
-    from contextlib import nullcontext
 
     from estiba import errors
     from estiba.cli.docker.attach import forward_to, resize_of, wait_status
@@ -81,8 +80,7 @@ def run(ctx: Context, argv: list[str]) -> int:
         ctx.err.write(failure_text(_message(err)))
         return failure_status(_message(err))
     side = side_client(ctx)
-    proxy = SignalProxy(forward_to(side, cid)) if opts.sig_proxy and not tty else None
-    with proxy or nullcontext():
+    with SignalProxy(forward_to(side, cid) if opts.sig_proxy and not tty else None):
         if not stdout and not stderr:
             ctx.out.write(cid + "\n")
             ctx.out.flush()

@@ -233,16 +233,15 @@ def parse_run(argv: list[str], *, run: bool,
     makes; ``environ`` is where ``-e NAME`` finds NAME's value (the process's
     environment when None). UsageError for a flag's value pflag refuses, ConfigError
     for options that do not make a container."""
-    import os
-
     from estiba.cli.docker import runnetwork as rn
     from estiba.cli.docker import runvalues as rv
+    from estiba.cli.docker.context import ENVIRON
     from estiba.cli.docker.flags import count
 
     flags = RUN_FLAGS if run else CREATE_FLAGS
     command = "run" if run else "create"
     opts, positional = parse(_canonical(argv, flags), flags, interspersed=False)
-    env_source = os.environ if environ is None else environ
+    env_source = ENVIRON if environ is None else environ
     v = _FlagValues(opts)
 
     # what pflag checks while it parses (before cobra counts the arguments)

@@ -18,7 +18,6 @@ Modules: ``syntax`` (the lexer and the parser), ``execute`` (running a parsed te
 from __future__ import annotations
 
 from estiba.cli.gotemplate.tabwriter import tabwriter
-from estiba.cli.gotemplate.values import TemplateError as TemplateError
 
 TYPE_CHECKING = False  # typing costs ~8 ms to import; only type checkers need it
 if TYPE_CHECKING:
@@ -26,9 +25,18 @@ if TYPE_CHECKING:
     from typing import Any
 
     from estiba.cli.gotemplate.syntax import _Node
+    from estiba.cli.gotemplate.values import TemplateError as TemplateError
 
 # The parser, the executor and the functions are imported when a template is parsed:
-# a default table (``docker ps``'s) is printed without them (``_plain_fields``).
+# a default table (``docker ps``'s) is printed without them (``_plain_table``).
+
+
+def __getattr__(name: str) -> object:
+    if name == "TemplateError":  # imported when a caller names it, as the rest
+        from estiba.cli.gotemplate.values import TemplateError
+
+        return TemplateError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # --- the interface -----------------------------------------------------------------------
 
