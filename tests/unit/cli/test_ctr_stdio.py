@@ -1,5 +1,5 @@
 """The local end of an attach: the relay's copying and its half-close (socket pairs, no
-daemon); the terminal's raw mode and size are test_terminal.py's."""
+daemon); the terminal's raw mode and size are test_docker_terminal.py's."""
 
 from __future__ import annotations
 
