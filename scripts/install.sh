@@ -16,10 +16,10 @@ repo=$(pwd)
 # zstd: zstd-compressed layers; debootstrap: scripts/debian-image; conmon: the per-container shim;
 # tini: the init (its tini-static) of docker run --init; nftables: libnftables for the
 # networks' firewall (and nft for the tests); iptables: the FORWARD chains a Docker
-# leaves; curl: bench/network.
+# leaves; curl: bench/network; zsh: the check of estiba's zsh completion.
 packages=(python3 python3-venv busybox-static libseccomp2 gcc libc6-dev iproute2
           docker.io containerd runc hyperfine zstd debootstrap conmon tini nftables
-          iptables curl)
+          iptables curl zsh)
 
 installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${packages[@]}" 2>/dev/null \
             | awk '$NF == "installed" {print $1}' || true)
