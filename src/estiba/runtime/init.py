@@ -23,7 +23,7 @@ import stat
 from estiba.errors import EstibaError, InvalidArgument
 from estiba.kernel import consts as k
 from estiba.runtime import sync
-from estiba.runtime.mounts import secure_join, within
+from estiba.runtime.mounts import open_parent, secure_join, within
 from estiba.runtime.plan import device_mode
 from estiba.runtime.process import finish_and_exec
 
@@ -170,41 +170,50 @@ def prepare_rootfs(kernel: Linux, plan: InitPlan,
         mount_step(kernel, root, step)
     for node in plan.devices:
         path = secure_join(root, node.path)
-        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
         if node.bind:
-            _bind_device(kernel, node.path, path)
+            _bind_device(kernel, root, node.path, path)
             continue
+        # made through a descriptor of its directory, as the mount points are
+        parent, name = open_parent(root, path)
         try:
-            kernel.mknod(path, device_mode(node), node.major, node.minor)
-        except EstibaError:
-            if not os.path.exists(path):
-                raise
-            continue  # the rootfs (or a bind of the host's /dev) has it already
-        kernel.chown(path, node.uid, node.gid)
+            at = f"/proc/self/fd/{parent}/{name}"
+            try:
+                kernel.mknod(at, device_mode(node), node.major, node.minor)
+            except EstibaError:
+                if not os.path.lexists(at):
+                    raise
+                continue  # the rootfs (or a bind of the host's /dev) has it already
+            kernel.chown(at, node.uid, node.gid)
+        finally:
+            os.close(parent)
     for target, link in plan.symlinks:
         path = secure_join(root, link)
-        if os.path.lexists(path):
-            continue
         if not os.path.isdir(os.path.dirname(path)):
             continue
-        os.symlink(target, path)
+        parent, name = open_parent(root, path)
+        try:
+            os.symlink(target, name, dir_fd=parent)
+        except FileExistsError:
+            pass
+        finally:
+            os.close(parent)
 
 
-def _bind_device(kernel: Linux, host_path: str, path: str) -> None:
+def _bind_device(kernel: Linux, root: str, host_path: str, path: str) -> None:
     """The host's node at ``path`` (runc's way in a user namespace, where mknod is
     refused); the rootfs's own file there is a mount point or is replaced by one."""
     if os.path.islink(path) or (os.path.lexists(path) and os.path.isdir(path)):
         raise InvalidArgument(f"device {host_path}: the rootfs has a directory or a "
                               "symlink there")
-    if not os.path.lexists(path):
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
-    kernel.mount(host_path, path, "", k.MS_BIND, label=host_path)
+    with _opened(root, path, "file") as target:
+        kernel.mount(host_path, target, "", k.MS_BIND, label=host_path)
 
 
 def mount_step(kernel: Linux, root: str, step: MountStep) -> None:
     dest = secure_join(root, step.destination)
     if step.flags & k.MS_REMOUNT:
-        kernel.mount("", dest, "", step.flags, label=step.destination)
+        with _opened(root, dest, "") as target:
+            kernel.mount("", target, "", step.flags, label=step.destination)
         return
     is_file = False
     if step.host_source:
@@ -215,33 +224,46 @@ def mount_step(kernel: Linux, root: str, step: MountStep) -> None:
             raise InvalidArgument(
                 f"mount {step.source} on {step.destination}: source: "
                 "no such file or directory") from None
-    _make_mountpoint(root, dest, is_file)
-    # Mount through a descriptor of the resolved destination, checked to be inside the
-    # root, so a symlink swapped in after resolution cannot redirect the mount.
-    fd = os.open(dest, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
-    try:
-        real = os.readlink(f"/proc/self/fd/{fd}")
-        if not within(root, real):
-            raise InvalidArgument(f"mount destination {step.destination} resolves outside "
-                                  f"the rootfs ({real})")
-        kernel.mount(step.source, f"/proc/self/fd/{fd}", step.fstype, step.flags, step.data,
+    # Made and mounted through descriptors, one component at a time: a symlink swapped
+    # into the path meanwhile is refused, not followed (mounts.open_parent).
+    with _opened(root, dest, "file" if is_file else "dir") as target:
+        kernel.mount(step.source, target, step.fstype, step.flags, step.data,
                      label=step.destination)
-    finally:
-        os.close(fd)
-    if step.remount:
-        kernel.mount("", dest, "", step.remount, label=step.destination)
-    for propagation in step.propagation:
-        kernel.mount("", dest, "", propagation, label=step.destination)
+    if step.remount or step.propagation:
+        # opened again: the descriptor taken before the mount names what is under it
+        with _opened(root, dest, "") as target:
+            if step.remount:
+                kernel.mount("", target, "", step.remount, label=step.destination)
+            for propagation in step.propagation:
+                kernel.mount("", target, "", propagation, label=step.destination)
 
 
-def _make_mountpoint(root: str, dest: str, is_file: bool) -> None:
-    if os.path.lexists(dest):
-        return
-    os.makedirs(os.path.dirname(dest), mode=0o755, exist_ok=True)
-    if is_file:
-        os.close(os.open(dest, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
-    else:
-        os.mkdir(dest, 0o755)
+class _opened:
+    """``with _opened(root, path, make) as target``: ``target`` names ``path`` through
+    an ``O_PATH`` descriptor (``/proc/self/fd/N``) reached without following symlinks
+    and checked to be under ``root``; ``make``: see ``mounts.open_parent``."""
+
+    def __init__(self, root: str, path: str, make: str) -> None:
+        self.root, self.path, self.make = root, path, make
+        self.fd = -1
+
+    def __enter__(self) -> str:
+        parent, name = open_parent(self.root, self.path, self.make)
+        try:
+            self.fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
+        finally:
+            os.close(parent)
+        if stat.S_ISLNK(os.fstat(self.fd).st_mode):
+            raise InvalidArgument(f"{self.path}: a symlink was put there while the "
+                                  "container was being set up")
+        real = os.readlink(f"/proc/self/fd/{self.fd}")
+        if not within(self.root, real):
+            raise InvalidArgument(f"{self.path} resolves outside the rootfs ({real})")
+        return f"/proc/self/fd/{self.fd}"
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
 
 
 def finish_rootfs(kernel: Linux, plan: InitPlan, ctx: InitContext) -> None:

@@ -131,3 +131,59 @@ def secure_join(root: str, path: str, readlink: Callable[[str], str] = os.readli
 def within(root: str, path: str) -> bool:
     root = root.rstrip("/")
     return path == root or path.startswith(root + "/") or root == ""
+
+
+def open_parent(root: str, path: str, make: str = "") -> tuple[int, str]:
+    """An ``O_PATH`` descriptor of the directory holding ``path`` (a ``secure_join``
+    result, under ``root``) and the entry's name, reached one component at a time
+    without following any symlink, making the missing directories on the way, and the
+    entry itself when ``make`` is ``"dir"`` or ``"file"``.
+
+    The resolution and the use of a path are two moments: something that writes into
+    the rootfs (a container sharing a volume) may swap a directory of the path for a
+    symlink to the host in between, and a plain ``makedirs`` or ``mount`` would follow
+    it (runc's CVE-2021-30465). Walking by descriptors, such a swap is seen (a symlink
+    where a directory was) and refused; nothing is made or mounted outside ``root``.
+    The caller closes the descriptor."""
+    relative = path[len(root.rstrip("/")):].strip("/") if within(root, path) else None
+    if relative is None:
+        raise InvalidArgument(f"{path} is not under {root}")
+    parts = relative.split("/") if relative else []
+    fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for part in parts[:-1]:
+            try:
+                os.mkdir(part, 0o755, dir_fd=fd)
+            except FileExistsError:
+                pass
+            fd = _step(fd, part, path)
+        if parts and make:
+            name = parts[-1]
+            try:
+                if make == "dir":
+                    os.mkdir(name, 0o755, dir_fd=fd)
+                else:
+                    os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY
+                                     | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=fd))
+            except FileExistsError:
+                pass
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, parts[-1] if parts else "."
+
+
+def _step(fd: int, part: str, path: str) -> int:
+    """The descriptor of directory ``part`` under ``fd`` (``fd`` closed), refusing a
+    symlink or anything but a directory there."""
+    import stat
+
+    try:
+        child = os.open(part, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+    finally:
+        os.close(fd)
+    if not stat.S_ISDIR(os.fstat(child).st_mode):
+        os.close(child)
+        raise InvalidArgument(f"{path}: {part} is no longer a directory (a symlink or a "
+                              "file was put there while the container was being set up)")
+    return child

@@ -158,3 +158,60 @@ def test_masked_proc_cannot_be_had_again(runtime: Runtime, bundle: Bundle) -> No
     for key in ("proc", "sysfs", "bind", "umount", "sysrq", "sys"):
         assert values[key] != "0", (key, out)
     assert out.splitlines()[out.splitlines().index("kcore=0") - 1] == "0", out
+
+
+def test_a_mount_destination_swapped_for_a_symlink_meanwhile_stays_inside(
+        runtime: Runtime, bundle: Bundle, tmp_path: Path, busybox_rootfs: Path) -> None:
+    """CVE-2021-30465: while the runtime sets up the mounts, something that can write
+    into the rootfs (another container sharing a volume) swaps a directory on a mount's
+    path for a symlink to the host. Whenever the swap lands between the runtime's look
+    at the path and its use, the mount point must not be made, nor the mount land,
+    outside the rootfs. The swap runs in a loop while containers start, again and again."""
+    import ctypes
+    import threading
+
+    rootfs = tmp_path / "rootfs"
+    shutil.copytree(busybox_rootfs, rootfs, symlinks=True)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "from-source").write_text("x")
+    bundle.config["root"]["path"] = str(rootfs)
+    mounts = bundle.config["mounts"]
+    # the raced mount first, then a bind of the outside directory that would show it
+    mounts.append({"destination": "/data/inner", "type": "bind", "source": str(source),
+                   "options": ["rbind"]})
+    mounts.append({"destination": "/visible", "type": "bind", "source": str(outside),
+                   "options": ["rbind"]})
+    set_args(bundle.config, "sh", "-c", "ls /visible/inner 2>/dev/null; true")
+    bundle.write()
+    data, link = rootfs / "data", rootfs / "data.link"
+    data.mkdir()
+    link.symlink_to(outside)
+    stop = threading.Event()
+    libc = ctypes.CDLL(None, use_errno=True)
+    at_fdcwd, rename_exchange = -100, 2
+
+    def swap() -> None:
+        # /data a directory, then the symlink, and back: exchanged atomically, so that
+        # there is always something at /data (the runtime would make a directory)
+        while not stop.is_set():
+            if libc.renameat2(at_fdcwd, bytes(data), at_fdcwd, bytes(link),
+                              rename_exchange) != 0:
+                raise OSError(ctypes.get_errno(), "renameat2")
+
+    swapper = threading.Thread(target=swap, daemon=True)
+    swapper.start()
+    seen = []
+    try:
+        for i in range(40):
+            ran = runtime("run", "--bundle", bundle.path, f"race{i}", check=False,
+                          timeout=30)
+            seen.append(ran.stdout)
+            assert not (outside / "inner").exists(), f"run {i} made a mount point outside"
+    finally:
+        stop.set()
+        swapper.join()
+    assert not any("from-source" in out for out in seen), seen
+    assert sorted(os.listdir(outside)) == []
