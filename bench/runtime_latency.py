@@ -1,10 +1,10 @@
 """The numbers behind bench/runtime_latency (see there).
 
-Each round runs every runtime once, in turn, so drift of the machine touches them all
-alike: a foreground ``run`` of ``true``, then ``create`` / ``start`` / ``delete`` of the
-same container, timed call by call from this process (a fork+exec each, as a caller like
-containerd pays). The process is a child subreaper, as containerd's shim is, and reaps
-the containers' inits.
+Each round runs every runtime once, in turn (starting with the next one each round), so
+drift of the machine touches them all alike: a foreground ``run`` of ``true``, then
+``create`` / ``start`` / ``delete`` of the same container, timed call by call from this
+process (a fork+exec each, as a caller like containerd pays). The process is a child
+subreaper, as containerd's shim is, and reaps the containers' inits.
 """
 
 from __future__ import annotations
@@ -100,7 +100,11 @@ def main() -> None:
             name: {"run": [], "create": [], "start": [], "delete": []} for name in runtimes
         }
         for i in range(rounds + 3):  # three warm-up rounds
-            for name, binary in runtimes.items():
+            # each round starts with the next runtime: the first of a round was seen to
+            # pay 1-2 ms more (caches the previous one cooled)
+            order = list(runtimes.items())
+            order = order[i % len(order):] + order[:i % len(order)]
+            for name, binary in order:
                 root = roots[name]
                 cid = f"b{i}"
                 t_run = call([binary, "--root", root, "run", "--bundle", str(bundle), cid])

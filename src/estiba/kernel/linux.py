@@ -222,6 +222,21 @@ class Linux:
         self._check(self.libc.syscall(k.SYS_SETNS, fd, nstype),
                     f"setns {label or fd}")
 
+    def open_beneath(self, dir_fd: int, path: str, flags: int) -> int:
+        """openat2(2) of the relative ``path`` under ``dir_fd`` with no symlink followed
+        and no step out of it (RESOLVE_NO_SYMLINKS, RESOLVE_NO_MAGICLINKS,
+        RESOLVE_BENEATH): one call for a whole path, as a walk one component at a time
+        would cost. Raises OSError with the errno, as ``os.open`` does (ELOOP: a
+        symlink on the way; EXDEV: a way out)."""
+        resolve = k.RESOLVE_NO_SYMLINKS | k.RESOLVE_NO_MAGICLINKS | k.RESOLVE_BENEATH
+        # struct open_how {u64 flags; u64 mode; u64 resolve;}, read by the kernel only
+        how = flags.to_bytes(8, "little") + bytes(8) + resolve.to_bytes(8, "little")
+        fd = self.libc.syscall(k.SYS_OPENAT2, dir_fd, (path or ".").encode(), how, len(how))
+        if fd < 0:
+            err = self.libc.errno()
+            raise OSError(err, os.strerror(err), path)
+        return fd
+
     def sethostname(self, name: str) -> None:
         data = name.encode()
         self._check(self.libc.sethostname(data, len(data)), f"sethostname {name}")

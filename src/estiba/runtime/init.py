@@ -23,7 +23,7 @@ import stat
 from estiba.errors import EstibaError, InvalidArgument
 from estiba.kernel import consts as k
 from estiba.runtime import sync
-from estiba.runtime.mounts import open_parent, secure_join, within
+from estiba.runtime.mounts import open_parent, secure_join
 from estiba.runtime.plan import device_mode
 from estiba.runtime.process import finish_and_exec
 
@@ -162,19 +162,31 @@ def prepare_rootfs(kernel: Linux, plan: InitPlan,
     kernel.mount("", "/", "", plan.root_propagation, label="/")
     # pivot_root needs the new root to be a mount point; a bind of itself makes it one.
     kernel.mount(root, root, "", k.MS_BIND | k.MS_REC)
+    # opened after that bind: paths are then resolved in the rootfs's own mount
+    root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        _prepare(kernel, plan, root_fd, before_cgroup2, before_cgroup)
+    finally:
+        os.close(root_fd)
+
+
+def _prepare(kernel: Linux, plan: InitPlan, root_fd: int,
+             before_cgroup2: Callable[[], None] | None,
+             before_cgroup: Callable[[], None] | None) -> None:
+    root = plan.rootfs
     for step in plan.mounts:
         if step.cgroup and before_cgroup is not None:
             before_cgroup()
         if step.fstype == "cgroup2" and before_cgroup2 is not None:
             before_cgroup2()
-        mount_step(kernel, root, step)
+        mount_step(kernel, root, step, root_fd)
     for node in plan.devices:
         path = secure_join(root, node.path)
         if node.bind:
-            _bind_device(kernel, root, node.path, path)
+            _bind_device(kernel, root_fd, root, node.path, path)
             continue
         # made through a descriptor of its directory, as the mount points are
-        parent, name = open_parent(root, path)
+        parent, name = open_parent(kernel, root_fd, root, path)
         try:
             at = f"/proc/self/fd/{parent}/{name}"
             try:
@@ -190,7 +202,7 @@ def prepare_rootfs(kernel: Linux, plan: InitPlan,
         path = secure_join(root, link)
         if not os.path.isdir(os.path.dirname(path)):
             continue
-        parent, name = open_parent(root, path)
+        parent, name = open_parent(kernel, root_fd, root, path)
         try:
             os.symlink(target, name, dir_fd=parent)
         except FileExistsError:
@@ -199,20 +211,20 @@ def prepare_rootfs(kernel: Linux, plan: InitPlan,
             os.close(parent)
 
 
-def _bind_device(kernel: Linux, root: str, host_path: str, path: str) -> None:
+def _bind_device(kernel: Linux, root_fd: int, root: str, host_path: str, path: str) -> None:
     """The host's node at ``path`` (runc's way in a user namespace, where mknod is
     refused); the rootfs's own file there is a mount point or is replaced by one."""
     if os.path.islink(path) or (os.path.lexists(path) and os.path.isdir(path)):
         raise InvalidArgument(f"device {host_path}: the rootfs has a directory or a "
                               "symlink there")
-    with _opened(root, path, "file") as target:
+    with _Opened(kernel, root_fd, root, path, "file") as target:
         kernel.mount(host_path, target, "", k.MS_BIND, label=host_path)
 
 
-def mount_step(kernel: Linux, root: str, step: MountStep) -> None:
+def mount_step(kernel: Linux, root: str, step: MountStep, root_fd: int) -> None:
     dest = secure_join(root, step.destination)
     if step.flags & k.MS_REMOUNT:
-        with _opened(root, dest, "") as target:
+        with _Opened(kernel, root_fd, root, dest, "") as target:
             kernel.mount("", target, "", step.flags, label=step.destination)
         return
     is_file = False
@@ -224,41 +236,41 @@ def mount_step(kernel: Linux, root: str, step: MountStep) -> None:
             raise InvalidArgument(
                 f"mount {step.source} on {step.destination}: source: "
                 "no such file or directory") from None
-    # Made and mounted through descriptors, one component at a time: a symlink swapped
-    # into the path meanwhile is refused, not followed (mounts.open_parent).
-    with _opened(root, dest, "file" if is_file else "dir") as target:
+    # Made and mounted through descriptors: a symlink swapped into the path meanwhile
+    # is refused, not followed (mounts.open_parent).
+    with _Opened(kernel, root_fd, root, dest, "file" if is_file else "dir") as target:
         kernel.mount(step.source, target, step.fstype, step.flags, step.data,
                      label=step.destination)
     if step.remount or step.propagation:
         # opened again: the descriptor taken before the mount names what is under it
-        with _opened(root, dest, "") as target:
+        with _Opened(kernel, root_fd, root, dest, "") as target:
             if step.remount:
                 kernel.mount("", target, "", step.remount, label=step.destination)
             for propagation in step.propagation:
                 kernel.mount("", target, "", propagation, label=step.destination)
 
 
-class _opened:
-    """``with _opened(root, path, make) as target``: ``target`` names ``path`` through
-    an ``O_PATH`` descriptor (``/proc/self/fd/N``) reached without following symlinks
-    and checked to be under ``root``; ``make``: see ``mounts.open_parent``."""
+class _Opened:
+    """``with _Opened(kernel, root_fd, root, path, make) as target``: ``target`` names
+    ``path`` through an ``O_PATH`` descriptor (``/proc/self/fd/N``) reached without
+    following symlinks, beneath the root; ``make``: see ``mounts.open_parent``."""
 
-    def __init__(self, root: str, path: str, make: str) -> None:
-        self.root, self.path, self.make = root, path, make
+    def __init__(self, kernel: Linux, root_fd: int, root: str, path: str,
+                 make: str) -> None:
+        self.kernel, self.root_fd, self.root, self.path = kernel, root_fd, root, path
+        self.make = make
         self.fd = -1
 
     def __enter__(self) -> str:
-        parent, name = open_parent(self.root, self.path, self.make)
+        parent, name = open_parent(self.kernel, self.root_fd, self.root, self.path,
+                                   self.make)
         try:
-            self.fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
+            self.fd = self.kernel.open_beneath(parent, name, os.O_PATH | os.O_CLOEXEC)
+        except OSError as err:
+            raise InvalidArgument(f"{self.path}: {(err.strerror or '').lower()}: a "
+                                  "symlink or nothing where the mount goes") from None
         finally:
             os.close(parent)
-        if stat.S_ISLNK(os.fstat(self.fd).st_mode):
-            raise InvalidArgument(f"{self.path}: a symlink was put there while the "
-                                  "container was being set up")
-        real = os.readlink(f"/proc/self/fd/{self.fd}")
-        if not within(self.root, real):
-            raise InvalidArgument(f"{self.path} resolves outside the rootfs ({real})")
         return f"/proc/self/fd/{self.fd}"
 
     def __exit__(self, *exc: object) -> None:

@@ -18,6 +18,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from estiba.kernel.linux import Linux
+
 # option → (flags to set, flags to clear)
 FLAG_OPTIONS: dict[str, tuple[int, int]] = {
     "ro": (k.MS_RDONLY, 0), "rw": (0, k.MS_RDONLY),
@@ -133,57 +135,81 @@ def within(root: str, path: str) -> bool:
     return path == root or path.startswith(root + "/") or root == ""
 
 
-def open_parent(root: str, path: str, make: str = "") -> tuple[int, str]:
+def open_parent(kernel: Linux, root_fd: int, root: str, path: str, make: str = ""
+                ) -> tuple[int, str]:
     """An ``O_PATH`` descriptor of the directory holding ``path`` (a ``secure_join``
-    result, under ``root``) and the entry's name, reached one component at a time
-    without following any symlink, making the missing directories on the way, and the
-    entry itself when ``make`` is ``"dir"`` or ``"file"``.
+    result, under ``root``, whose descriptor is ``root_fd``) and the entry's name,
+    reached without following any symlink, the missing directories made on the way,
+    and the entry itself when ``make`` is ``"dir"`` or ``"file"``.
 
     The resolution and the use of a path are two moments: something that writes into
     the rootfs (a container sharing a volume) may swap a directory of the path for a
     symlink to the host in between, and a plain ``makedirs`` or ``mount`` would follow
-    it (runc's CVE-2021-30465). Walking by descriptors, such a swap is seen (a symlink
-    where a directory was) and refused; nothing is made or mounted outside ``root``.
-    The caller closes the descriptor."""
-    relative = path[len(root.rstrip("/")):].strip("/") if within(root, path) else None
-    if relative is None:
+    it (runc's CVE-2021-30465). Opened with openat2's RESOLVE_NO_SYMLINKS and
+    RESOLVE_BENEATH (or, to make what is missing, one component at a time without
+    following symlinks), such a swap is refused; nothing is made or mounted outside
+    ``root``. The caller closes the descriptor."""
+    if not within(root, path):
         raise InvalidArgument(f"{path} is not under {root}")
-    parts = relative.split("/") if relative else []
-    fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    relative = path[len(root.rstrip("/")):].strip("/")
+    parent, _, name = relative.rpartition("/")
+    dir_flags = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
     try:
-        for part in parts[:-1]:
-            try:
-                os.mkdir(part, 0o755, dir_fd=fd)
-            except FileExistsError:
-                pass
-            fd = _step(fd, part, path)
-        if parts and make:
-            name = parts[-1]
-            try:
-                if make == "dir":
-                    os.mkdir(name, 0o755, dir_fd=fd)
-                else:
-                    os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY
-                                     | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=fd))
-            except FileExistsError:
-                pass
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd, parts[-1] if parts else "."
+        fd = kernel.open_beneath(root_fd, parent, dir_flags)
+    except FileNotFoundError:
+        fd = os.dup(root_fd)
+        try:
+            for part in parent.split("/"):
+                fd = _step(fd, part, path)
+        except BaseException:
+            if fd >= 0:
+                os.close(fd)
+            raise
+    except OSError as err:
+        if err.errno not in _SWAPPED:
+            raise
+        raise _swapped(path, err) from None
+    if name and make:
+        try:
+            if make == "dir":
+                os.mkdir(name, 0o755, dir_fd=fd)
+            else:
+                os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY
+                                 | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=fd))
+        except FileExistsError:
+            pass
+        except BaseException:
+            os.close(fd)
+            raise
+    return fd, name or "."
+
+
+# what opening without following symlinks says of a symlink on the way (ELOOP, ENOTDIR
+# with O_DIRECTORY) or of a way out of the root (EXDEV)
+_SWAPPED = (40, 20, 18)
+
+
+def _swapped(path: str, err: OSError) -> InvalidArgument:
+    return InvalidArgument(f"{path}: {(err.strerror or str(err)).lower()} on the way: a "
+                           "symlink was put there while the container was being set up")
 
 
 def _step(fd: int, part: str, path: str) -> int:
-    """The descriptor of directory ``part`` under ``fd`` (``fd`` closed), refusing a
-    symlink or anything but a directory there."""
-    import stat
-
+    """The descriptor of directory ``part`` under ``fd``, made if missing (``fd`` is
+    closed); a symlink or a file there is refused (O_DIRECTORY and O_NOFOLLOW)."""
+    flags = os.O_PATH | os.O_NOFOLLOW | os.O_DIRECTORY | os.O_CLOEXEC
     try:
-        child = os.open(part, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+        try:
+            return os.open(part, flags, dir_fd=fd)
+        except FileNotFoundError:
+            try:
+                os.mkdir(part, 0o755, dir_fd=fd)
+            except FileExistsError:
+                pass  # made meanwhile: opened below, and checked the same way
+            return os.open(part, flags, dir_fd=fd)
+    except OSError as err:
+        if err.errno not in _SWAPPED:
+            raise
+        raise _swapped(path, err) from None
     finally:
         os.close(fd)
-    if not stat.S_ISDIR(os.fstat(child).st_mode):
-        os.close(child)
-        raise InvalidArgument(f"{path}: {part} is no longer a directory (a symlink or a "
-                              "file was put there while the container was being set up)")
-    return child
