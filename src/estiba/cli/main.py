@@ -18,7 +18,12 @@ GLOBAL_FLAGS = (
          help='Logging level ("debug", "info", "warn", "error", "fatal") '
               '(default "info")'),
     Flag("version", "v", help="Print the version and quit"),
+    # docker's TLS options: known (and hidden), so that they are refused by name
+    *(Flag(name, value=name != "tls" and name != "tlsverify", hidden=True,
+           help="TLS: not supported")
+      for name in ("tls", "tlsverify", "tlscacert", "tlscert", "tlskey")),
 )
+TLS_FLAGS = ("tls", "tlsverify", "tlscacert", "tlscert", "tlskey")
 # pflag's --help and its deprecated shorthand, told apart so that -h can say it is
 # deprecated, as docker does; neither is listed among the options
 HELP_FLAGS = (Flag("help"), Flag("help shorthand", "h"))
@@ -214,6 +219,11 @@ def main(argv: list[str]) -> int:
     level = opts["log_level"]
     if level is not None and str(level).lower() not in LOG_LEVELS:
         sys.stderr.write(f"Unable to parse logging level: {level}\n")
+        return 1
+    given = [f"--{name}" for name in TLS_FLAGS if opts[name]]
+    if given:
+        sys.stderr.write(f"Failed to initialize: {', '.join(given)}: TLS is not supported: "
+                         "use unix:// or tcp:// on a trusted network\n")
         return 1
     hosts: list[str] = opts["host"]  # type: ignore[assignment]
     if len(hosts) > 1:

@@ -1,4 +1,4 @@
-"""Clients of the daemon's APIs, over HTTP on its unix sockets: what the command lines,
+"""Clients of the daemon's APIs, over HTTP on its unix sockets or TCP: what the command lines,
 compose and the dashboard use; they never import the core. ``core.py`` speaks the core
 API (``estiba ctr``); ``docker.py`` is the low-level Docker API client, one method per
 endpoint (it works against any Docker-compatible daemon); ``models/`` its objects

@@ -160,7 +160,8 @@ def body() -> str:
     static = "".join(f"    {k}) __estiba_words {_q(v)} ;;\n" for k, v in _STATIC.items())
     return _BODY.format(
         known=" ".join(f"--{name}" for name in _FLAG_VALUES), tops=_q(tops),
-        globals=_q(_words(GLOBAL_FLAGS + HELP_FLAGS[:1])), spec=spec, keys=keys,
+        globals=_q(_words(tuple(f for f in GLOBAL_FLAGS + HELP_FLAGS[:1] if not f.hidden))),
+        spec=spec, keys=keys,
         groups=groups, values=values, static=static)
 
 

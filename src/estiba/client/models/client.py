@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 class Client:
-    """``host`` as the command line takes it: ``unix:///path``; ``""`` is
+    """``host`` as the command line takes it: ``unix:///path`` or ``tcp://HOST:PORT``; ``""`` is
     ``$ESTIBA_HOST``, then ``$DOCKER_HOST``, then estibad's socket. ``version``
     ``""``: negotiated with the daemon. ``timeout`` bounds every read (None: none)."""
 
