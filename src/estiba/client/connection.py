@@ -1,11 +1,12 @@
-"""A small synchronous HTTP/1.1 client over a unix socket, for the command lines.
+"""A small synchronous HTTP/1.1 client over a unix socket or TCP, for the command lines.
 
 Why not ``http.client``: importing it costs ~32 ms (``email``, ``ssl``, ``socket``'s
 ``enum`` and ``selectors``), more than half of the 60 ms budget of ``estiba ctr
 version``; this module uses the ``_socket`` C module directly and imports nothing else
 (measured ~1 ms, see ``client/core.py``). What it speaks: one request at a time on a
 kept-alive connection, bodies as bytes or streamed from a file (chunked), responses
-with Content-Length, chunked or read to the close.
+with Content-Length, chunked or read to the close. Where: a unix socket's path, or a
+TCP (host, port) — plain HTTP, no TLS (``parse_tcp`` reads Docker's ``tcp://`` form).
 """
 
 from __future__ import annotations
@@ -18,6 +19,47 @@ if TYPE_CHECKING:
     from typing import BinaryIO
 
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+DEFAULT_TCP_PORT = 2375  # Docker's port for its API without TLS (2376 is with TLS)
+DEFAULT_TCP_HOST = "localhost"  # what ``tcp://`` and ``tcp://:PORT`` mean, as in Docker
+
+
+def parse_tcp(authority: str) -> tuple[str, int]:
+    """(host, port) of the part of a ``tcp://`` address after the scheme: ``host``,
+    ``host:port``, ``[ipv6]:port``, ``:port`` or nothing, with one optional trailing
+    ``/``; the host defaults to localhost and the port to 2375, as Docker's do.
+    ``ValueError`` says what is wrong (the caller names the address)."""
+    authority, _, path = authority.partition("/")
+    if path:
+        raise ValueError(f"a path ({'/' + path}) after the address is not supported")
+    if authority.startswith("["):
+        host, bracket, after = authority[1:].partition("]")
+        if not bracket or not host:
+            raise ValueError("an IPv6 address goes in brackets: tcp://[::1]:2375")
+        if after and not after.startswith(":"):
+            raise ValueError(f"{after!r} after the IPv6 address: expected :PORT")
+        port = after[1:]
+    else:
+        host, _, port = authority.rpartition(":") if ":" in authority else (
+            authority, "", "")
+        if ":" in host:
+            raise ValueError("an IPv6 address goes in brackets: tcp://[::1]:2375")
+    if "@" in host:
+        raise ValueError("a user name is not supported")
+    if not port:
+        return host or DEFAULT_TCP_HOST, DEFAULT_TCP_PORT
+    # isascii: isdigit alone takes superscripts and other scripts' digits
+    if not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
+        raise ValueError(f"invalid port {port!r}: expected 1 to 65535")
+    return host or DEFAULT_TCP_HOST, int(port)
+
+
+def authority(address: str | tuple[str, int]) -> str:
+    """How an address is written in a URL: ``unix://PATH``, ``tcp://HOST:PORT`` (an IPv6
+    host in brackets)."""
+    if isinstance(address, str):
+        return f"unix://{address}"
+    host, port = address
+    return f"tcp://[{host}]:{port}" if ":" in host else f"tcp://{host}:{port}"
 
 
 def quote(text: str) -> str:
@@ -144,22 +186,25 @@ class Hijacked:
 
 
 class Connection:
-    def __init__(self, path: str, timeout: float | None = None) -> None:
-        self.path = path
+    """One kept-alive connection to ``address``: a unix socket's path, or the (host,
+    port) of a TCP listener (a name, an IPv4 address or an IPv6 one)."""
+
+    def __init__(self, address: str | tuple[str, int], timeout: float | None = None
+                 ) -> None:
+        self.address = address
         self.timeout = timeout
+        # a unix socket has no authority to name; over TCP, HTTP/1.1's Host is it
+        self._host = "estiba" if isinstance(address, str) else \
+            authority(address).removeprefix("tcp://")
         self._sock: _socket.socket | None = None
         self._buf = b""
 
     def _connect(self) -> _socket.socket:
         if self._sock is None:
-            sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-            sock.settimeout(self.timeout)
-            try:
-                sock.connect(self.path)
-            except OSError as err:
-                sock.close()
-                raise ConnectError(err.errno, err.strerror) from err
-            self._sock = sock
+            if isinstance(self.address, str):
+                self._sock = _open_unix(self.address, self.timeout)
+            else:
+                self._sock = _open_tcp(*self.address, self.timeout)
             self._buf = b""
         return self._sock
 
@@ -228,7 +273,7 @@ class Connection:
 
     def _send(self, sock: _socket.socket, method: str, target: str,
               headers: dict[str, str], body: bytes | BinaryIO | None) -> None:
-        lines = [f"{method} {target} HTTP/1.1", "Host: estiba"]
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {self._host}"]
         lines.extend(f"{k}: {v}" for k, v in headers.items())
         if body is None or isinstance(body, bytes):
             data = body or b""
@@ -266,3 +311,42 @@ class Connection:
 
 class _EmptyResponse(ConnectionError):
     pass
+
+
+def _open_unix(path: str, timeout: float | None) -> _socket.socket:
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(path)
+    except OSError as err:
+        sock.close()
+        raise ConnectError(err.errno, err.strerror) from err
+    return sock
+
+
+def _open_tcp(host: str, port: int, timeout: float | None) -> _socket.socket:
+    """A connection to the first of ``host``'s addresses that accepts, in the resolver's
+    order (``localhost``: ::1, then 127.0.0.1), as ``socket.create_connection`` does."""
+    # an ASCII name as bytes: given a str, the resolver encodes it with the idna codec,
+    # whose import (re, stringprep, unicodedata) costs more than this whole client
+    name: str | bytes = host.encode("ascii") if host.isascii() else host
+    try:
+        found = _socket.getaddrinfo(name, port, _socket.AF_UNSPEC, _socket.SOCK_STREAM)
+    except _socket.gaierror as err:
+        raise ConnectError(err.errno, f"resolve {host}: {err.strerror}") from err
+    failed: OSError = ConnectError(0, f"{host} has no address")
+    for family, kind, proto, _, sockaddr in found:
+        sock = _socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(sockaddr)
+        except OSError as err:
+            sock.close()
+            failed = err
+            continue
+        # without it, Nagle's algorithm holds a chunk of a streamed body, or a key
+        # typed into an attach, until the daemon acknowledges the previous segment
+        # (up to its delayed-ACK time, 40 ms on Linux)
+        sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+        return sock
+    raise ConnectError(failed.errno, failed.strerror) from failed

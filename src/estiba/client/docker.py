@@ -5,8 +5,11 @@ Docker-compatible daemon.
 
 The rules it keeps:
 
-- Host: ``unix:///path`` only (other schemes raise ``InvalidArgument``); ``""`` means
-  ``$ESTIBA_HOST``, then ``$DOCKER_HOST``, then ``unix:///run/estiba/estiba.sock``.
+- Host: ``unix:///path``, or ``tcp://HOST:PORT`` as Docker reads it (``tcp://HOST``:
+  port 2375, ``tcp://[::1]:2375``, ``http://`` and no scheme alike), plain HTTP; TLS
+  (``https://``, ``$DOCKER_TLS_VERIFY``) and ``ssh://`` raise ``InvalidArgument``.
+  ``""`` means ``$ESTIBA_HOST``, then ``$DOCKER_HOST``, then
+  ``unix:///run/estiba/estiba.sock``.
 - Version: every path but ``/_ping`` is ``/v{version}/...``. A version given is used as
   is; ``""`` is negotiated on first use: the ``Api-Version`` header of ``HEAD /_ping``,
   capped at ``CLIENT_MAX`` (the lower of the two; ``1.24`` when the daemon sends none,
@@ -44,13 +47,26 @@ from __future__ import annotations
 import _json
 
 from estiba import errors
-from estiba.client.connection import ConnectError, Connection, Hijacked, Response, quote
+from estiba.client.connection import (
+    ConnectError,
+    Connection,
+    Hijacked,
+    Response,
+    authority,
+    parse_tcp,
+    quote,
+)
 from estiba.oci.json_codec import dumps, loads, scan
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
-    from typing import Any, BinaryIO
+    from typing import Any, BinaryIO, Protocol
+
+    class Environment(Protocol):
+        """What is read of an environment: ``os.environ``, or the command line's own."""
+
+        def get(self, name: str, default: None = None, /) -> str | None: ...
 
 CLIENT_MAX = "1.47"
 FALLBACK_VERSION = "1.24"  # what a daemon without an Api-Version header speaks
@@ -59,6 +75,8 @@ PATH_STAT_HEADER = "x-docker-container-path-stat"
 _PING_HEADERS = ("Api-Version", "OSType", "Docker-Experimental", "Builder-Version",
                  "Swarm", "Cache-Control")
 _UPGRADE = {"Connection": "Upgrade", "Upgrade": "tcp"}
+# Docker's variables that ask for TLS: DOCKER_TLS_VERIFY, and DOCKER_TLS (no verification)
+_TLS_VARIABLES = ("DOCKER_TLS_VERIFY", "DOCKER_TLS")
 
 
 class DockerError(Exception):
@@ -81,8 +99,13 @@ def error_for(status: int, body: bytes) -> DockerError:
 # --- pure helpers --------------------------------------------------------------------
 
 
-def socket_path(host: str, environ: Mapping[str, str] | None = None) -> str:
-    """The unix socket path of ``host`` (``""``: the environment's, then the default)."""
+def address_of(host: str, environ: Mapping[str, str] | Environment | None = None
+               ) -> str | tuple[str, int]:
+    """Where the daemon of ``host`` listens: a unix socket's path, or the (host, port) of
+    a ``tcp://`` (or ``http://``, or scheme-less) address. ``""``: the environment's
+    host, then the default. The environment (``environ``, else ``os.environ`` when the
+    host comes from it) is also asked whether TLS is wanted: it is refused for a TCP
+    host, Estiba's client speaking plain HTTP only."""
     if not host:
         if environ is None:
             import os  # only here: a caller that names its host never pays for it
@@ -90,13 +113,29 @@ def socket_path(host: str, environ: Mapping[str, str] | None = None) -> str:
             environ = os.environ
         host = environ.get("ESTIBA_HOST") or environ.get("DOCKER_HOST") or DEFAULT_HOST
     scheme, sep, rest = host.partition("://")
-    if not sep or scheme != "unix":
-        raise errors.InvalidArgument(
-            f"host {host!r}: only unix:///path sockets are supported (tcp:// and ssh:// "
-            "are not yet)")
-    if not rest.startswith("/"):
-        raise errors.InvalidArgument(f"host {host!r}: the socket path must be absolute")
-    return rest
+    if not sep:
+        scheme, rest = "tcp", host  # docker reads an address without a scheme as TCP
+    if scheme == "unix":
+        if not rest.startswith("/"):
+            raise errors.InvalidArgument(f"host {host!r}: the socket path must be absolute")
+        return rest
+    if scheme == "https":
+        raise errors.InvalidArgument(f"host {host!r}: TLS (https://) is not supported; "
+                                     "use tcp:// (plain HTTP) or unix://")
+    if scheme == "ssh":
+        raise errors.InvalidArgument(f"host {host!r}: ssh:// is not supported; use "
+                                     "unix:// or tcp://")
+    if scheme not in ("tcp", "http"):
+        raise errors.InvalidArgument(f"host {host!r}: unsupported scheme {scheme!r}: "
+                                     "expected unix:// or tcp://")
+    for name in _TLS_VARIABLES:
+        if environ is not None and environ.get(name):
+            raise errors.InvalidArgument(f"host {host!r}: TLS (${name}) is not supported; "
+                                         f"unset {name} to speak plain HTTP over tcp://")
+    try:
+        return parse_tcp(rest)
+    except ValueError as err:
+        raise errors.InvalidArgument(f"host {host!r}: {err}") from None
 
 
 def _version_key(version: str) -> tuple[int, ...]:
@@ -229,16 +268,20 @@ def _progress(values: Generator[Any, None, None], status: int) -> Iterator[dict]
 
 class APIClient:
     def __init__(self, host: str = "", *, version: str = "",
-                 timeout: float | None = None, ping_first: bool = True) -> None:
-        """``version``: the API version to speak, else negotiated: by a ping before the
+                 timeout: float | None = None, ping_first: bool = True,
+                 environ: Mapping[str, str] | Environment | None = None) -> None:
+        """``host``: see ``address_of``, which reads ``environ`` (the TLS variables
+        too: a command line passes its environment even when it names its host).
+        ``version``: the API version to speak, else negotiated: by a ping before the
         first request (``ping_first``), or — a round trip less, for a command line —
         by sending the first request without a version (the daemon answers in its
         own) and reading the version from the answer's ``Api-Version`` header."""
-        self.path = socket_path(host)
+        self.address = address_of(host, environ)
+        self.host = authority(self.address)  # as errors name it: tcp://127.0.0.1:2375
         self.timeout = timeout
         self._version = version
         self._ping_first = ping_first
-        self.conn = Connection(self.path, timeout)
+        self.conn = Connection(self.address, timeout)
 
     def close(self) -> None:
         self.conn.close()
@@ -274,10 +317,10 @@ class APIClient:
             response = conn.request(method, target, sent, data)
         except ConnectError as err:
             reason = (err.strerror or str(err)).lower()
-            raise errors.Unavailable(f"connect to {self.path}: {reason}; is the daemon "
+            raise errors.Unavailable(f"connect to {self.host}: {reason}; is the daemon "
                                      "running?") from err
         except OSError as err:
-            raise errors.Unavailable(f"Docker API at {self.path}: {err}") from err
+            raise errors.Unavailable(f"Docker API at {self.host}: {err}") from err
         if learn and "api-version" in response.headers:
             self._version = negotiate(response.headers["api-version"])
         if response.status >= 300 and response.status not in ok:
@@ -292,7 +335,7 @@ class APIClient:
         """A request on a connection of its own (see the module's docstring)."""
         if self._ping_first:
             self.api_version  # noqa: B018 - negotiate on the shared connection first
-        conn = Connection(self.path, self.timeout)
+        conn = Connection(self.address, self.timeout)
         try:
             return conn, self._send(conn, method, path, **kw)
         except BaseException:
@@ -419,14 +462,16 @@ class APIClient:
     def logs(self, id: str, *, stdout: bool = True, stderr: bool = True,
              follow: bool = False, tail: int | str = "all",
              since: str | float | None = None, until: str | float | None = None,
-             timestamps: bool = False, tty: bool | None = None
+             timestamps: bool = False, tty: bool | None = None, details: bool = False
              ) -> Iterator[tuple[int, bytes]]:
         """(stream, bytes) pieces: 1 stdout, 2 stderr, demultiplexed; a container with
         a terminal has one raw stream, given as 1. ``tty``: whether it has one; None
-        asks the reply's Content-Type (API 1.42+), then the container."""
+        asks the reply's Content-Type (API 1.42+), then the container. ``details``: each
+        line after the log's attributes (``k=v,...`` and a space)."""
+        # details only when asked, as docker's client sends it
         q = query([("stdout", stdout), ("stderr", stderr), ("follow", follow),
                    ("tail", tail), ("since", since), ("until", until),
-                   ("timestamps", timestamps)])
+                   ("timestamps", timestamps), ("details", details or None)])
         conn, response = self._open_stream("GET", f"/containers/{quote(id)}/logs{q}")
         if tty is None:
             kind = response.headers.get("content-type", "")
@@ -498,8 +543,12 @@ class APIClient:
     def exec_create(self, id: str, cmd: Sequence[str], *, tty: bool = False,
                     stdin: bool = False, stdout: bool = True, stderr: bool = True,
                     env: Sequence[str] = (), workdir: str = "", user: str = "",
-                    privileged: bool = False) -> str:
-        """The new exec's id."""
+                    privileged: bool = False,
+                    console_size: tuple[int, int] | None = None,
+                    detach_keys: str = "") -> str:
+        """The new exec's id. ``console_size``: (rows, columns) of its terminal from
+        its start; ``detach_keys``: the keys that detach from it (the daemon's default
+        when "")."""
         body: dict[str, Any] = {
             "Cmd": list(cmd), "Tty": tty, "AttachStdin": stdin, "AttachStdout": stdout,
             "AttachStderr": stderr, "Privileged": privileged}
@@ -509,6 +558,10 @@ class APIClient:
             body["WorkingDir"] = workdir
         if user:
             body["User"] = user
+        if console_size is not None:
+            body["ConsoleSize"] = list(console_size)
+        if detach_keys:
+            body["DetachKeys"] = detach_keys
         return self._call("POST", f"/containers/{quote(id)}/exec", body)["Id"]
 
     def exec_start(self, exec_id: str, *, tty: bool = False, detach: bool = False

@@ -6,7 +6,7 @@ File keys are the flags' names without the dashes' prefix::
 
     root = "/var/lib/estiba"
     exec-root = "/run/estiba"
-    hosts = ["unix:///run/estiba/estiba.sock"]
+    hosts = ["unix:///run/estiba/estiba.sock"]   # and tcp://HOST:PORT (plain HTTP)
     core-address = "/run/estiba/core.sock"
     default-runtime = "estiba"
     instance = "estiba"
@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import sys
 
+from estiba.client.connection import authority, parse_tcp
 from estiba.oci.record import Record
 
 DEFAULT_CONFIG = "/etc/estiba/estibad.toml"
@@ -39,8 +40,9 @@ usage: estibad [options]
   --config FILE            TOML configuration (default /etc/estiba/estibad.toml if present)
   --root DIR               persistent state (default /var/lib/estiba)
   --exec-root DIR          runtime state: bundles, sockets (default /run/estiba)
-  -H, --host unix://PATH   Docker API socket (repeatable; default
-                           unix:///run/estiba/estiba.sock)
+  -H, --host ADDRESS       Docker API socket, unix://PATH or tcp://HOST[:PORT] (port
+                           2375; plain HTTP, no TLS: anyone who reaches it is root
+                           here) (repeatable; default unix:///run/estiba/estiba.sock)
   --core-address PATH      core API socket (default /run/estiba/core.sock)
   --default-runtime NAME   runtime of containers that name none (default estiba)
   --runtime NAME=PATH      an OCI runtime (repeatable)
@@ -66,6 +68,44 @@ class ConfigError(Exception):
     """A flag or a key of the configuration file is wrong."""
 
 
+class Listener(Record):
+    """Where the Docker API is served: a unix socket's ``path``, else TCP ``host`` (a
+    name or an address, IPv6 without brackets) and ``port``."""
+
+    path: str = ""
+    host: str = ""
+    port: int = 0
+
+    @property
+    def address(self) -> str:
+        """As ``-H`` writes it."""
+        return authority(self.path or (self.host, self.port))
+
+
+def parse_host(host: str) -> Listener:
+    """A ``-H`` value: ``unix:///path``, or ``tcp://`` as dockerd reads it (``tcp://HOST``
+    is port 2375, ``tcp://:PORT`` localhost, ``tcp://[::1]:2375``; no scheme is TCP)."""
+    scheme, sep, rest = host.partition("://")
+    if not sep:
+        scheme, rest = "tcp", host
+    if scheme == "unix":
+        if not os.path.isabs(rest):
+            raise ConfigError(f"host {host!r}: the socket path must be absolute")
+        if len(os.fsencode(rest)) >= 108:
+            raise ConfigError(f"host {host!r}: longer than a unix socket path allows")
+        return Listener(path=rest)
+    if scheme == "tcp":
+        try:
+            name, port = parse_tcp(rest)
+        except ValueError as err:
+            raise ConfigError(f"host {host!r}: {err}") from None
+        return Listener(host=name, port=port)
+    if scheme == "https":
+        raise ConfigError(f"host {host!r}: TLS is not supported; tcp:// serves plain HTTP")
+    raise ConfigError(f"host {host!r}: unsupported scheme {scheme!r}: expected unix:// "
+                      "or tcp://")
+
+
 class Config(Record):
     root: str = "/var/lib/estiba"
     exec_root: str = "/run/estiba"
@@ -85,6 +125,11 @@ class Config(Record):
 
     def runtime_paths(self) -> dict[str, str]:
         return dict(self.runtimes)
+
+    @property
+    def listeners(self) -> tuple[Listener, ...]:
+        """The Docker API's hosts, parsed (``build`` has checked them)."""
+        return tuple(parse_host(host) for host in self.hosts)
 
     @property
     def cgroup_parent(self) -> str:
@@ -224,13 +269,7 @@ def build(values: dict[str, object], default_runtime_path: str,
     if not config.instance or "/" in config.instance or len(config.instance) > 15:
         raise ConfigError(f"instance {config.instance!r}: 1 to 15 characters, no '/'")
     for host in config.hosts:
-        if not host.startswith("unix://"):
-            raise ConfigError(f"host {host!r}: only unix:// sockets are supported")
-        path = host.removeprefix("unix://")
-        if not os.path.isabs(path):
-            raise ConfigError(f"host {host!r}: the socket path must be absolute")
-        if len(os.fsencode(path)) >= 108:
-            raise ConfigError(f"host {host!r}: longer than a unix socket path allows")
+        parse_host(host)  # its ConfigError now, before anything is started
     for name in ("root", "exec_root", "core_address"):
         if not os.path.isabs(getattr(config, name)):
             raise ConfigError(f"{name.replace('_', '-')}: must be an absolute path")

@@ -210,16 +210,21 @@ async def serve(config: Config, core: Any, log: Callable[..., None]) -> int:
     network = await loop.run_in_executor(executor, build_network, config, core)
     volumes = build_volumes(config, core)
     engine = await loop.run_in_executor(executor, Engine, core, "docker", network, volumes)
-    # (server, socket path) of the core API, then of the Docker API on each host
+    # (server, where) of the core API, then of the Docker API on each host
     servers = [(Server(CoreAPI(core, executor, log), error_reply, executor, log,
-                       idle_timeout=idle), address)]
-    for host in config.hosts:
+                       idle_timeout=idle), configuration.Listener(path=address))]
+    for listener in config.listeners:
         servers.append((Server(DockerAPI(engine, executor, log), docker_error_reply,
-                               executor, log, idle_timeout=idle),
-                        host.removeprefix("unix://")))
+                               executor, log, idle_timeout=idle), listener))
     bound: list[tuple[str, tuple[int, int, int]]] = []
     try:
-        for server, path in servers:
+        for server, listener in servers:
+            if not listener.path:
+                # no file, so no group or mode: whoever reaches the port is served
+                await server.listen_tcp(listener.host, listener.port)
+                warn_if_exposed(server, listener, log)
+                continue
+            path = listener.path
             sockets.prepare(path)
             umask = os.umask(0o117 if gid >= 0 else 0o177)
             try:
@@ -254,6 +259,23 @@ async def serve(config: Config, core: Any, log: Callable[..., None]) -> int:
     # threads still blocked in a service call (a task wait) must not hold the exit
     executor.shutdown(wait=False, cancel_futures=True)
     return 0
+
+
+def warn_if_exposed(server: Any, listener: configuration.Listener,
+                    log: Callable[..., None]) -> None:
+    """Warn, as dockerd does, when a TCP listener took an address other than loopback:
+    without TLS, whoever reaches it drives the daemon, which is root on this host. The
+    addresses bound are looked at, not the name given (``0.0.0.0``, a host name)."""
+    exposed = [addr for addr in server.bound_addresses() if not _is_loopback(addr)]
+    if exposed:
+        log("warning", "binding to an IP address without TLS is insecure: it gives "
+            "root access on this host to everyone who can reach it",
+            host=listener.address, addresses=exposed)
+
+
+def _is_loopback(address: str) -> bool:
+    # IPv6's loopback, and IPv4's 127/8 whether written plainly or IPv4-mapped
+    return address == "::1" or address.removeprefix("::ffff:").startswith("127.")
 
 
 def stop_tasks(core: Any, timeout: float, log: Callable[..., None]) -> None:

@@ -53,19 +53,33 @@ def purge_network(root: str, exec_root: str, instance: str) -> None:
     purge(root, exec_root, instance)
 
 
+def free_loopback_port() -> int:
+    """A TCP port of 127.0.0.1 that nothing listens on now (the kernel's pick)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 class Daemon:
     """estibad on ``<dir>/root``, ``<dir>/run``, ``<dir>/c.sock`` (the Docker API on
-    ``<dir>/d.sock``), instance ``name``."""
+    ``<dir>/d.sock``), instance ``name``. ``tcp``: the Docker API on a free port of
+    127.0.0.1 too (``docker_tcp``, the same port at every start)."""
 
-    def __init__(self, prefix: str = "esx-") -> None:
+    def __init__(self, prefix: str = "esx-", tcp: bool = False) -> None:
         self.dir = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
         self.root = f"{self.dir}/root"
         self.exec_root = f"{self.dir}/run"
         self.sock = f"{self.dir}/c.sock"
         self.docker_sock = f"{self.dir}/d.sock"
         self.instance = "t" + secrets.token_hex(4)
+        self.tcp_port = free_loopback_port() if tcp else 0
         self.proc: subprocess.Popen | None = None
         self.logs: list[str] = []
+
+    @property
+    def docker_tcp(self) -> str:
+        assert self.tcp_port, "a Daemon(tcp=True) listens on TCP"
+        return f"tcp://127.0.0.1:{self.tcp_port}"
 
     @property
     def cgroup_parent(self) -> str:
@@ -78,6 +92,8 @@ class Daemon:
                 "--core-address", self.sock, "--host", f"unix://{self.docker_sock}",
                 "--instance", self.instance,
                 "--log-format", "json", "--shutdown-timeout", "2"]
+        if self.tcp_port:
+            argv += ["--host", self.docker_tcp]
         if failpoints:
             argv += ["--debug-failpoints", ",".join(failpoints)]
         argv += extra
@@ -92,14 +108,19 @@ class Daemon:
         def serving() -> bool:
             if proc.poll() is not None:
                 raise AssertionError(f"estibad exited {proc.returncode}: {self.log()}")
-            s = socket.socket(socket.AF_UNIX)
-            try:
-                s.connect(self.sock)
-                return True
-            except OSError:
-                return False
-            finally:
-                s.close()
+            # the core socket is bound first: with a TCP port, wait for it too
+            places = [(socket.AF_UNIX, self.sock)]
+            if self.tcp_port:
+                places.append((socket.AF_INET, ("127.0.0.1", self.tcp_port)))
+            for family, address in places:
+                s = socket.socket(family)
+                try:
+                    s.connect(address)
+                except OSError:
+                    return False
+                finally:
+                    s.close()
+            return True
 
         poll(serving, 20, "estibad serving")
 

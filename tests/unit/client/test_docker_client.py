@@ -105,14 +105,15 @@ def test_negotiation_takes_the_lower_version(server: str | None, ours: str,
 
 
 def test_host_from_the_environment_and_the_schemes() -> None:
-    assert docker.socket_path("unix:///x/d.sock", {}) == "/x/d.sock"
-    assert docker.socket_path("", {"ESTIBA_HOST": "unix:///e", "DOCKER_HOST": "unix:///d"}
-                              ) == "/e"
-    assert docker.socket_path("", {"DOCKER_HOST": "unix:///d"}) == "/d"
-    assert docker.socket_path("", {}) == "/run/estiba/estiba.sock"
-    for host in ("tcp://127.0.0.1:2375", "ssh://me@host", "/plain/path", "unix://rel"):
+    assert docker.address_of("unix:///x/d.sock", {}) == "/x/d.sock"
+    assert docker.address_of("", {"ESTIBA_HOST": "unix:///e", "DOCKER_HOST": "unix:///d"}
+                             ) == "/e"
+    assert docker.address_of("", {"DOCKER_HOST": "unix:///d"}) == "/d"
+    assert docker.address_of("", {}) == "/run/estiba/estiba.sock"
+    assert docker.address_of("tcp://127.0.0.1:2375", {}) == ("127.0.0.1", 2375)
+    for host in ("ssh://me@host", "/plain/path", "unix://rel", "fd://3"):
         with pytest.raises(errors.InvalidArgument, match="host"):
-            docker.socket_path(host, {})
+            docker.address_of(host, {})
 
 
 # --- a fake daemon -------------------------------------------------------------------

@@ -68,7 +68,13 @@ def test_file_then_flags(tmp_path) -> None:
     (["--log-level", "loud"], "log level 'loud'"),
     (["--log-format", "xml"], "log format 'xml'"),
     (["--live-restore", "maybe"], "expected true or false"),
-    (["--host", "tcp://0.0.0.0:2375"], "only unix:// sockets"),
+    (["--host", "tcp://127.0.0.1:99999"], "invalid port '99999'"),
+    (["--host", "tcp://127.0.0.1:x"], "invalid port 'x'"),
+    (["--host", "tcp://::1:2375"], "IPv6 address goes in brackets"),
+    (["--host", "tcp://127.0.0.1:2375/api"], "a path"),
+    (["--host", "https://127.0.0.1:2376"], "TLS is not supported"),
+    (["--host", "http://127.0.0.1:2375"], "unsupported scheme 'http'"),
+    (["--host", "ssh://me@host"], "unsupported scheme 'ssh'"),
     (["--core-address", "/" + "x" * 120], "longer than a unix socket path"),
     (["--host", "unix:///" + "x" * 120], "longer than a unix socket path"),
     (["--host", "unix://relative.sock"], "must be absolute"),
@@ -77,6 +83,27 @@ def test_file_then_flags(tmp_path) -> None:
 def test_bad_flags(argv: list[str], message: str) -> None:
     with pytest.raises(config.ConfigError, match=message):
         load(argv)
+
+
+def test_tcp_hosts_beside_unix_sockets(tmp_path) -> None:
+    c = load(["-H", "unix:///x/d.sock", "-H", "tcp://127.0.0.1:2375", "--host",
+              "tcp://[::1]", "-H", "tcp://:2400", "-H", "0.0.0.0:2401"])
+    assert c.listeners == (
+        config.Listener(path="/x/d.sock"),
+        config.Listener(host="127.0.0.1", port=2375),
+        config.Listener(host="::1", port=2375),  # dockerd's port without TLS
+        config.Listener(host="localhost", port=2400),  # and its host
+        config.Listener(host="0.0.0.0", port=2401))  # no scheme: TCP, as dockerd reads it
+    assert [listener.address for listener in c.listeners] == [
+        "unix:///x/d.sock", "tcp://127.0.0.1:2375", "tcp://[::1]:2375",
+        "tcp://localhost:2400", "tcp://0.0.0.0:2401"]
+    path = tmp_path / "c.toml"
+    path.write_text('hosts = ["unix:///a.sock", "tcp://127.0.0.1:2375"]\n')
+    assert config.load(["--config", str(path), "-H", "tcp://127.0.0.1:2376"]).hosts == (
+        "unix:///a.sock", "tcp://127.0.0.1:2375", "tcp://127.0.0.1:2376")
+    path.write_text('host = "tcp://127.0.0.1:0"\n')
+    with pytest.raises(config.ConfigError, match="invalid port '0'"):
+        config.load(["--config", str(path)])
 
 
 def test_bad_file(tmp_path) -> None:

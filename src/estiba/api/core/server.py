@@ -1,5 +1,5 @@
-"""The HTTP server: accepts on a unix socket, reads requests in turn on each
-connection, hands them to an application (``async app(request) -> Reply | Stream |
+"""The HTTP server: accepts on unix sockets and TCP ports, reads requests in turn on
+each connection, hands them to an application (``async app(request) -> Reply | Stream |
 Download | Takeover``) and writes what it returns. Shutdown stops accepting, closes the
 connections waiting for a request, lets the requests in flight finish for a bounded
 time, then cancels what is left.
@@ -13,7 +13,9 @@ what is not HTTP is answered 400 (or 431 past ``MAX_HEAD``) and the connection c
 from __future__ import annotations
 
 import asyncio
+import os
 
+from estiba import errors
 from estiba.api.core.http import (
     MAX_HEAD,
     ChunkedWriter,
@@ -57,6 +59,31 @@ class Server:
         server = await asyncio.start_unix_server(self._connection, path, limit=MAX_HEAD)
         self._servers.append(server)
         return server
+
+    async def listen_tcp(self, host: str, port: int) -> asyncio.AbstractServer:
+        """Accept on every address ``host`` resolves to (``localhost``: 127.0.0.1 and
+        ::1). A client's half-close (the end of an attach's stdin) reaches a takeover as
+        EOF, the connection still writable, as on a unix socket. An ``EstibaError``
+        naming the address when it cannot be had (in use, a name that does not
+        resolve)."""
+        try:
+            server = await asyncio.start_server(self._connection, host, port,
+                                                limit=MAX_HEAD)
+        except OSError as err:
+            where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            # asyncio words a bind's failure "error while attempting to bind on address
+            # (...): ..."; the address is named here already
+            plain = OSError(err.errno, os.strerror(err.errno)) if err.errno and \
+                err.errno > 0 else err
+            raise errors.from_oserror(f"listen on tcp://{where}", plain) from err
+        self._servers.append(server)
+        return server
+
+    def bound_addresses(self) -> list[str]:
+        """The IP addresses of the TCP listeners (what a port bound to a name or to
+        0.0.0.0 serves)."""
+        return [sock.getsockname()[0] for server in self._servers
+                for sock in server.sockets if not isinstance(sock.getsockname(), str)]
 
     async def shutdown(self, grace: float) -> None:
         """Stop accepting; give the requests in flight ``grace`` seconds."""

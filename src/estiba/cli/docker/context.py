@@ -42,7 +42,8 @@ ENVIRON = Environ()
 
 
 def host_of(flag: str | None, environ: Mapping[str, str] | Environ) -> str:
-    """``--host``, else ``$ESTIBA_HOST``, else ``$DOCKER_HOST``, else the default."""
+    """``--host``, else ``$ESTIBA_HOST``, else ``$DOCKER_HOST``, else the default
+    (``unix://PATH`` or ``tcp://HOST:PORT``: ``client.docker.address_of`` reads it)."""
     return (flag or environ.get("ESTIBA_HOST") or environ.get("DOCKER_HOST")
             or DEFAULT_HOST)
 
@@ -60,8 +61,15 @@ class Context:
         if self._client is None:
             from estiba.client.docker import APIClient
 
-            self._client = APIClient(self.host, ping_first=False)
+            # the environment too: $DOCKER_TLS_VERIFY asks for TLS whoever names the host
+            self._client = APIClient(self.host, ping_first=False, environ=ENVIRON)
         return self._client
+
+    @property
+    def daemon(self) -> str:
+        """The daemon's address as docker names it in errors (``tcp://localhost:2375``
+        for ``tcp://``), once the client has read it; the host as given before."""
+        return self._client.host if self._client is not None else self.host
 
     def close(self) -> None:
         if self._client is not None:
@@ -108,7 +116,7 @@ def run(command: str, usage: str, body: Callable[[Context, list[str]], int],
             ctx.err.write(f"Error response from daemon: {err.message}\n")
             return 1
         if isinstance(err, errors.Unavailable):
-            ctx.err.write(f"Cannot connect to the Estiba daemon at {ctx.host}. "
+            ctx.err.write(f"Cannot connect to the Estiba daemon at {ctx.daemon}. "
                           "Is the estiba daemon running?\n")
             return 1
         if isinstance(err, errors.EstibaError):
