@@ -102,11 +102,11 @@ def test_detached(daemon: Daemon, box: str) -> None:
 
 def test_what_cannot_run(daemon: Daemon, box: str) -> None:
     missing = docker(daemon, "exec", box, "/no/such")
-    assert missing.returncode == 126, missing
+    assert missing.returncode == 127, missing  # dockerd's code for a command not there
     assert "OCI runtime exec failed" in missing.stdout
     assert "no such file or directory" in missing.stdout
     not_in_path = docker(daemon, "exec", box, "nosuch")
-    assert not_in_path.returncode == 126
+    assert not_in_path.returncode == 127
     assert "executable file not found in $PATH" in not_in_path.stdout
     detached = docker(daemon, "exec", "-d", box, "/no/such")
     assert detached.returncode == 1 and "OCI runtime exec failed" in detached.stderr

@@ -1094,11 +1094,12 @@ class Containers:
             return int(self.core.snapshots.usage(self.ns, container.snapshot_key).size)
         return 0
 
-    def log_source(self, ref: str) -> tuple[str, bool, Any]:
-        """(the task's CRI log path, whether it has a terminal, ``exited(timeout)``
-        for a follower) of the container; ('', ...) before its first start."""
+    def log_source(self, ref: str) -> logconfig.LogSource:
+        """What ``docker logs`` reads of the container (its path "" before its first
+        start)."""
         container, task = self._get(ref)
-        tty = bool(config_of(container).get("Tty"))
+        config = config_of(container)
+        tty = bool(config.get("Tty"))
         cid = container.id
 
         def exited(timeout: float) -> Any:
@@ -1110,7 +1111,10 @@ class Containers:
                 return True
             return current if current.exit_status is not None else None
 
-        return (task.log_path if task is not None else ""), tty, exited
+        attrs = logconfig.attributes(self.host_config(container).get("LogConfig"),
+                                     config.get("Labels") or {}, config.get("Env") or ())
+        return logconfig.LogSource(task.log_path if task is not None else "", tty,
+                                   exited, tuple(sorted(attrs.items())))
 
 
 class _Ticks:

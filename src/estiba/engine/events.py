@@ -245,13 +245,14 @@ def include(filters: Mapping[str, set[str]], event: Message) -> bool:
     return True
 
 
-def replay(buffered: Iterable[Message], since: int, until: int) -> list[Message]:
-    """The buffered events Docker replays for ``since``/``until`` (ns, 0 = unset): none
-    when both are unset, else those in [since, until]."""
-    if not since and not until:
+def replay(buffered: Iterable[Message], since: int | None,
+           until: int | None) -> list[Message]:
+    """The buffered events Docker replays for ``since``/``until`` (ns, None = not
+    given; 0 is the epoch): none when neither is given, else those in [since, until]."""
+    if since is None and until is None:
         return []
-    return [m for m in buffered if m.time_nano >= since and (not until or
-                                                             m.time_nano <= until)]
+    return [m for m in buffered if m.time_nano >= (since or 0) and (
+        until is None or m.time_nano <= until)]
 
 
 # --- the service -----------------------------------------------------------------------
@@ -314,9 +315,10 @@ class Events:
             "type": type, "action": action, "id": actor_id,
             "attributes": json.dumps(dict(attributes or {}), sort_keys=True)})
 
-    def listen(self, since: int = 0, until: int = 0) -> tuple[list[Message], Listener]:
-        """The buffered events Docker replays for ``since``/``until`` (ns, 0 = unset),
-        and a listener of the events recorded after them."""
+    def listen(self, since: int | None = None,
+               until: int | None = None) -> tuple[list[Message], Listener]:
+        """The buffered events Docker replays for ``since``/``until`` (ns, None = not
+        given), and a listener of the events recorded after them."""
         with self._cond:
             listener = Listener(self, self._seq)
             self._listeners.add(listener)

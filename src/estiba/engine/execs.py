@@ -7,8 +7,9 @@ run, and forgotten once their container is removed. The process of an exec is th
 container's own (``core.tasks.exec_process``: env, cwd, user, capabilities,
 rlimits ...) with what the ExecConfig gives over it: Cmd, Env merged by key, WorkingDir,
 User (the container's Config.User when not given), all capabilities when Privileged.
-An exec that the runtime refuses to start (no such executable, a bad cwd) exits 126, as
-in Docker.
+An exec that the runtime refuses to start gets Docker's exit code for the reason
+(``start_failure``): 127 for a command that is not there, 126 for one that cannot be
+run (not executable, a directory).
 """
 
 from __future__ import annotations
@@ -33,11 +34,18 @@ if TYPE_CHECKING:
 
     from estiba.engine.containers import Containers
 
-START_FAILED = 126  # Docker's exit code of an exec whose process could not be started
+NOT_FOUND = 127  # Docker's exit code of an exec whose command is not there
+CANNOT_RUN = 126  # ... whose command cannot be run (permission denied, a directory)
+# dockerd leaves the code of a start failure it does not classify unset (null, which
+# the docker CLI reads as 0): a non-zero code keeps such a failure from reading as success
+START_FAILED = CANNOT_RUN
 START_TIMEOUT = 10.0  # how long a resize waits for its exec to start (dockerd's too)
 _CAPABILITY_SETS = ("bounding", "effective", "inheritable", "permitted")
 # what precedes a runtime's reason in the core's error: the exec, the runtime's name
-_PREFIXES = re.compile(r"^(exec [^:]*: )?([\w.-]*runtime|runc|crun): ")
+_PREFIXES = re.compile(r"^(exec [^:]*: )?(([\w.-]*runtime|runc|crun): )?")
+# dockerd's classification of a start failure (translateContainerdStartErr), by words
+_MISSING = ("executable file not found", "no such file or directory",
+            "system cannot find the file specified", "failed to run runc create/exec call")
 _UNABLE = "unable to start container process: "
 
 
@@ -69,6 +77,7 @@ class Started:
     tty: bool
     stdin: bool = False  # the client's input goes to the process
     error: str = ""
+    streams: frozenset[int] = frozenset({1, 2})  # what it attached: 1 stdout, 2 stderr
 
 
 def command_of(config: dict) -> list[str]:
@@ -136,10 +145,32 @@ def start_error(message: str) -> str:
     """What the client is shown when an exec's process could not start, in Docker's
     words: the runtime's reason (``message``, a core error's text) without the
     ``exec in <id>:`` and runtime-name prefixes (pure)."""
-    reason = _PREFIXES.sub("", message)
+    reason = _PREFIXES.sub("", message, count=1)
     if not reason.startswith(_UNABLE):
         reason = _UNABLE + reason
     return f"OCI runtime exec failed: exec failed: {reason}: unknown"
+
+
+def start_failure(message: str) -> tuple[int, str]:
+    """(the exit code, the error in Docker's words) of an exec whose process could not
+    start, as dockerd classifies the runtime's reason (``message``, a core error's
+    text): a command not there 127, one that cannot be run 126 (pure)."""
+    text = start_error(message)
+    lowered = text.lower()
+    code = START_FAILED
+    if any(words in lowered for words in _MISSING):
+        code = NOT_FOUND
+    if "permission denied" in lowered:  # EACCES
+        code = CANNOT_RUN
+    if "is a directory" in lowered:  # EISDIR
+        # dockerd adds EACCES's words to a directory's error, as the docker CLI tells
+        # 126 by them (Go's exec.LookPath says "is a directory" since Go 1.20)
+        return CANNOT_RUN, f"{text}: permission denied"
+    if "not a directory" in lowered:  # ENOTDIR
+        code = NOT_FOUND
+        text += (": Are you trying to mount a directory onto a file (or vice-versa)? "
+                 "Check if the specified host path exists and is the expected type")
+    return code, text
 
 
 def console_size(value: Any) -> tuple[int, int] | None:
@@ -314,14 +345,14 @@ class Execs:
             ex.ready.set()
             raise
         except errors.EstibaError as err:
-            ex.exit_code = START_FAILED
+            ex.exit_code, reason = start_failure(str(err))
             ex.ready.set()
             if detach:
                 # the runtime refused the process: the request's fault, as in Docker
                 kind = type(err) if isinstance(err, errors.Internal | errors.Unavailable) \
                     else errors.InvalidArgument
-                raise kind(start_error(str(err))) from err
-            return Started(None, ex.tty, error=start_error(str(err)))
+                raise kind(reason) from err
+            return Started(None, ex.tty, error=reason)
         ex.pid = record.pid
         ex.ready.set()
         self.emit("container", "exec_start: " + _command_text(ex.config["Cmd"]),
@@ -329,7 +360,9 @@ class Execs:
         if size is not None:
             with contextlib.suppress(errors.EstibaError):
                 self.core.tasks.resize(self.ns, ex.container_id, *size, exec_id=ex.id)
-        return None if conn is None else Started(conn, ex.tty, stdin)
+        streams = frozenset(n for n, key in ((1, "AttachStdout"), (2, "AttachStderr"))
+                            if ex.config.get(key))
+        return None if conn is None else Started(conn, ex.tty, stdin, streams=streams)
 
     def wait(self, exec_id: str, timeout: float | None = None) -> int | None:
         """The exit code of a started exec once it has exited (None after ``timeout``

@@ -9,6 +9,7 @@ namespace with loopback only), ``container:<name|id>`` (another running containe
 
 from __future__ import annotations
 
+import ipaddress
 import json
 
 from estiba.engine.labels import NETWORKS
@@ -92,6 +93,87 @@ def port_list(ports: dict) -> list[dict]:
 def static_address(settings: dict) -> str:
     ipam = settings.get("IPAMConfig") or {}
     return str(ipam.get("IPv4Address") or "")
+
+
+def endpoint_errors(network: NetworkRecord, settings: dict) -> list[str]:
+    """What is wrong with EndpointSettings for ``network``, in dockerd's words and
+    order (its ``validateEndpointSettings``): static addresses and aliases only on
+    user-defined networks, addresses that parse, and a static IPv4 address inside the
+    network's configured subnet (its ip-range when it has one; pure). The networks
+    have no IPv6 subnet, so a static IPv6 address is never in one."""
+    config = network.config or {}
+    ipam = settings.get("IPAMConfig") or {}
+    if not isinstance(ipam, dict):
+        return ["invalid IPAMConfig: an object is expected"]
+    v4, v6 = str(ipam.get("IPv4Address") or ""), str(ipam.get("IPv6Address") or "")
+    found = []
+    if config.get("builtin"):
+        if v4 or v6:
+            found.append("user specified IP address is supported on user defined "
+                         "networks only")
+        if settings.get("Aliases"):
+            found.append("network-scoped alias is supported only for containers in "
+                         "user defined networks")
+    parsed = _ipv4(v4)
+    if v4 and (parsed is None or parsed.is_unspecified):
+        found.append(f"invalid IPv4 address: {v4}")
+    if v6 and not _is_ipv6(v6):
+        found.append(f"invalid IPv6 address: {v6}")
+    for address in ipam.get("LinkLocalIPs") or ():
+        if not _is_address(str(address)):
+            found.append(f"invalid link-local IP address: {address}")
+    # the default bridge's subnet counts as configured, as dockerd's has its pool set
+    if v4 and (config.get("ipam_given") or config.get("builtin")):
+        allowed = ipaddress.ip_network(config.get("ip_range") or config["subnet"],
+                                       strict=False)
+        if parsed is None or parsed not in allowed:
+            found.append(f"no configured subnet or ip-range contain the IP address {v4}")
+    elif v4:
+        found.append(_NO_SUBNET)
+    if v6:
+        found.append(_NO_SUBNET)
+    return found
+
+
+def check_endpoint(network: NetworkRecord, settings: dict) -> None:
+    """InvalidArgument with dockerd's message when ``endpoint_errors`` finds any."""
+    found = endpoint_errors(network, settings)
+    if not found:
+        return
+    joined = found[0] if len(found) == 1 else "* " + "\n* ".join(found)
+    raise InvalidArgument(f"invalid endpoint settings:\n{joined}")
+
+
+_NO_SUBNET = ("user specified IP address is supported only when connecting to networks "
+              "with user configured subnets")
+
+
+def _ipv4(text: str) -> ipaddress.IPv4Address | None:
+    """An IPv4 address as Go's net.ParseIP(...).To4() takes it (an IPv4-mapped IPv6
+    address too); None when it is not one."""
+    try:
+        return ipaddress.IPv4Address(text)
+    except ValueError:
+        pass
+    try:
+        return ipaddress.IPv6Address(text).ipv4_mapped
+    except ValueError:
+        return None
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        address = ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return address.ipv4_mapped is None and not address.is_unspecified
+
+
+def _is_address(text: str) -> bool:
+    try:
+        return not ipaddress.ip_address(text).is_unspecified
+    except ValueError:
+        return False
 
 
 def aliases_of(settings: dict) -> list[str]:

@@ -10,6 +10,7 @@ import time
 
 from estiba import errors
 from estiba.engine import filters as filtering
+from estiba.engine import networking
 from estiba.engine.inspect import parse_time
 from estiba.engine.labels import NAME
 
@@ -141,6 +142,7 @@ class Networks:
                 f"{network.name} network" if network.driver == "host" else
                 "container cannot be connected to multiple networks with one of the "
                 "networks in private (none) mode")
+        networking.check_endpoint(network, settings)
         self.containers.change_networks(container_ref, network, settings, connect=True)
         self.emit("network", "connect", network.id,
                   {"name": network.name, "type": network.driver,

@@ -151,10 +151,12 @@ def test_filters() -> None:
 def test_replay() -> None:
     msgs = [ev.message("container", a, CID, {}, t) for a, t in
             (("create", 10), ("start", 20), ("die", 30))]
-    assert ev.replay(msgs, 0, 0) == []
-    assert actions(ev.replay(msgs, 20, 0)) == ["start", "die"]
-    assert actions(ev.replay(msgs, 0, 20)) == ["create", "start"]
+    assert ev.replay(msgs, None, None) == []
+    assert actions(ev.replay(msgs, 20, None)) == ["start", "die"]
+    assert actions(ev.replay(msgs, None, 20)) == ["create", "start"]
     assert actions(ev.replay(msgs, 15, 25)) == ["start"]
+    # 0 is a time (the epoch), not "not given": dockerd replays all it keeps
+    assert actions(ev.replay(msgs, 0, None)) == ["create", "start", "die"]
 
 
 # --- the service over a core exchange ----------------------------------------------------

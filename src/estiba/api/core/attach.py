@@ -15,6 +15,9 @@ On the client connection, after the ``101`` (or ``200``) head:
   Docker API's attach speaks the same.
 - The daemon closes the connection once conmon closes its socket (the process exited
   and its output is drained); the exit status is asked for apart (``wait``).
+- ``streams``: the Docker stream numbers the client asked for (the Docker API's
+  ``stdout``/``stderr``); the others' packets are dropped, as dockerd sends only the
+  streams an attach names (the docker CLI has no writer for the others). None: all.
 """
 
 from __future__ import annotations
@@ -46,14 +49,16 @@ def saying(text: str = "") -> socket.socket:
     return ours
 
 
-def frame(packet: bytes, tty: bool) -> bytes:
-    """What the client is sent for one packet of conmon's (``<tag><bytes>``; pure)."""
+def frame(packet: bytes, tty: bool, streams: frozenset[int] | None = None) -> bytes:
+    """What the client is sent for one packet of conmon's (``<tag><bytes>``): nothing
+    for a stream not in ``streams`` (None: every one; pure)."""
     data = packet[1:]
-    if not data:
+    stream = _STREAMS.get(packet[0], 1)
+    if not data or (streams is not None and stream not in streams):
         return b""
     if tty:
         return data
-    return multiplexed(_STREAMS.get(packet[0], 1), data)
+    return multiplexed(stream, data)
 
 
 def multiplexed(stream: int, data: bytes) -> bytes:
@@ -62,13 +67,15 @@ def multiplexed(stream: int, data: bytes) -> bytes:
 
 
 def takeover(request: Request, conn: socket.socket, *, tty: bool,
-             stdin: bool, close_stdin: bool = True) -> Takeover:
+             stdin: bool, close_stdin: bool = True,
+             streams: frozenset[int] | None = None) -> Takeover:
     """The reply of an attach route: ``101 UPGRADED`` when the client asked to upgrade
     (``Connection: Upgrade``), else ``200`` with Docker's content type; then the
     relay."""
 
     async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await relay(conn, reader, writer, tty=tty, stdin=stdin, close_stdin=close_stdin)
+        await relay(conn, reader, writer, tty=tty, stdin=stdin, close_stdin=close_stdin,
+                    streams=streams)
 
     return hijacked(request, tty, run)
 
@@ -87,7 +94,7 @@ def hijacked(request: Request, tty: bool,
 
 async def relay(conn: socket.socket, reader: asyncio.StreamReader,
                 writer: asyncio.StreamWriter, *, tty: bool, stdin: bool,
-                close_stdin: bool = True) -> None:
+                close_stdin: bool = True, streams: frozenset[int] | None = None) -> None:
     """Copy both ways until conmon closes the attach socket (or the client goes)."""
     loop = asyncio.get_running_loop()
     conn.setblocking(False)
@@ -103,7 +110,7 @@ async def relay(conn: socket.socket, reader: asyncio.StreamReader,
             pass
 
     up = asyncio.create_task(upstream())
-    down = asyncio.create_task(_downstream(loop, conn, writer, tty))
+    down = asyncio.create_task(_downstream(loop, conn, writer, tty, streams))
     try:
         await asyncio.wait((up, down), return_when=asyncio.FIRST_COMPLETED)
         if not (up.done() and stdin and not close_stdin):
@@ -117,10 +124,11 @@ async def relay(conn: socket.socket, reader: asyncio.StreamReader,
 
 
 async def _downstream(loop: asyncio.AbstractEventLoop, conn: socket.socket,
-                      writer: asyncio.StreamWriter, tty: bool) -> None:
+                      writer: asyncio.StreamWriter, tty: bool,
+                      streams: frozenset[int] | None) -> None:
     try:
         while packet := await loop.sock_recv(conn, 65536):
-            data = frame(packet, tty)
+            data = frame(packet, tty, streams)
             if data:
                 writer.write(data)
                 await writer.drain()

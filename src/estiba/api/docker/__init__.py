@@ -27,6 +27,7 @@ Routes (each also under ``/v1.NN``):
     POST   /containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1  (hijacked)
     POST   /containers/{id}/resize?h=&w=
     GET    /containers/{id}/logs?stdout=1&stderr=1&follow=1&tail=&since=&until=&timestamps=1
+           &details=1
     DELETE /containers/{id}?force=1
     GET    /containers/{id}/explain      estiba's own: [{"at", "layer", "action", "details"}]
     POST   /containers/{id}/exec; POST /exec/{id}/start (hijacked) | /resize; GET /exec/{id}/json

@@ -24,9 +24,10 @@ POLL = 0.5  # a listener's chance to see its client gone
 
 def events(engine: Any, call: Call) -> Stream:
     since_text, until_text = call.arg("since"), call.arg("until")
-    since = unix_nanos(since_text, "since")
-    until = unix_nanos(until_text, "until")
-    if until and since > until:
+    # given (even 0: the epoch, all that is buffered) or not: dockerd tells them apart
+    since = unix_nanos(since_text, "since") if since_text else None
+    until = unix_nanos(until_text, "until") if until_text else None
+    if until is not None and since is not None and since > until:
         raise errors.InvalidArgument(f"`since` time ({since_text}) cannot be after "
                                      f"`until` time ({until_text})")
     filters = parse_filters(call.arg("filters"))
@@ -39,14 +40,14 @@ def events(engine: Any, call: Call) -> Stream:
             for m in replayed:
                 if include(filters, m):
                     yield (dumps(m.to_json()) + "\n").encode()
-            while not until or time.time_ns() < until:
-                left = POLL if not until else min(POLL, (until - time.time_ns()) / 1e9)
+            while until is None or time.time_ns() < until:
+                left = POLL if until is None else min(POLL, (until - time.time_ns()) / 1e9)
                 found = listener.get(max(left, 0))
                 if found is None:
                     return
                 sent = False
                 for m in found:
-                    if until and m.time_nano > until:
+                    if until is not None and m.time_nano > until:
                         return
                     if include(filters, m):
                         sent = True

@@ -42,9 +42,12 @@ def exec_start(engine: Any, call: Call, id: str) -> Any:
         loop = asyncio.get_running_loop()
         started = await loop.run_in_executor(None, _start, engine, id, tty)
         conn = started.conn or attach.saying(started.error + "\r\n")
+        # only the streams the exec attached, as dockerd; but why it could not start is
+        # written to stdout whatever it attached (dockerd's too)
+        streams = started.streams if started.conn is not None else None
         # an exec's stdin ends with the client's, but for a terminal (Docker's rule)
         await attach.relay(conn, reader, writer, tty=tty, stdin=started.stdin,
-                           close_stdin=not tty)
+                           close_stdin=not tty, streams=streams)
         await loop.run_in_executor(None, _wait_quietly, engine, id)
 
     return attach.hijacked(call.request, tty, run)

@@ -151,14 +151,22 @@ def containers_attach(engine: Any, call: Call, id: str) -> Any:
     if conn is None:  # the task could not be made: start will say why
         return attach.takeover(call.request, attach.saying(), tty=tty, stdin=False)
     return attach.takeover(call.request, conn, tty=tty, stdin=call.flag("stdin"),
-                           close_stdin=close_stdin)
+                           close_stdin=close_stdin, streams=streams_asked(call))
+
+
+def streams_asked(call: Call) -> frozenset[int]:
+    """The Docker stream numbers an attach asks for (``stdout`` 1, ``stderr`` 2): only
+    those are sent, as dockerd does (a client has no writer for the others)."""
+    return frozenset(n for n, name in ((1, "stdout"), (2, "stderr")) if call.flag(name))
 
 
 def containers_logs(engine: Any, call: Call, id: str) -> Stream:
     """``tail`` (N or ``all``), ``since``/``until`` (Unix seconds), ``timestamps``,
+    ``details`` (the log's attributes before each line, after its timestamp),
     ``follow``, ``stdout``/``stderr``; a terminal's log is its one stream, raw."""
     from estiba.api.core import logs
     from estiba.api.core.attach import multiplexed
+    from estiba.engine.logconfig import details
 
     wanted = {s for s in ("stdout", "stderr") if call.flag(s)}
     if not wanted:
@@ -172,13 +180,15 @@ def containers_logs(engine: Any, call: Call, id: str) -> Stream:
     if tail is not None and tail < 0:
         tail = None
     timestamps = call.flag("timestamps")
-    path, tty, exited = engine.containers.log_source(id)
+    source = engine.containers.log_source(id)
+    path, tty = source.path, source.tty
+    prefix = details(source.attributes) if call.flag("details") else b""
     follow = call.flag("follow")
 
     def items() -> Iterator[bytes | None]:
         if not path:
             return
-        for entry in logs.entries(path, follow=follow, exited=exited, poll=POLL,
+        for entry in logs.entries(path, follow=follow, exited=source.exited, poll=POLL,
                                   tail=tail, since=since, until=until):
             if entry is None:
                 yield None
@@ -186,7 +196,7 @@ def containers_logs(engine: Any, call: Call, id: str) -> Stream:
             stream = entry.get("stream")
             if stream not in wanted:
                 continue
-            data = entry.get("log", "").encode()
+            data = prefix + entry.get("log", "").encode()
             if timestamps:
                 ns = parse_timestamp(entry.get("time", ""))
                 shown = timestamp(ns) if ns is not None else entry.get("time", "")

@@ -2,7 +2,9 @@
 the container (so that a missing container is the error, not a leaked exec), started
 attached (stdout and stderr, stdin with ``-i``) or detached (``-d``); the command's exit
 status is ours. A command that cannot be run is the daemon's to report: it gives the
-exec status 126 or 127 and writes why on the exec's output."""
+exec status 126 or 127 and writes why on the exec's output. As docker's CLI, the exec
+is created with its terminal's size (ConsoleSize, with -t when our stdout is a terminal)
+and the detach keys given (DetachKeys)."""
 
 from __future__ import annotations
 
@@ -42,6 +44,19 @@ def exec_env(env: list[str], files: list[str], environ: dict[str, str]) -> list[
     return read_env_files(files, environ) + given
 
 
+def console_size(out: object) -> tuple[int, int] | None:
+    """(rows, columns) of the terminal ``out`` writes to, which docker's CLI gives an
+    exec with -t as its ConsoleSize (so that its pty has the size from the start, not
+    after a resize); None when ``out`` is not a terminal."""
+    from estiba.cli.docker.terminal import terminal_size
+
+    try:
+        fd = out.fileno()  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return None  # not a file (a test's buffer)
+    return terminal_size(fd)
+
+
 def exec_(ctx: Context, argv: list[str]) -> int:
     import os
     import sys
@@ -65,10 +80,12 @@ def exec_(ctx: Context, argv: list[str]) -> int:
     if stdin and tty and not sys.stdin.isatty():
         ctx.err.write("the input device is not a TTY\n")
         return 1
+    detach_keys = str(opts["detach_keys"] or "")
     exec_id = ctx.client.exec_create(
         name, cmd, tty=tty, stdin=stdin, stdout=not detach, stderr=not detach, env=env,
         workdir=str(opts["workdir"] or ""), user=str(opts["user"] or ""),
-        privileged=bool(opts["privileged"]))
+        privileged=bool(opts["privileged"]),
+        console_size=console_size(ctx.out) if tty else None, detach_keys=detach_keys)
     if detach:
         ctx.client.exec_start(exec_id, tty=tty, detach=True)
         return 0
@@ -82,8 +99,7 @@ def exec_(ctx: Context, argv: list[str]) -> int:
             side.exec_resize(exec_id, rows, columns)
 
     try:
-        relay(ctx, conn, tty=tty, stdin=stdin, detach_keys=str(opts["detach_keys"] or ""),
-              resize=resize)
+        relay(ctx, conn, tty=tty, stdin=stdin, detach_keys=detach_keys, resize=resize)
     except Detached as err:
         ctx.err.write(f"{err}\n")
         return 1

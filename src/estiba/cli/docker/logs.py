@@ -46,6 +46,7 @@ def logs(ctx: Context, argv: list[str]) -> int:
     pieces = ctx.client.logs(found["Id"], follow=bool(opts["follow"]),
                              tail=str(opts["tail"] or "all"),
                              timestamps=bool(opts["timestamps"]), tty=tty,
+                             details=bool(opts["details"]),
                              **window)  # type: ignore[arg-type]
     from estiba.cli.docker.streams import writer
 
