@@ -9,18 +9,14 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from support.docker_cli import docker, engine_daemon, env_of
+from support.docker_cli import docker, engine_daemon, estiba
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root]
 
-SRC = Path(__file__).resolve().parents[2] / "src"
 OCI = "OCI runtime exec failed: exec failed: unable to start container process: "
 
 
@@ -60,13 +56,6 @@ def api(d: object, method: str, path: str, body: dict | None = None
         return reply.status, json.loads(raw) if raw.strip() else None
     finally:
         conn.close()
-
-
-def estiba(d: object, *args: str) -> subprocess.CompletedProcess:
-    env = {**env_of(d), "PYTHONPATH": str(SRC)}
-    env.pop("ESTIBA_HOST", None)
-    return subprocess.run([sys.executable, "-m", "estiba.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=60)
 
 
 # --- attach ----------------------------------------------------------------------------

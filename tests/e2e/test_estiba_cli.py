@@ -16,11 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from support.docker_cli import docker, engine_daemon, env_of
+from support.docker_cli import SRC, docker, engine_daemon, estiba
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root]
 
-SRC = Path(__file__).resolve().parents[2] / "src"
 _DURATION = re.compile(r"(Less than a second|About an? (?:minute|hour)|\d+ [a-z]+)"
                        r"(?= ago)|(?<=Up )(Less than a second|About an? (?:minute|hour)"
                        r"|\d+ [a-z]+)")
@@ -43,13 +42,6 @@ def scene(daemon: object) -> Iterator[object]:
     yield daemon
     docker(daemon, "rm", "-f", "web", "done")
     docker(daemon, "rmi", "mytag/bb:v1")
-
-
-def estiba(d: object, *args: str) -> subprocess.CompletedProcess:
-    env = {**env_of(d), "PYTHONPATH": str(SRC)}
-    env.pop("ESTIBA_HOST", None)
-    return subprocess.run([sys.executable, "-m", "estiba.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=60)
 
 
 def normalised(text: str, sort: bool = False) -> str:

@@ -14,7 +14,6 @@ import pty
 import re
 import signal
 import subprocess
-import sys
 import tarfile
 import time
 from collections.abc import Callable, Iterator
@@ -22,11 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from support.docker_cli import docker, engine_daemon, env_of
+from support.docker_cli import ESTIBA, docker, engine_daemon, env_of, estiba, estiba_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root]
 
-SRC = Path(__file__).resolve().parents[2] / "src"
 PORT = "18231"
 
 
@@ -49,22 +47,6 @@ def scene(daemon: object) -> Iterator[object]:
         assert result.returncode in (0, 3), result.stderr
     yield daemon
     docker(daemon, "rm", "-f", "web", "talker")
-
-
-def estiba_argv() -> list[str]:
-    return [sys.executable, "-m", "estiba.cli"]
-
-
-def estiba_env(d: object) -> dict[str, str]:
-    env = {**env_of(d), "PYTHONPATH": str(SRC)}
-    env.pop("ESTIBA_HOST", None)
-    return env
-
-
-def estiba(d: object, *args: str, input: str | None = None,
-           cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*estiba_argv(), *args], env=estiba_env(d), input=input,
-                          capture_output=True, text=True, timeout=60, cwd=cwd)
 
 
 def dockers(d: object, *args: str, input: str | None = None,
@@ -263,7 +245,7 @@ def test_stats_stream_redraws_the_table(scene: object) -> None:
                 proc.communicate(timeout=30)
         return out
 
-    ours = frames(estiba_argv(), estiba_env(scene))
+    ours = frames(list(ESTIBA), estiba_env(scene))
     theirs = frames(["docker"], env_of(scene))
     for out in (ours, theirs):
         assert out.count(b"\033[J") >= 2, out
@@ -382,7 +364,7 @@ def local_scene(root: Path) -> None:
 ])
 def test_cp_out_as_docker(scene: object, tmp_path: Path, source: str, target: str) -> None:
     results = []
-    for name, argv, env in (("ours", estiba_argv(), estiba_env(scene)),
+    for name, argv, env in (("ours", list(ESTIBA), estiba_env(scene)),
                             ("theirs", ["docker"], env_of(scene))):
         root = tmp_path / name
         root.mkdir()
@@ -397,7 +379,7 @@ def test_cp_out_as_docker(scene: object, tmp_path: Path, source: str, target: st
 def test_cp_follows_links_when_asked(scene: object, tmp_path: Path,
                                      flags: tuple[str, ...]) -> None:
     results = []
-    for name, argv, env in (("ours", estiba_argv(), estiba_env(scene)),
+    for name, argv, env in (("ours", list(ESTIBA), estiba_env(scene)),
                             ("theirs", ["docker"], env_of(scene))):
         root = tmp_path / name
         root.mkdir()
@@ -417,7 +399,7 @@ def test_cp_follows_links_when_asked(scene: object, tmp_path: Path,
 def test_cp_in_as_docker(scene: object, tmp_path: Path, source: str, target: str) -> None:
     local_scene(tmp_path)
     results = []
-    for argv, env in ((estiba_argv(), estiba_env(scene)), (["docker"], env_of(scene))):
+    for argv, env in ((list(ESTIBA), estiba_env(scene)), (["docker"], env_of(scene))):
         docker(scene, "exec", "web", "sh", "-c", "rm -rf /tmp/t; mkdir -p /tmp/t/dd; "
                "echo y > /tmp/t/f")
         ran = subprocess.run([*argv, "cp", source, f"web:{target}"], env=env,
@@ -427,7 +409,7 @@ def test_cp_in_as_docker(scene: object, tmp_path: Path, source: str, target: str
 
 
 def test_cp_tar_streams(scene: object, tmp_path: Path) -> None:
-    ours = subprocess.run([*estiba_argv(), "cp", "web:/tmp/dir", "-"], env=estiba_env(scene),
+    ours = subprocess.run([*list(ESTIBA), "cp", "web:/tmp/dir", "-"], env=estiba_env(scene),
                           capture_output=True, timeout=60)
     theirs = subprocess.run(["docker", "cp", "web:/tmp/dir", "-"], env=env_of(scene),
                             capture_output=True, timeout=60)
@@ -440,7 +422,7 @@ def test_cp_tar_streams(scene: object, tmp_path: Path) -> None:
     with tarfile.open(fileobj=data, mode="w") as tar:
         tar.add(tmp_path / "d1", "in")
     docker(scene, "exec", "web", "rm", "-rf", "/tmp/in")
-    put = subprocess.run([*estiba_argv(), "cp", "-", "web:/tmp"], env=estiba_env(scene),
+    put = subprocess.run([*list(ESTIBA), "cp", "-", "web:/tmp"], env=estiba_env(scene),
                          input=data.getvalue(), capture_output=True, timeout=60)
     assert (put.returncode, put.stdout, put.stderr) == (0, b"", b"")
     assert docker(scene, "exec", "web", "cat", "/tmp/in/sub/b").stdout == "b\n"
@@ -456,7 +438,7 @@ def test_cp_sums_up_on_a_terminal(scene: object, tmp_path: Path, source: str,
     """docker says what it copied, in its own sizes, when its stdout is a terminal
     (not with -q)."""
     results = []
-    for name, argv, env in (("ours", estiba_argv(), estiba_env(scene)),
+    for name, argv, env in (("ours", list(ESTIBA), estiba_env(scene)),
                             ("theirs", ["docker"], env_of(scene))):
         root = tmp_path / name
         root.mkdir()
@@ -470,7 +452,7 @@ def test_cp_sums_up_on_a_terminal(scene: object, tmp_path: Path, source: str,
 
 
 def test_export_as_docker(scene: object, tmp_path: Path) -> None:
-    ours = subprocess.run([*estiba_argv(), "export", "talker"], env=estiba_env(scene),
+    ours = subprocess.run([*list(ESTIBA), "export", "talker"], env=estiba_env(scene),
                           capture_output=True, timeout=60)
     theirs = subprocess.run(["docker", "export", "talker"], env=env_of(scene),
                             capture_output=True, timeout=60)
@@ -483,7 +465,7 @@ def test_export_as_docker(scene: object, tmp_path: Path) -> None:
         assert outcome(estiba(scene, "export", "-o", path, "web")) == \
             outcome(dockers(scene, "export", "-o", path, "web"))
     refusals = [in_terminal([*argv, "export", "talker"], env, tmp_path)
-                for argv, env in ((estiba_argv(), estiba_env(scene)),
+                for argv, env in ((list(ESTIBA), estiba_env(scene)),
                                   (["docker"], env_of(scene)))]
     assert refusals[0] == refusals[1]
     assert refusals[0][0] == 1 and "cowardly refusing" in refusals[0][2]

@@ -16,7 +16,6 @@ import os
 import shutil
 import socketserver
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,11 +27,10 @@ from estiba.cli.docker.create import platform_query
 from estiba.cli.docker.flags import UsageError
 from estiba.cli.docker.runopts import ConfigError, parse_run
 from estiba.errors import InvalidArgument
-from support.docker_cli import docker, engine_daemon, env_of
+from support.docker_cli import docker, engine_daemon, estiba
 
 pytestmark = [pytest.mark.e2e]
 
-SRC = Path(__file__).resolve().parents[2] / "src"
 FAKE_ID = "0123456789abcdef" * 4
 CLIENT_ENV = {"ECA_FROM_ENV": "from the client"}
 
@@ -369,13 +367,6 @@ def test_run_only_errors_are_dockers(recorder: _Server) -> None:
 @pytest.fixture(scope="module")
 def daemon() -> Iterator[object]:
     yield from engine_daemon("ecA-")
-
-
-def estiba(d: object, *args: str) -> subprocess.CompletedProcess:
-    env = {**env_of(d), "PYTHONPATH": str(SRC)}
-    env.pop("ESTIBA_HOST", None)
-    return subprocess.run([sys.executable, "-m", "estiba.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=60)
 
 
 _VARYING = ("ContainerIDFile",)

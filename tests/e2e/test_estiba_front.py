@@ -20,11 +20,10 @@ from pathlib import Path
 import pytest
 
 from estiba.cli.main import DOCKER_COMMANDS, MANAGEMENT
-from support.docker_cli import docker, engine_daemon, env_of
+from support.docker_cli import docker, engine_daemon, env_of, estiba, estiba_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root]
 
-SRC = Path(__file__).resolve().parents[2] / "src"
 
 # the commands whose modules this suite's flags come from
 MINE = (("ps",), ("rm",), ("inspect",), ("version",), ("container", "ls"),
@@ -48,17 +47,6 @@ def scene(daemon: object) -> Iterator[object]:
     docker(daemon, "rm", "-f", "ecf-web")
     docker(daemon, "network", "rm", "ecf-net")
     docker(daemon, "volume", "rm", "ecf-vol")
-
-
-def env(d: object) -> dict[str, str]:
-    out = {**env_of(d), "PYTHONPATH": str(SRC)}
-    out.pop("ESTIBA_HOST", None)
-    return out
-
-
-def estiba(d: object, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "estiba.cli", *args], env=env(d),
-                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
 
 
 def theirs(d: object, *args: str) -> subprocess.CompletedProcess:
@@ -267,7 +255,7 @@ def complete(d: object, script: Path, *words: str) -> list[str]:
         "COMP_WORDS=(" + " ".join(f"'{w}'" for w in words) + ")\n"
         f"COMP_CWORD={len(words) - 1}\n"
         "_estiba\nprintf '%s\\n' \"${COMPREPLY[@]}\"\n")
-    e = {**env(d), "PATH": f"{script.parent}:{os.environ['PATH']}"}
+    e = {**estiba_env(d), "PATH": f"{script.parent}:{os.environ['PATH']}"}
     done = subprocess.run(["bash", "--norc", "--noprofile", "-c", program], env=e,
                           capture_output=True, text=True, timeout=60, cwd=script.parent)
     assert done.returncode == 0 and done.stderr == "", done.stderr

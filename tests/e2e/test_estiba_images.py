@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 import tarfile
 from collections.abc import Iterator
@@ -16,11 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from support.docker_cli import docker, engine_daemon, env_of, in_pty
+from support.docker_cli import SRC, docker, engine_daemon, env_of, estiba, in_pty
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root]
 
-SRC = Path(__file__).resolve().parents[2] / "src"
 _ID = re.compile(r"sha256:[0-9a-f]{64}")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -53,14 +51,6 @@ def scene(daemon: object, fs_tar: Path) -> Iterator[object]:
         result = docker(daemon, *argv)
         assert result.returncode == 0, (argv, result.stderr)
     yield daemon
-
-
-def estiba(d: object, *args: str, input: bytes | str | None = None,
-           text: bool = True) -> subprocess.CompletedProcess:
-    env = {**env_of(d), "PYTHONPATH": str(SRC)}
-    env.pop("ESTIBA_HOST", None)
-    return subprocess.run([sys.executable, "-m", "estiba.cli", *args], env=env,
-                          input=input, capture_output=True, text=text, timeout=60)
 
 
 def same(d: object, *args: str, input: str | None = None) -> str:

@@ -14,15 +14,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
-from support.docker_cli import docker, engine_daemon, env_of
+from support.docker_cli import SRC, docker, engine_daemon, env_of, estiba
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root]
 
-SRC = Path(__file__).resolve().parents[2] / "src"
 _DURATION = re.compile(r"(Less than a second|About an? (?:minute|hour)|\d+ [a-z]+)"
                        r"(?= ago)|(?<=Up )(Less than a second|About an? (?:minute|hour)"
                        r"|\d+ [a-z]+)")
@@ -52,13 +50,6 @@ def scene(daemon: object) -> Iterator[object]:
     docker(daemon, "rm", "-f", "ecE-app", "ecE-done")
     docker(daemon, "network", "rm", "ecE-front", "ecE-back")
     docker(daemon, "volume", "rm", "ecE-data", "ecE-spare")
-
-
-def estiba(d: object, *args: str, input: str | None = None) -> subprocess.CompletedProcess:
-    env = {**env_of(d), "PYTHONPATH": str(SRC)}
-    env.pop("ESTIBA_HOST", None)
-    return subprocess.run([sys.executable, "-m", "estiba.cli", *args], env=env,
-                          input=input or "", capture_output=True, text=True, timeout=60)
 
 
 def normalised(text: str) -> str:

@@ -9,18 +9,22 @@ import json
 import re
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from support.docker_cli import api_connections, docker, engine_daemon, env_of, in_pty
+from support.docker_cli import (
+    ESTIBA,
+    SRC,
+    api_connections,
+    docker,
+    engine_daemon,
+    estiba_env,
+    in_pty,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root]
 
-SRC = Path(__file__).resolve().parents[2] / "src"
-ESTIBA = (sys.executable, "-m", "estiba.cli")
 _ID = re.compile(r"\b[0-9a-f]{64}\b")
 
 
@@ -36,12 +40,6 @@ def keeper(daemon: object) -> Iterator[str]:
     assert result.returncode == 0, result.stderr
     yield "keeper"
     docker(daemon, "rm", "-f", "keeper")
-
-
-def estiba_env(d: object) -> dict[str, str]:
-    env = {**env_of(d), "PYTHONPATH": str(SRC)}
-    env.pop("ESTIBA_HOST", None)
-    return env
 
 
 def cli(d: object, program: tuple[str, ...], *args: str, input: str | None = None

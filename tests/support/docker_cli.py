@@ -1,5 +1,6 @@
 """The real docker CLI against a test estibad (``harness.Daemon``): ``docker(d, ...)``
-runs one command with ``DOCKER_HOST`` its Docker API socket; ``engine_daemon`` starts
+runs one command with ``DOCKER_HOST`` its Docker API socket (``estiba(d, ...)`` the same
+with this checkout's command line); ``engine_daemon`` starts
 one for a module and, at its end, removes its containers, stops it and checks that it
 left nothing in the kernel; ``reap_shims`` reaps the conmons reparented to the test
 session (the subreaper), so that no later test finds them as zombies."""
@@ -28,6 +29,29 @@ def env_of(d: object) -> dict[str, str]:
     env = {**os.environ, "DOCKER_HOST": f"unix://{d.docker_sock}"}  # type: ignore[attr-defined]
     env.pop("DOCKER_CONTEXT", None)
     return env
+
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+ESTIBA = (sys.executable, "-m", "estiba.cli")  # the command line of this checkout
+
+
+def estiba_env(d: object) -> dict[str, str]:
+    """The environment that points ``estiba`` at ``d`` (as the docker CLI's) and runs it
+    from this checkout's sources."""
+    env = {**env_of(d), "PYTHONPATH": str(SRC)}
+    env.pop("ESTIBA_HOST", None)
+    return env
+
+
+def estiba(d: object, *args: str, input: str | bytes | None = None, timeout: float = 60,
+           text: bool | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``estiba``'s result against ``d``, as ``docker`` gives the docker CLI's: text
+    unless ``input`` is bytes or ``text`` is False; an empty stdin without ``input``."""
+    as_text = not isinstance(input, bytes) if text is None else text
+    if input is None:
+        input = "" if as_text else b""
+    return subprocess.run([*ESTIBA, *args], env=estiba_env(d), input=input,
+                          capture_output=True, text=as_text, timeout=timeout, cwd=cwd)
 
 
 def docker(d: object, *args: str, input: str | bytes | None = None, timeout: float = 60,
