@@ -108,6 +108,8 @@ def test_inspect_json_as_docker(scene: object) -> None:
     ("inspect", "nosuch"), ("inspect", "-f", "{{.Id}}", "nosuch", "web"),
     ("inspect", "--type", "container", "busybox"), ("rm", "nosuch"),
     ("rm", "nosuch", "other"),
+    ("ps", "--format", "{{.Nope}}"), ("ps", "--format", "{{.Names"),
+    ("images", "--format", "{{.Nope}}"), ("images", "--format", "table {{.ID"),
 ])
 def test_errors_as_docker(scene: object, args: tuple[str, ...]) -> None:
     ours, theirs = estiba(scene, *args), docker(scene, *args)

@@ -49,7 +49,7 @@ def ps_format(fmt: str, quiet: bool, size: bool) -> str:
 def ps(ctx: Context, argv: list[str]) -> int:
     import time
 
-    from estiba.cli.docker.context import render_rows
+    from estiba.cli.docker.context import PS_TEMPLATE_ERRORS, render_rows
     from estiba.cli.docker.flags import filters
     from estiba.cli.docker.output import CONTAINER_HEADERS, ContainerRow
 
@@ -67,7 +67,7 @@ def ps(ctx: Context, argv: list[str]) -> int:
     now = time.time()
     trunc = not opts["no_trunc"]
     rows = [ContainerRow(c, now, trunc) for c in found]
-    ctx.out.write(render_rows(fmt, rows, CONTAINER_HEADERS))
+    ctx.out.write(render_rows(fmt, rows, CONTAINER_HEADERS, PS_TEMPLATE_ERRORS))
     return 0
 
 

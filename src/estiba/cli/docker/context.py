@@ -164,13 +164,29 @@ def html_escape(text: str) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def render_rows(fmt: str, rows: list, headers: dict[str, str]) -> str:
+# how docker words a --format that fails: (does not parse, fails while it runs); ps has
+# wordings of its own
+TEMPLATE_ERRORS = ("template parsing error: ", "template parsing error: ")
+PS_TEMPLATE_ERRORS = ("failed to parse template: ", "failed to execute template: ")
+
+
+def render_rows(fmt: str, rows: list, headers: dict[str, str],
+                errors: tuple[str, str] = TEMPLATE_ERRORS) -> str:
     """A list command's output for ``--format``: ``json`` as the rows' MarshalJSON
-    prints each, anything else through the template engine."""
+    prints each, anything else through the template engine (its errors worded as
+    ``errors`` says)."""
     if fmt.strip() in ("json", "{{json .}}"):
         from estiba.cli.gotemplate.functions import _json
 
         return "".join(html_escape(_json(row)) + "\n" for row in rows)
     from estiba.cli.gotemplate import render_table
 
-    return render_table(fmt, rows, headers)
+    try:
+        return render_table(fmt, rows, headers)
+    except Exception as err:
+        from estiba.cli.gotemplate import TemplateError
+
+        if not isinstance(err, TemplateError):
+            raise
+        said = str(err)
+        raise TemplateError(errors['executing "' in said] + said) from None

@@ -154,6 +154,9 @@ class HistoryRow:
         self.Comment = str(h.get("Comment") or "")
 
 
+HistoryRow.__name__ = "*image.historyContext"  # the type docker's template errors name
+
+
 _PRUNE_WARNING = {
     False: "WARNING! This will remove all dangling images.\n"
            "Are you sure you want to continue?",

@@ -307,3 +307,8 @@ def image_rows(images: list[Mapping[str, object]], now: float, *, trunc: bool = 
             for d in repo_digests[repo] if digests else [""]:
                 rows.append(ImageRow(img, repo, "<none>", d, now, trunc))
     return rows
+
+
+# the types docker's template errors name (``can't evaluate field X in type T``)
+ContainerRow.__name__ = "*formatter.ContainerContext"
+ImageRow.__name__ = "*formatter.imageContext"

@@ -142,6 +142,9 @@ class StatsRow:
         self.PIDs = str(int((sample.get("pids_stats") or {}).get("current") or 0))
 
 
+StatsRow.__name__ = "*container.statsContext"  # the type docker's template errors name
+
+
 def stats_format(fmt: str) -> str:
     return TABLE if fmt in ("", "table") else fmt
 
