@@ -63,6 +63,29 @@ def both(d: object, *args: str) -> tuple[subprocess.CompletedProcess,
     return estiba(d, *args), theirs(d, *args)
 
 
+def wordless(page: str) -> str:
+    """A help page with its descriptions replaced by a mark: estiba describes its
+    commands in its own words; the layout, the names, the usage lines and the aliases
+    are docker's."""
+    paragraphs = page.split("\n\n")
+    if paragraphs[0].startswith("Usage:") and len(paragraphs) > 1 and \
+            not paragraphs[1].endswith(":") and ":\n" not in paragraphs[1]:
+        paragraphs[1] = "..."  # a command's description
+    # a listed command's description, its column kept
+    return re.sub(r"^(  [a-z][\w-]* +)\S.*$", r"\1...", "\n\n".join(paragraphs),
+                  flags=re.M)
+
+
+def alike(d: object, *args: str) -> str:
+    """Run both; the same status, stdout and stderr but for the descriptions' words;
+    docker's stdout."""
+    ours, them = both(d, *args)
+    assert (ours.returncode, wordless(as_docker(ours.stdout)),
+            wordless(as_docker(ours.stderr))) \
+        == (them.returncode, wordless(them.stdout), wordless(them.stderr)), args
+    return them.stdout
+
+
 def identical(d: object, *args: str) -> str:
     """Run both; the same status, stdout and stderr; docker's stdout."""
     ours, them = both(d, *args)
@@ -86,7 +109,7 @@ def test_command_page_as_docker(daemon: object, path: tuple[str, ...]) -> None:
     ours, them = both(daemon, *path, "--help")
     assert ours.returncode == them.returncode == 0 and ours.stderr == ""
     head, _, _ = as_docker(ours.stdout).partition("\nOptions:\n")
-    assert head == them.stdout.partition("\nOptions:\n")[0]
+    assert wordless(head) == wordless(them.stdout.partition("\nOptions:\n")[0])
     assert _option_lefts(ours.stdout) == _option_lefts(them.stdout)
     assert _option_lefts(ours.stdout)
 
@@ -112,7 +135,7 @@ def test_help_however_asked(daemon: object, args: tuple[str, ...]) -> None:
     ours = estiba(daemon, *args)
     assert ours.returncode == 0 and ours.stderr == ""
     assert ours.stdout == estiba(daemon, "ps", "--help").stdout
-    assert ours.stdout.startswith("Usage:  estiba ps [OPTIONS]\n\nList containers\n")
+    assert ours.stdout.startswith("Usage:  estiba ps [OPTIONS]\n\nShow the containers\n")
 
 
 @pytest.mark.parametrize("args", [("ps", "-h"), ("ps", "-ah"), ("network", "ls", "-h"),
@@ -131,7 +154,7 @@ def test_h_is_deprecated_as_docker_says(daemon: object, args: tuple[str, ...]) -
                                   ("container", "nosuch", "--help"), ("help", "network")])
 def test_management_page_as_docker(daemon: object, args: tuple[str, ...]) -> None:
     """The subcommands, sorted, aliases left out; alone, on stderr (status 0)."""
-    out = identical(daemon, *args)
+    out = alike(daemon, *args)
     if args in (("network",), ("container",)):
         assert out == ""
         assert estiba(daemon, *args).stderr.startswith(f"Usage:  estiba {args[0]} COMMAND")
@@ -139,7 +162,7 @@ def test_management_page_as_docker(daemon: object, args: tuple[str, ...]) -> Non
 
 def test_system_page_but_its_name(daemon: object) -> None:
     ours, them = both(daemon, "system", "--help")
-    assert as_docker(ours.stdout).replace("Manage Estiba", "Manage Docker") == them.stdout
+    assert wordless(as_docker(ours.stdout)) == wordless(them.stdout)
 
 
 def test_root_page(daemon: object) -> None:
@@ -153,7 +176,7 @@ def test_root_page(daemon: object) -> None:
     assert ours.stdout.startswith("Usage:  estiba [OPTIONS] COMMAND\n\n")
     for name, entry in DOCKER_COMMANDS.items():
         line = f"  {name.ljust(11)} {entry[3]}\n"
-        assert line in ours.stdout and line in them.stdout
+        assert line in ours.stdout and f"\n  {name.ljust(11)} " in them.stdout
     for name in (*MANAGEMENT, "ctr"):
         assert re.search(rf"^  {name} +\S", ours.stdout, re.M), name
     globals_ = ours.stdout.partition("Global Options:\n")[2]

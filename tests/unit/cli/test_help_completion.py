@@ -102,7 +102,7 @@ def test_a_subcommand_is_named_by_its_first_name(argv: list[str], name: str,
 def test_subcommands_leave_aliases_out() -> None:
     names = [sub for sub, _ in help.subcommands("network")]
     assert names == ["connect", "create", "disconnect", "inspect", "ls", "prune", "rm"]
-    assert ("ls", "List containers") in help.subcommands("container")
+    assert ("ls", "Show the containers") in help.subcommands("container")
 
 
 def test_arguments_error_names_the_path_run() -> None:
@@ -131,8 +131,8 @@ def test_group_page_layout() -> None:
     page = help.group_page("completion")
     assert page == ("Usage:  estiba completion COMMAND\n\n"
                     f"{help.GROUPS['completion']}\n\nCommands:\n"
-                    "  bash        Generate the autocompletion script for bash\n"
-                    "  zsh         Generate the autocompletion script for zsh\n\n"
+                    "  bash        Print the completion script of bash\n"
+                    "  zsh         Print the completion script of zsh\n\n"
                     "Run 'estiba completion COMMAND --help' for more information on a "
                     "command.\n")
 

@@ -26,13 +26,13 @@ ABOUT = "A docker-compatible command line for the Estiba container engine"
 COMMON = ("run", "exec", "ps", "build", "pull", "push", "images", "login", "logout",
           "search", "version", "info")
 GROUPS = {
-    "completion": "Generate the autocompletion script for a shell",
-    "container": "Manage containers",
+    "completion": "Print a shell's completion script",
+    "container": "Work on containers",
     "ctr": "Work on the core's objects, as containerd's ctr does",
-    "image": "Manage images",
-    "network": "Manage networks",
-    "system": "Manage Estiba",
-    "volume": "Manage volumes",
+    "image": "Work on images",
+    "network": "Work on networks",
+    "system": "Work on the daemon as a whole",
+    "volume": "Work on volumes",
 }
 # docker stops parsing their flags at the first argument: what follows belongs to the
 # container's command (``estiba run IMAGE ls -h``)
