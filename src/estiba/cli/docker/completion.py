@@ -43,10 +43,8 @@ and in every new session, once:
 
 then start a new shell."""
 
-LONG_OF = {"bash": "Generate the autocompletion script for the bash shell.\n\n"
-                   + _BASH_INSTALL,
-           "zsh": "Generate the autocompletion script for the zsh shell.\n\n"
-                  + _ZSH_INSTALL}
+LONG_OF = {"bash": "Print estiba's completion script for bash.\n\n" + _BASH_INSTALL,
+           "zsh": "Print estiba's completion script for zsh.\n\n" + _ZSH_INSTALL}
 
 # a positional argument's placeholder in a usage line -> what completes it
 _PLACEHOLDERS = {
