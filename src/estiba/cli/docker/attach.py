@@ -20,16 +20,16 @@ if TYPE_CHECKING:
     from estiba.client.docker import APIClient
 
 START_FLAGS = (
-    Flag("attach", "a", help="Attach STDOUT/STDERR and forward signals"),
-    Flag("interactive", "i", help="Attach the container's STDIN"),
-    Flag("detach-keys", kind="string", help="Override the key sequence for detaching"),
-    Flag("checkpoint", kind="string", help="Restore from this checkpoint"),
+    Flag("attach", "a", help="Stream STDOUT/STDERR and pass signals on"),
+    Flag("interactive", "i", help="Connect the container's STDIN too"),
+    Flag("detach-keys", kind="string", help="Key sequence that detaches from the container"),
+    Flag("checkpoint", kind="string", help="Checkpoint to restore from"),
     Flag("checkpoint-dir", kind="string", help="Directory of the checkpoints"),
 )
 ATTACH_FLAGS = (
-    Flag("no-stdin", help="Do not attach STDIN"),
-    Flag("sig-proxy", default=True, help="Proxy all received signals to the process"),
-    Flag("detach-keys", kind="string", help="Override the key sequence for detaching"),
+    Flag("no-stdin", help="Leave STDIN unattached"),
+    Flag("sig-proxy", default=True, help="Forward every signal it receives to the process"),
+    Flag("detach-keys", kind="string", help="Key sequence that detaches from the container"),
 )
 FLAGS_OF = {"start": START_FLAGS, "attach": ATTACH_FLAGS}
 

@@ -15,16 +15,16 @@ if TYPE_CHECKING:
     from estiba.cli.docker.context import Context
 
 EXEC_FLAGS = (
-    Flag("detach-keys", kind="string", help="Override the key sequence for detaching"),
-    Flag("interactive", "i", help="Keep STDIN open even if not attached"),
-    Flag("tty", "t", help="Allocate a pseudo-TTY"),
+    Flag("detach-keys", kind="string", help="Key sequence that detaches from the command"),
+    Flag("interactive", "i", help="Keep STDIN open, attached or not"),
+    Flag("tty", "t", help="Give the command a pseudo-TTY"),
     Flag("detach", "d", help="Run the command in the background"),
     Flag("user", "u", kind="string",
-         help='Username or UID (format: "<name|uid>[:<group|gid>]")'),
+         help="User to run the command as: <name|uid>[:<group|gid>]"),
     Flag("privileged", help="Give the command extended privileges"),
-    Flag("env", "e", repeat=True, help="Set environment variables"),
+    Flag("env", "e", repeat=True, help="Environment variables to set"),
     Flag("env-file", repeat=True, help="Read environment variables from a file"),
-    Flag("workdir", "w", kind="string", help="Working directory inside the container"),
+    Flag("workdir", "w", kind="string", help="Directory to run the command in"),
 )
 FLAGS_OF = {"exec_": EXEC_FLAGS}
 

@@ -25,13 +25,13 @@ CP_FLAGS = (Flag("archive", "a", help="Keep the files' uid and gid"),
             Flag("follow-link", "L", help="Follow a symbolic link given as the source"),
             Flag("quiet", "q", help="Print no summary (none is printed unless stdout is "
                                     "a terminal)"))
-EXPORT_FLAGS = (Flag("output", "o", help="Write to a file instead of stdout",
+EXPORT_FLAGS = (Flag("output", "o", help="File to write to instead of stdout",
                      kind="string"),)
 COMMIT_FLAGS = (Flag("author", "a", help='Author (e.g. "Jane Doe <jane@example.com>")',
                      kind="string"),
                 Flag("change", "c", repeat=True,
                      help="Dockerfile instruction to apply to the image"),
-                Flag("message", "m", help="Commit message", kind="string"),
+                Flag("message", "m", help="Message for the commit", kind="string"),
                 Flag("pause", "p", help="Pause the container while committing",
                      default=True))
 FLAGS_OF = {"cp": CP_FLAGS, "diff": (), "export": EXPORT_FLAGS, "commit": COMMIT_FLAGS}

@@ -27,7 +27,7 @@ FLAGS = (Flag("all", "a", help="List intermediate images too"),
          Flag("filter", "f", repeat=True, kind="filter",
               help="Keep only images that match KEY=VALUE"),
          Flag("format", kind="string", help=_FORMAT_HELP),
-         Flag("tree", help="Show multi-platform images as a tree (experimental)"))
+         Flag("tree", help="Display multi-platform images in tree form (experimental)"))
 RMI_FLAGS = (Flag("force", "f", help="Remove even images in use or with several names"),
              Flag("no-prune", help="Keep the untagged parent images"))
 HISTORY_FLAGS = (Flag("format", kind="string", help=_FORMAT_HELP),
@@ -56,7 +56,7 @@ PRUNE_FLAGS = (Flag("all", "a", help="Remove every image no container uses, not 
                     "dangling ones"),
                Flag("filter", repeat=True, kind="filter",
                     help='Keep only images that match KEY=VALUE (e.g. "until=24h")'),
-               Flag("force", "f", help="Do not ask for confirmation"))
+               Flag("force", "f", help="Skip the confirmation prompt"))
 
 _TABLE = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t" \
          "{{if .CreatedSince }}{{.CreatedSince}}{{else}}N/A{{end}}\t{{.Size}}"

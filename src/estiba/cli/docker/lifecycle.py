@@ -27,12 +27,12 @@ if TYPE_CHECKING:
 
     from estiba.cli.docker.context import Context
 
-_TIMEOUT = Flag("timeout", "t", help="Seconds to wait before killing the container",
+_TIMEOUT = Flag("timeout", "t", help="Seconds to allow before the container is killed",
                 kind="int")
 # docker keeps the old name of -t as a hidden, deprecated alias
-_TIME = Flag("time", help="Seconds to wait before killing the container (deprecated)",
+_TIME = Flag("time", help="Seconds to allow before the container is killed (deprecated)",
              kind="int", hidden=True)
-_SIGNAL = Flag("signal", "s", help="Signal to send to the container", kind="string")
+_SIGNAL = Flag("signal", "s", help="Signal the container receives", kind="string")
 STOP_FLAGS = (_TIMEOUT, _TIME, _SIGNAL)
 KILL_FLAGS = (_SIGNAL,)
 UPDATE_FLAGS = (
@@ -40,21 +40,21 @@ UPDATE_FLAGS = (
          kind="uint16"),
     Flag("cpu-period", help="CPU CFS period", kind="int"),
     Flag("cpu-quota", help="CPU CFS quota", kind="int"),
-    Flag("cpu-rt-period", help="CPU real-time period in microseconds", kind="int"),
-    Flag("cpu-rt-runtime", help="CPU real-time runtime in microseconds", kind="int"),
-    Flag("cpu-shares", "c", help="CPU shares (relative weight)", kind="int"),
-    Flag("cpus", help="Number of CPUs", kind="decimal"),
+    Flag("cpu-rt-period", help="Real-time CPU period (microseconds)", kind="int"),
+    Flag("cpu-rt-runtime", help="Real-time CPU runtime (microseconds)", kind="int"),
+    Flag("cpu-shares", "c", help="Relative CPU weight (shares)", kind="int"),
+    Flag("cpus", help="How many CPUs the container may use", kind="decimal"),
     Flag("cpuset-cpus", help="CPUs the container may run on (0-3, 0,1)", kind="string"),
     Flag("cpuset-mems", help="Memory nodes the container may use (0-3, 0,1)",
          kind="string"),
-    Flag("memory", "m", help="Memory limit", kind="bytes"),
-    Flag("memory-reservation", help="Memory soft limit", kind="bytes"),
+    Flag("memory", "m", help="Hard memory limit", kind="bytes"),
+    Flag("memory-reservation", help="Soft memory limit (reservation)", kind="bytes"),
     Flag("memory-swap", help="Memory plus swap limit; -1 for unlimited swap",
          kind="bytes"),
     Flag("pids-limit", help="Process limit (-1 for unlimited)", kind="int"),
     Flag("restart", help="Restart policy once the container exits", kind="string"),
 )
-PRUNE_FLAGS = (Flag("filter", repeat=True, help='Filter values (e.g. "until=<timestamp>")',
+PRUNE_FLAGS = (Flag("filter", repeat=True, help='Filter to apply (e.g. "until=<timestamp>")',
                     kind="filter"),
                Flag("force", "f", help="Remove without asking for confirmation"))
 

@@ -16,9 +16,9 @@ FLAGS = (Flag("details", help="Show the extra details the log driver keeps"),
          Flag("follow", "f", help="Follow log output until the container stops"),
          Flag("since", help='Show logs since a time (e.g. "2013-01-02T13:23:37Z") or '
                             'a duration ago (e.g. "42m")', kind="string"),
-         Flag("tail", "n", help='Number of lines to show from the end (default "all")',
+         Flag("tail", "n", help='How many of the last lines to show (default "all")',
               kind="string"),
-         Flag("timestamps", "t", help="Show timestamps"),
+         Flag("timestamps", "t", help="Prefix each line with its timestamp"),
          Flag("until", help='Show logs before a time (e.g. "2013-01-02T13:23:37Z") or '
                             'a duration ago (e.g. "42m")', kind="string"))
 FLAGS_OF = {"logs": FLAGS}

@@ -23,12 +23,12 @@ if TYPE_CHECKING:
     from estiba.cli.docker.context import Context
 
 CREATE_FLAGS = (
-    Flag("driver", "d", kind="string", help="Driver to manage the network"),
+    Flag("driver", "d", kind="string", help='Network driver to use (default "bridge")'),
     Flag("opt", "o", repeat=True, kind="map", help="Options for the driver"),
     Flag("label", repeat=True, help="Metadata to set on the network"),
     Flag("internal", help="Keep the network from reaching outside"),
     Flag("attachable", help="Let containers be connected by hand"),
-    Flag("ingress", help="Make a swarm routing-mesh network"),
+    Flag("ingress", help="Make it the swarm's routing-mesh network"),
     Flag("ipv4", help="Give the network IPv4 addresses (the default)"),
     Flag("ipv6", help="Give the network IPv6 addresses"),
     Flag("ipam-driver", kind="string", help="Address manager to use"),
@@ -40,7 +40,7 @@ CREATE_FLAGS = (
     Flag("aux-address", repeat=True, kind="map",
          help="Addresses the network driver must not hand out"),
     Flag("scope", kind="string", help="Scope of the network"),
-    Flag("config-only", help="Make a configuration-only network"),
+    Flag("config-only", help="Network that holds configuration only"),
     Flag("config-from", kind="string", help="Network to copy the configuration from"),
 )
 LS_FLAGS = (
@@ -55,7 +55,7 @@ INSPECT_FLAGS = (
 )
 RM_FLAGS = (Flag("force", "f", help="Say nothing of networks that do not exist"),)
 PRUNE_FLAGS = (
-    Flag("force", "f", help="Do not ask for confirmation"),
+    Flag("force", "f", help="Skip the confirmation prompt"),
     Flag("filter", repeat=True, kind="filter", help="Prune only what matches"),
 )
 _GW_PRIORITY = Flag("gw-priority", kind="int", help="Priority of this network's gateway")

@@ -21,7 +21,7 @@ STATS_FLAGS = (Flag("all", "a", help="Show all containers (default: the running 
                Flag("format", help="Format output with a template: table, table TEMPLATE, "
                                    "json or TEMPLATE", kind="string"),
                Flag("no-stream", help="Print the first sample and exit"),
-               Flag("no-trunc", help="Do not truncate output"))
+               Flag("no-trunc", help="Print values in full, untruncated"))
 FLAGS_OF = {"top": (), "stats": STATS_FLAGS}
 
 TABLE = ("table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t"

@@ -25,7 +25,7 @@ DF_FLAGS = (
 )
 PRUNE_FLAGS = (
     Flag("all", "a", help="Remove every unused image, not only dangling ones"),
-    Flag("force", "f", help="Do not ask for confirmation"),
+    Flag("force", "f", help="Skip the confirmation prompt"),
     Flag("volumes", help="Remove anonymous volumes as well"),
     Flag("filter", repeat=True, kind="filter", help="Prune only what matches"),
 )

@@ -28,7 +28,7 @@ INSPECT_FLAGS = (Flag("format", "f", kind="string", help="Go template, or 'json'
 RM_FLAGS = (Flag("force", "f", help="Remove even volumes in use"),)
 PRUNE_FLAGS = (
     Flag("all", "a", help="Remove named volumes as well as anonymous ones"),
-    Flag("force", "f", help="Do not ask for confirmation"),
+    Flag("force", "f", help="Skip the confirmation prompt"),
     Flag("filter", repeat=True, kind="filter", help="Prune only what matches"),
 )
 FLAGS_OF = {"create": CREATE_FLAGS, "ls": LS_FLAGS, "inspect": INSPECT_FLAGS,
