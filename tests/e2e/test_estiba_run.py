@@ -9,6 +9,7 @@ import json
 import re
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -16,7 +17,6 @@ import pytest
 from support.docker_cli import (
     ESTIBA,
     SRC,
-    api_connections,
     docker,
     engine_daemon,
     estiba_env,
@@ -76,6 +76,14 @@ def poll(check, what: str, timeout: float = 20):  # noqa: ANN001, ANN201
         assert time.monotonic() < deadline, f"timed out: {what}"
         time.sleep(0.05)
     return found
+
+
+def attached(d: object, cid: str, since: float) -> bool:
+    """Whether the daemon has seen an attach to ``cid`` since ``since`` (its attach
+    event: counting connections would also count those of clients that just ended)."""
+    found = docker(d, "events", "--since", f"{since:.3f}", "--until", f"{time.time():.3f}",
+                   "--filter", f"container={cid}", "--filter", "event=attach")
+    return bool(found.stdout.strip())
 
 
 # --- run -----------------------------------------------------------------------------
@@ -158,16 +166,14 @@ def test_run_detached_then_attach(daemon: object) -> None:
         assert run.returncode == 0, run.stderr
         assert re.fullmatch(r"[0-9a-f]{64}\n", run.stdout)
         cid = run.stdout.strip()
-        before = api_connections(daemon)
-        attached = subprocess.Popen([*program, "attach", cid], env=estiba_env(daemon),
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    text=True)
-        # attached: its connections (the wait's and the attach's) are open
-        poll(lambda: api_connections(daemon) >= before + 2,  # noqa: B023 - called here
-             "attach connected")
+        since = time.time()
+        attaching = subprocess.Popen([*program, "attach", cid], env=estiba_env(daemon),
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
+        poll(lambda: attached(daemon, cid, since), "attach connected")  # noqa: B023
         assert docker(daemon, "exec", cid, "touch", "/tmp/go").returncode == 0
-        out, err = attached.communicate(timeout=30)
-        assert (attached.returncode, out, err) == (7, "late\n", "err\n"), program
+        out, err = attaching.communicate(timeout=30)
+        assert (attaching.returncode, out, err) == (7, "late\n", "err\n"), program
 
 
 def test_start_attach_an_exited_container(daemon: object) -> None:
@@ -284,13 +290,12 @@ def test_attach_forwards_signals_unless_told_not_to(daemon: object,
     # docker's CLI 28, not proxying, takes the signal as "stop streaming" and still
     # waits for the exit: only ours is asked to end there
     for proxied in (False, True) if program == ESTIBA else (True,):
-        before = api_connections(daemon)
+        since = time.time()
         proc = subprocess.Popen([*program, "attach", f"--sig-proxy={proxied}", cid],
                                 env=estiba_env(daemon), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         try:
-            poll(lambda: api_connections(daemon) >= before + 2,  # noqa: B023
-                 "attach connected")
+            poll(lambda: attached(daemon, cid, since), "attach connected")  # noqa: B023
             proc.send_signal(signal.SIGTERM)
             out, _ = proc.communicate(timeout=30)
         finally:
