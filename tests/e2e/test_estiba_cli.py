@@ -16,13 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from support.docker_cli import SRC, docker, engine_daemon, estiba
+from support.docker_cli import DURATIONS, SRC, docker, engine_daemon, estiba
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root]
 
-_DURATION = re.compile(r"(Less than a second|About an? (?:minute|hour)|\d+ [a-z]+)"
-                       r"(?= ago)|(?<=Up )(Less than a second|About an? (?:minute|hour)"
-                       r"|\d+ [a-z]+)")
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +42,7 @@ def scene(daemon: object) -> Iterator[object]:
 
 
 def normalised(text: str, sort: bool = False) -> str:
-    lines = [re.sub(r" {2,}", "  ", _DURATION.sub("N", line)).rstrip()
+    lines = [re.sub(r" {2,}", "  ", DURATIONS.sub("N", line)).rstrip()
              for line in text.splitlines()]
     if sort:  # docker lists an image's repositories in a Go map's order: any order
         # a table's header stays first; a --format without one has none

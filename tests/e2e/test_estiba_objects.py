@@ -17,13 +17,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from support.docker_cli import SRC, docker, engine_daemon, env_of, estiba
+from support.docker_cli import DURATIONS, SRC, docker, engine_daemon, env_of, estiba
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root]
 
-_DURATION = re.compile(r"(Less than a second|About an? (?:minute|hour)|\d+ [a-z]+)"
-                       r"(?= ago)|(?<=Up )(Less than a second|About an? (?:minute|hour)"
-                       r"|\d+ [a-z]+)")
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +52,7 @@ def scene(daemon: object) -> Iterator[object]:
 def normalised(text: str) -> str:
     """Durations replaced and the columns' padding squeezed: "5 seconds ago" may tick
     between the two runs."""
-    return "\n".join(re.sub(r" {2,}", "  ", _DURATION.sub("N", line)).rstrip()
+    return "\n".join(re.sub(r" {2,}", "  ", DURATIONS.sub("N", line)).rstrip()
                      for line in text.splitlines())
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -33,6 +34,13 @@ def env_of(d: object) -> dict[str, str]:
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 ESTIBA = (sys.executable, "-m", "estiba.cli")  # the command line of this checkout
+
+
+# the durations a CLI prints ("5 seconds ago", "Up 5 seconds"), which may tick between
+# two runs of a command
+DURATIONS = re.compile(r"(Less than a second|About an? (?:minute|hour)|\d+ [a-z]+)"
+                       r"(?= ago)|(?<=Up )(Less than a second|About an? (?:minute|hour)"
+                       r"|\d+ [a-z]+)")
 
 
 def estiba_env(d: object) -> dict[str, str]:
@@ -68,15 +76,16 @@ def reap_shims() -> None:
             os.waitpid(pid, os.WNOHANG)
 
 
-def engine_daemon(prefix: str) -> Iterator[object]:
-    """A started estibad for a module's tests (a generator for a module fixture)."""
+def engine_daemon(prefix: str, **options: object) -> Iterator[object]:
+    """A started estibad for a module's tests (a generator for a module fixture);
+    ``options`` go to ``harness.Daemon`` (``tcp=True``)."""
     if os.geteuid() != 0:
         pytest.skip("needs root: runs containers")
     if shutil.which("docker") is None:
         pytest.skip("no docker CLI")
     from harness import Daemon
 
-    d = Daemon(prefix=prefix)
+    d = Daemon(prefix=prefix, **options)
     try:
         d.start()
         yield d

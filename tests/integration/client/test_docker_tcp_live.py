@@ -20,7 +20,7 @@ from harness import REAL_CORE, SRC, Daemon
 from estiba.client.connection import Hijacked
 from estiba.client.docker import APIClient, DockerError
 from estiba.client.streams import Demux
-from support.docker_cli import reap_shims
+from support.docker_cli import engine_daemon
 
 pytestmark = REAL_CORE
 
@@ -28,21 +28,8 @@ BUSYBOX = "busybox"
 
 
 @pytest.fixture(scope="module")
-def daemon() -> Iterator[Daemon]:
-    d = Daemon(prefix="etc-", tcp=True)
-    try:
-        d.start()
-        yield d
-        if d.proc is not None and d.proc.poll() is None:
-            with APIClient(f"unix://{d.docker_sock}", timeout=30) as client:
-                for c in client.containers(all=True):
-                    with contextlib.suppress(DockerError):
-                        client.remove_container(c["Id"], force=True)
-            d.stop()
-        d.assert_nothing_left()
-    finally:
-        d.remove()
-        reap_shims()
+def daemon() -> Iterator[object]:
+    yield from engine_daemon("etc-", tcp=True)
 
 
 @pytest.fixture(scope="module")
