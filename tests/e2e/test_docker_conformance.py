@@ -173,3 +173,22 @@ def test_logs_details(daemon: object) -> None:
         assert stamped.endswith("Z  hi\n"), stamped  # the timestamp, then the details
     finally:
         docker(daemon, "rm", "-f", "detailed", "plain")
+
+
+def test_a_refused_upload_is_answered_and_the_connection_kept(daemon: object) -> None:
+    """An import refused for its query (a bad change) while its client still sends the
+    tar: the daemon reads the body first, so the client gets the 400, not a broken pipe,
+    and the connection serves the next request, as with dockerd."""
+    body = b"\0" * (2 << 20)  # more than a socket's buffers hold
+    conn = _UnixConnection(daemon.docker_sock)  # type: ignore[attr-defined]
+    try:
+        conn.request("POST", "/v1.47/images/create?fromSrc=-&changes=BOGUS+x", body=body,
+                     headers={"Content-Type": "application/x-tar"})
+        refused = conn.getresponse()
+        assert refused.status == 400
+        assert b"BOGUS is not a valid change command" in refused.read()
+        conn.request("GET", "/_ping")
+        again = conn.getresponse()
+        assert (again.status, again.read()) == (200, b"OK")
+    finally:
+        conn.close()

@@ -216,10 +216,16 @@ class BlockingBody:
     def readable(self) -> bool:
         return True
 
-    def drain(self) -> None:
-        """Read what the handler left, so the connection can serve the next request."""
-        while self._next():
-            pass
+    def drain(self, limit: int | None = None) -> bool:
+        """Read what the handler left, so the connection can serve the next request;
+        with ``limit``, at most that many bytes. Whether the body was read to its end."""
+        read = len(self._buffer)
+        self._buffer = b""
+        while chunk := self._next():
+            read += len(chunk)
+            if limit is not None and read > limit:
+                return False
+        return True
 
 
 class ChunkedWriter:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 API_VERSION = "1.47"
 MIN_API_VERSION = "1.24"
 MAX_JSON_BODY = 16 * 1024 * 1024
+DRAIN_ON_ERROR = 8 * 1024 * 1024  # of a refused upload, read before the answer
 VERSION_HEADERS = (("Api-Version", API_VERSION), ("Docker-Experimental", "false"),
                    ("Ostype", "linux"))
 _PREFIX = re.compile(r"^/v(\d+)\.(\d+)(/.*)$")
@@ -141,9 +142,12 @@ class DockerAPI:
             if status == 500:
                 self.log("error", "docker request failed", method=request.method,
                          path=request.path, error=message_for(exc))
-            if stream is not None:
-                # the body may be half read: answered, then the connection is closed
+            if stream is not None and not await loop.run_in_executor(
+                    self.executor, lambda: stream.drain(DRAIN_ON_ERROR)):
+                # a large body half read: answered, then the connection is closed
                 raise HTTPError(status, message_for(exc)) from exc
+            # a small one is read to its end first, so that its client, still sending
+            # it, reads the answer instead of failing on a closed connection
             return error_reply(exc)
         if isinstance(result, Reply | Stream | Download | Takeover):
             return result
