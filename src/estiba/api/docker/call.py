@@ -34,3 +34,12 @@ class Call:
             return int(text)
         except ValueError as err:
             raise errors.InvalidArgument(f"invalid value for {name}: {text!r}") from err
+
+
+def served(engine: object, name: str) -> object:
+    """The engine's ``name`` service (``networks``, ``volumes``); Unavailable when this
+    daemon runs without it."""
+    service = getattr(engine, name)
+    if service is None:
+        raise errors.Unavailable(f"this daemon runs without {name}")
+    return service

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from estiba import errors
 from estiba.api.core.http import Reply
+from estiba.api.docker.call import served
 from estiba.oci.json_codec import dumps
 
 TYPE_CHECKING = False
@@ -15,39 +15,33 @@ if TYPE_CHECKING:
     from estiba.api.docker.call import Call
 
 
-def _networks(engine: Any) -> Any:
-    if engine.networks is None:
-        raise errors.Unavailable("this daemon runs without networks")
-    return engine.networks
-
-
 def networks_list(engine: Any, call: Call) -> list:
-    return _networks(engine).list(call.arg("filters"))
+    return served(engine, "networks").list(call.arg("filters"))
 
 
 def networks_inspect(engine: Any, call: Call, id: str) -> dict:
-    return _networks(engine).inspect(id)
+    return served(engine, "networks").inspect(id)
 
 
 def networks_create(engine: Any, call: Call) -> Reply:
-    return Reply(201, dumps(_networks(engine).create(call.body)).encode())
+    return Reply(201, dumps(served(engine, "networks").create(call.body)).encode())
 
 
 def networks_delete(engine: Any, call: Call, id: str) -> None:
-    _networks(engine).remove(id)
+    served(engine, "networks").remove(id)
 
 
 def networks_prune(engine: Any, call: Call) -> dict:
-    return _networks(engine).prune(call.arg("filters"))
+    return served(engine, "networks").prune(call.arg("filters"))
 
 
 def networks_connect(engine: Any, call: Call, id: str) -> Reply:
-    _networks(engine).connect(id, call.body)
+    served(engine, "networks").connect(id, call.body)
     return Reply(200)
 
 
 def networks_disconnect(engine: Any, call: Call, id: str) -> Reply:
-    _networks(engine).disconnect(id, call.body)
+    served(engine, "networks").disconnect(id, call.body)
     return Reply(200)
 
 

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from estiba import errors
 from estiba.api.core.http import Reply
+from estiba.api.docker.call import served
 from estiba.oci.json_codec import dumps
 
 TYPE_CHECKING = False
@@ -15,30 +15,24 @@ if TYPE_CHECKING:
     from estiba.api.docker.call import Call
 
 
-def _volumes(engine: Any) -> Any:
-    if engine.volumes is None:
-        raise errors.Unavailable("this daemon runs without volumes")
-    return engine.volumes
-
-
 def volumes_list(engine: Any, call: Call) -> dict:
-    return _volumes(engine).list(call.arg("filters"))
+    return served(engine, "volumes").list(call.arg("filters"))
 
 
 def volumes_create(engine: Any, call: Call) -> Reply:
-    return Reply(201, dumps(_volumes(engine).create(call.body)).encode())
+    return Reply(201, dumps(served(engine, "volumes").create(call.body)).encode())
 
 
 def volumes_inspect(engine: Any, call: Call, name: str) -> dict:
-    return _volumes(engine).inspect(name)
+    return served(engine, "volumes").inspect(name)
 
 
 def volumes_delete(engine: Any, call: Call, name: str) -> None:
-    _volumes(engine).remove(name, force=call.flag("force"))
+    served(engine, "volumes").remove(name, force=call.flag("force"))
 
 
 def volumes_prune(engine: Any, call: Call) -> dict:
-    return _volumes(engine).prune(call.arg("filters"))
+    return served(engine, "volumes").prune(call.arg("filters"))
 
 
 ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
