@@ -37,12 +37,12 @@ OFFICIAL_REPOSITORY_PREFIX = "library/"
 DEFAULT_TAG = "latest"
 NAME_TOTAL_LENGTH_MAX = 255
 
-_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-_DOMAIN = (
-    rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
+PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+DOMAIN_PATTERN = (
+    rf"(?:{DOMAIN_COMPONENT}(?:\.{DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
 )
-_TAG = r"[\w][\w.-]{0,127}"
+TAG_PATTERN = r"[\w][\w.-]{0,127}"
 _HEX64 = r"[a-f0-9]{64}"
 
 
@@ -96,7 +96,7 @@ def parse(text: str, default_tag: str = DEFAULT_TAG) -> Reference:
             f"invalid repository name ({text}), cannot specify 64-byte hexadecimal strings"
         )
     name_tag, at, digest_text = text.partition("@")
-    domain, remainder = _split_domain(name_tag)
+    domain, remainder = split_domain(name_tag)
     path, colon, tag = remainder.partition(":")
     if path.lower() != path:
         raise InvalidArgument("invalid reference format: repository name must be lowercase")
@@ -106,13 +106,13 @@ def parse(text: str, default_tag: str = DEFAULT_TAG) -> Reference:
             f"({text!r})"
         )
     for component in path.split("/"):
-        if not re.fullmatch(_PATH_COMPONENT, component):
+        if not re.fullmatch(PATH_COMPONENT, component):
             raise InvalidArgument(
                 f"invalid reference format: bad path component {component!r} ({text!r})"
             )
-    if not re.fullmatch(_DOMAIN, domain):
+    if not re.fullmatch(DOMAIN_PATTERN, domain):
         raise InvalidArgument(f"invalid reference format: bad domain {domain!r} ({text!r})")
-    if colon and not re.fullmatch(_TAG, tag, re.ASCII):
+    if colon and not re.fullmatch(TAG_PATTERN, tag, re.ASCII):
         raise InvalidArgument(f"invalid reference format: bad tag {tag!r} ({text!r})")
     if len(domain) + 1 + len(path) > NAME_TOTAL_LENGTH_MAX:
         raise InvalidArgument(
@@ -130,8 +130,8 @@ def parse(text: str, default_tag: str = DEFAULT_TAG) -> Reference:
     return Reference(domain=domain, path=path, tag=tag, digest=digest)
 
 
-def _split_domain(name: str) -> tuple[str, str]:
-    # splitDockerDomain in distribution/reference normalize.go
+def split_domain(name: str) -> tuple[str, str]:
+    # splitDockerDomain in distribution/reference normalize.go (the CLI's checks use it too)
     first, slash, rest = name.partition("/")
     if (
         not slash

@@ -533,7 +533,8 @@ def commit_target(text: str) -> tuple[str, str]:
     """(repository, tag) of ``commit``'s REPOSITORY[:TAG], checked as docker's client
     checks it (``BadReference`` in its words); the tag empty when none is given (the
     daemon's default applies)."""
-    from estiba.cli.docker.reference import DEFAULT_DOMAIN, BadReference, parse_named
+    from estiba.cli.docker.reference import BadReference, parse_named
+    from estiba.oci.reference import DEFAULT_DOMAIN
 
     if not text:
         return "", ""

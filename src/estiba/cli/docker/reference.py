@@ -2,29 +2,27 @@
 (distribution/reference's ``ParseNormalizedNamed`` and ``ParseAnyReference``), with
 its error messages, which ``tag``, ``import`` and ``pull`` print as they are.
 
-Grammar (``reference := name [":" tag] ["@" digest]``), normalisation (``busybox`` is
-``docker.io/library/busybox``) and the lengths are those of ``estiba.oci.reference``;
-this module differs in that it keeps the Go library's wording, which is part of the
-command line's output. Pure; ``re`` is imported on first use.
+The grammar's pieces (``reference := name [":" tag] ["@" digest]``), the normalisation
+(``busybox`` is ``docker.io/library/busybox``: ``split_domain``) and the lengths are
+``estiba.oci.reference``'s; this module adds the Go library's checks in its wording,
+which is part of the command line's output. Pure; ``re`` is imported on first use.
 """
 
 from __future__ import annotations
 
-DEFAULT_DOMAIN = "docker.io"
-_LEGACY_DOMAIN = "index.docker.io"
-_OFFICIAL = "library/"
-_NAME_MAX = 255
+from estiba.oci.reference import (
+    DOMAIN_PATTERN,
+    NAME_TOTAL_LENGTH_MAX,
+    PATH_COMPONENT,
+    TAG_PATTERN,
+    split_domain,
+)
 
-_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-_DOMAIN = (rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])"
-           r"(?::[0-9]+)?")
-_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_REMOTE = rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
-_NAME = rf"(?:{_DOMAIN}/)?{_REMOTE}"
-_TAG = r"[\w][\w.-]{0,127}"
+_REMOTE = rf"{PATH_COMPONENT}(?:/{PATH_COMPONENT})*"
+_NAME = rf"(?:{DOMAIN_PATTERN}/)?{_REMOTE}"
 _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
-_REFERENCE = rf"({_NAME})(?::({_TAG}))?(?:@({_DIGEST}))?"
-_ANCHORED_NAME = rf"(?:({_DOMAIN})/)?({_REMOTE})"
+_REFERENCE = rf"({_NAME})(?::({TAG_PATTERN}))?(?:@({_DIGEST}))?"
+_ANCHORED_NAME = rf"(?:({DOMAIN_PATTERN})/)?({_REMOTE})"
 _IDENTIFIER = r"[a-f0-9]{64}"
 _DIGEST_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
 
@@ -85,20 +83,6 @@ def check_digest(text: str) -> None:
         raise BadReference("invalid checksum digest format")
 
 
-def _split_domain(name: str) -> tuple[str, str]:
-    first, slash, rest = name.partition("/")
-    if (not slash or ("." not in first and ":" not in first and first != "localhost"
-                      and first.lower() == first)):
-        domain, rest = DEFAULT_DOMAIN, name
-    else:
-        domain = first
-    if domain == _LEGACY_DOMAIN:
-        domain = DEFAULT_DOMAIN
-    if domain == DEFAULT_DOMAIN and "/" not in rest:
-        rest = _OFFICIAL + rest
-    return domain, rest
-
-
 _LOWER_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 _HEX = frozenset("0123456789abcdef")
 _TAG_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
@@ -119,7 +103,7 @@ def _plain(text: str) -> Named | None:
         return None  # maybe an image id: the full check says so
     if len(tag) >= 32 and _HEX.issuperset(tag):
         return None  # maybe a digest (sha256:...): the full check says so
-    domain, path = _split_domain(name)
+    domain, path = split_domain(name)
     return Named(domain, path, tag, "")
 
 
@@ -136,7 +120,7 @@ def parse_named_fully(text: str) -> Named:
     if re.fullmatch(_IDENTIFIER, text):
         raise BadReference(f"invalid repository name ({text}), cannot specify 64-byte "
                              "hexadecimal strings")
-    domain, remainder = _split_domain(text)
+    domain, remainder = split_domain(text)
     remote = remainder.partition(":")[0]
     if remote.lower() != remote:
         raise BadReference(f"invalid reference format: repository name ({remote}) "
@@ -148,8 +132,8 @@ def parse_named_fully(text: str) -> Named:
             raise BadReference("repository name must be lowercase")
         raise BadReference("invalid reference format")
     name, tag, digest = found.group(1), found.group(2) or "", found.group(3) or ""
-    if len(name) > _NAME_MAX:
-        raise BadReference(f"repository name must not be more than {_NAME_MAX} "
+    if len(name) > NAME_TOTAL_LENGTH_MAX:
+        raise BadReference(f"repository name must not be more than {NAME_TOTAL_LENGTH_MAX} "
                              "characters")
     parts = re.fullmatch(_ANCHORED_NAME, name, re.ASCII)
     assert parts is not None  # the whole matched the same name pattern
