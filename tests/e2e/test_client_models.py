@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import shutil
-import subprocess
 import tarfile
 import time
 from collections.abc import Callable, Iterator
@@ -26,11 +24,11 @@ from estiba.client import Client, Conflict, ContainerError, NotFound
 from estiba.client.docker import DockerError
 from estiba.client.models import Container, ExecResult, Forbidden, Image, Network, Volume
 from estiba.client.streams import Demux
+from support.anchor import anchor_host
 from support.docker_cli import engine_daemon
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root]
 
-ANCHOR_TOOL = "/work/shared/tools/anchor-docker"
 BUSYBOX = "busybox"
 ECH_LABEL = "ecH-test"
 MINE = {ECH_LABEL: "1"}
@@ -47,22 +45,15 @@ def poll(check: Callable[[], Any], timeout: float, what: str) -> Any:
     return value
 
 
-def anchor_host() -> str:
-    """The anchor Docker's DOCKER_HOST, or skip (with the reason) if it is not up."""
-    if shutil.which(ANCHOR_TOOL) is None:
-        pytest.skip(f"{ANCHOR_TOOL} not found")
-    out = subprocess.run([ANCHOR_TOOL, "env"], capture_output=True, text=True, timeout=10)
-    host = next((line.split("=", 1)[1].strip().strip("'\"")
-                 for line in out.stdout.splitlines() if "DOCKER_HOST=" in line), "")
-    if not host:
-        pytest.skip(f"anchor Docker: no DOCKER_HOST from '{ANCHOR_TOOL} env'")
+def docker_host() -> str:
+    """The anchor Docker's DOCKER_HOST when it is up and has busybox, else skip."""
+    host = anchor_host()
     try:
         with Client(host, timeout=10) as probe:
-            probe.ping()
             probe.images.get(f"{BUSYBOX}:latest")
     except NotFound:
         pytest.skip("the anchor Docker has no busybox:latest (and no registry to pull)")
-    except Exception as err:  # noqa: BLE001 - any failure means: not reachable
+    except Exception as err:  # noqa: BLE001 - any other failure means: not reachable
         pytest.skip(f"anchor Docker at {host} not reachable: {err}")
     return host
 
@@ -78,7 +69,7 @@ def client(request: pytest.FixtureRequest) -> Iterator[Client]:
         d = request.getfixturevalue("estibad")
         host = f"unix://{d.docker_sock}"  # type: ignore[attr-defined]
     else:
-        host = anchor_host()
+        host = docker_host()
     with Client(host, timeout=60) as made:
         made.kind = request.param  # type: ignore[attr-defined]
         if request.param == "estibad":

@@ -9,8 +9,6 @@ from __future__ import annotations
 import contextlib
 import io
 import secrets
-import shutil
-import subprocess
 import tarfile
 import time
 from collections.abc import Iterator
@@ -21,11 +19,11 @@ from harness import REAL_CORE, Daemon, poll
 from estiba.client.connection import Hijacked
 from estiba.client.docker import APIClient, DockerError
 from estiba.client.streams import Demux
+from support.anchor import anchor_host
 from support.docker_cli import reap_shims
 
 pytestmark = REAL_CORE
 
-ANCHOR_TOOL = "/work/shared/tools/anchor-docker"
 BUSYBOX = "busybox"
 ECHO = ["sh", "-c", "echo out; echo err >&2"]
 
@@ -252,23 +250,6 @@ def test_events_since_until(client: APIClient, made: list[str]) -> None:
 
 
 # --- the anchor Docker ---------------------------------------------------------------
-
-
-def anchor_host() -> str:
-    """The anchor Docker's DOCKER_HOST, or skip (with the reason) if it is not up."""
-    if shutil.which(ANCHOR_TOOL) is None:
-        pytest.skip(f"{ANCHOR_TOOL} not found")
-    out = subprocess.run([ANCHOR_TOOL, "env"], capture_output=True, text=True, timeout=10)
-    host = next((line.split("=", 1)[1].strip().strip("'\"")
-                 for line in out.stdout.splitlines() if "DOCKER_HOST=" in line), "")
-    if not host:
-        pytest.skip(f"anchor Docker: no DOCKER_HOST from '{ANCHOR_TOOL} env'")
-    try:
-        with APIClient(host, timeout=10) as probe:
-            probe.ping()
-    except Exception as err:  # noqa: BLE001 - any failure means: not reachable
-        pytest.skip(f"anchor Docker at {host} not reachable: {err}")
-    return host
 
 
 def test_same_run_against_the_anchor_docker() -> None:
