@@ -99,6 +99,12 @@ def error_for(status: int, body: bytes) -> DockerError:
 # --- pure helpers --------------------------------------------------------------------
 
 
+def environment_host(environ: Mapping[str, str] | Environment) -> str:
+    """The daemon the environment names: ``$ESTIBA_HOST``, else ``$DOCKER_HOST``, else
+    estibad's default socket."""
+    return environ.get("ESTIBA_HOST") or environ.get("DOCKER_HOST") or DEFAULT_HOST
+
+
 def address_of(host: str, environ: Mapping[str, str] | Environment | None = None
                ) -> str | tuple[str, int]:
     """Where the daemon of ``host`` listens: a unix socket's path, or the (host, port) of
@@ -111,7 +117,7 @@ def address_of(host: str, environ: Mapping[str, str] | Environment | None = None
             import os  # only here: a caller that names its host never pays for it
 
             environ = os.environ
-        host = environ.get("ESTIBA_HOST") or environ.get("DOCKER_HOST") or DEFAULT_HOST
+        host = environment_host(environ)
     scheme, sep, rest = host.partition("://")
     if not sep:
         scheme, rest = "tcp", host  # docker reads an address without a scheme as TCP

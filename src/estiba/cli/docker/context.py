@@ -14,7 +14,6 @@ if TYPE_CHECKING:
 
     from estiba.client.docker import APIClient
 
-DEFAULT_HOST = "unix:///run/estiba/estiba.sock"
 
 
 class Environ:
@@ -44,8 +43,9 @@ ENVIRON = Environ()
 def host_of(flag: str | None, environ: Mapping[str, str] | Environ) -> str:
     """``--host``, else ``$ESTIBA_HOST``, else ``$DOCKER_HOST``, else the default
     (``unix://PATH`` or ``tcp://HOST:PORT``: ``client.docker.address_of`` reads it)."""
-    return (flag or environ.get("ESTIBA_HOST") or environ.get("DOCKER_HOST")
-            or DEFAULT_HOST)
+    from estiba.client.docker import environment_host
+
+    return flag or environment_host(environ)
 
 
 class Context:
