@@ -26,6 +26,7 @@ from estiba.runtime import sync
 from estiba.runtime.mounts import open_parent, secure_join
 from estiba.runtime.plan import device_mode
 from estiba.runtime.process import finish_and_exec
+from estiba.runtime.userns import join_namespace
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ def container_init(kernel: Linux, plan: InitPlan, ctx: InitContext) -> None:
             from estiba.runtime import hooks  # noqa: F401 - needed after pivot_root
         for flag, path in plan.join:
             if flag != k.CLONE_NEWCGROUP and not ctx.joined:
-                _join(kernel, flag, path)
+                join_namespace(kernel, flag, path)
         if plan.unshare & ~k.CLONE_NEWCGROUP:
             kernel.unshare(plan.unshare & ~k.CLONE_NEWCGROUP)
         if plan.session_keyring:
@@ -94,7 +95,7 @@ def container_init(kernel: Linux, plan: InitPlan, ctx: InitContext) -> None:
                 ctx.cgroup.join_self()
             for flag, path in plan.join:
                 if flag == k.CLONE_NEWCGROUP:
-                    _join(kernel, flag, path)
+                    join_namespace(kernel, flag, path)
             if plan.unshare & k.CLONE_NEWCGROUP:
                 kernel.unshare(k.CLONE_NEWCGROUP)
             entered.append(True)
@@ -139,17 +140,6 @@ def _fail(channel: sync.Channel, message: str) -> None:
         except OSError:
             pass
     os._exit(1)
-
-
-def _join(kernel: Linux, flag: int, path: str) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError as err:
-        raise InvalidArgument(f"open namespace {path}: {(err.strerror or '').lower()}") from err
-    try:
-        kernel.setns(fd, flag, label=path)
-    finally:
-        os.close(fd)
 
 
 def prepare_rootfs(kernel: Linux, plan: InitPlan,

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import os
 
-from estiba.errors import Internal, Unavailable, from_oserror
+from estiba.errors import Internal, InvalidArgument, Unavailable, from_oserror
 from estiba.kernel import consts as k
+from estiba.runtime import sync
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -48,101 +49,86 @@ def become_namespace_root() -> None:
         pass  # 0 not mapped: setting up fails later, with the kernel's reason
 
 
+# the intermediate child's messages, besides sync's GO (the maps are written)
+USER_NAMESPACE = "userns"  # it is in its user namespace: write the maps
+INIT = "init"  # "init <pid>": the init's pid, seen from the runtime
+
+
 def fork_in_user_namespace(kernel: Linux, plan: InitPlan) -> int:
     """fork() for the init: 0 in the init (in its user and pid namespaces, the config's
     path namespaces but the cgroup one joined), its pid in the runtime."""
     kernel.set_child_subreaper()
-    up_r, up_w = os.pipe2(os.O_CLOEXEC)  # the intermediate child to the runtime
-    down_r, down_w = os.pipe2(os.O_CLOEXEC)  # the runtime to it
+    runtime_side, middle_side = sync.Channel.pair()
     middle = os.fork()
     if middle == 0:
-        os.close(up_r)
-        os.close(down_w)
+        runtime_side.close()
         try:
-            init = _middle(kernel, plan, up_w, down_r)
+            init = _middle(kernel, plan, middle_side)
         except BaseException as err:  # noqa: BLE001 - this child never returns but as init
-            _say(up_w, b"E" + str(err).encode()[:4000])
+            try:
+                middle_side.error(sync.failure_message(err))
+            except OSError:
+                pass
             os._exit(1)
         if init == 0:
-            os.close(up_w)
-            os.close(down_r)
+            middle_side.close()
             become_namespace_root()
             return 0
-        _say(up_w, b"P%d" % init)
+        middle_side.send(f"{INIT} {init}")
         os._exit(0)
-    os.close(up_w)
-    os.close(down_r)
+    middle_side.close()
     try:
-        said = _hear(up_r)
-        if said != b"U":
-            raise Internal(f"make the user namespace: {_reason(said)}")
+        try:
+            runtime_side.expect(USER_NAMESPACE)
+        except sync.ChildFailed as err:
+            raise Internal(f"make the user namespace: {err}") from None
         if plan.user_namespace == "new":
             write_maps(middle, plan)
-        os.write(down_w, b"G")
-        said = _hear(up_r)
-        if not said.startswith(b"P"):
-            raise Internal(f"make the pid namespace: {_reason(said)}")
-        return int(said[1:])
+        runtime_side.send(sync.GO)
+        try:
+            said = runtime_side.receive() or ""
+        except sync.ChildFailed as err:
+            raise Internal(f"make the pid namespace: {err}") from None
+        if not said.startswith(INIT + " "):
+            raise Internal("make the pid namespace: the child exited")
+        return int(said[len(INIT) + 1:])
     finally:
-        os.close(up_r)
-        os.close(down_w)
+        runtime_side.close()
         os.waitpid(middle, 0)
 
 
-def _middle(kernel: Linux, plan: InitPlan, up: int, down: int) -> int:
+def _middle(kernel: Linux, plan: InitPlan, channel: sync.Channel) -> int:
     # The runtime writes our maps through /proc/<pid>, which an undumpable process
     # keeps for root alone; nothing of the container sees us before we fork the init,
     # who is undumpable again.
     kernel.set_dumpable(True)
     for flag, path in plan.join:
         if flag != k.CLONE_NEWCGROUP:
-            _setns(kernel, path, flag)
+            join_namespace(kernel, flag, path)
     if plan.user_namespace == "new":
         kernel.unshare(k.CLONE_NEWUSER)
     else:
-        _setns(kernel, plan.user_namespace, k.CLONE_NEWUSER)
-    _say(up, b"U")
-    if os.read(down, 1) != b"G":  # the maps are written (or the runtime is gone)
-        os._exit(1)
+        join_namespace(kernel, k.CLONE_NEWUSER, plan.user_namespace)
+    channel.send(USER_NAMESPACE)
+    channel.expect(sync.GO)  # the maps are written (an error if the runtime is gone)
     kernel.set_dumpable(False)
     if plan.pid_namespace == "new":
         kernel.unshare(k.CLONE_NEWPID)
     elif plan.pid_namespace != "host":
-        _setns(kernel, plan.pid_namespace, k.CLONE_NEWPID)
+        join_namespace(kernel, k.CLONE_NEWPID, plan.pid_namespace)
     return os.fork()
 
 
-def _setns(kernel: Linux, path: str, flag: int) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+def join_namespace(kernel: Linux, flag: int, path: str) -> None:
+    """setns(2) into the namespace at ``path`` (a CLONE_NEW* ``flag``)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as err:
+        raise InvalidArgument(f"open namespace {path}: {(err.strerror or '').lower()}") from err
     try:
         kernel.setns(fd, flag, label=path)
     finally:
         os.close(fd)
-
-
-def _say(fd: int, message: bytes) -> None:
-    try:
-        os.write(fd, len(message).to_bytes(4, "little") + message)
-    except OSError:
-        pass
-
-
-def _hear(fd: int) -> bytes:
-    head = os.read(fd, 4)
-    if len(head) < 4:
-        return b""
-    size = int.from_bytes(head, "little")
-    data = b""
-    while len(data) < size:
-        chunk = os.read(fd, size - len(data))
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
-def _reason(said: bytes) -> str:
-    return said[1:].decode(errors="replace") if said.startswith(b"E") else "the child exited"
 
 
 def own_ids_only(plan: InitPlan, uid: int, gid: int) -> bool:
