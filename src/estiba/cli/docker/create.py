@@ -69,20 +69,6 @@ def warnings_before(host_config: dict) -> list[str]:
     return []
 
 
-def _console_size(stream: object) -> list[int]:
-    """The terminal's [rows, columns] when ``stream`` is one (docker sends it with
-    every create), else [0, 0]."""
-    import posix  # not os: ~1 ms to import without site
-
-    try:
-        if stream.isatty():  # type: ignore[attr-defined]
-            size = posix.get_terminal_size(stream.fileno())  # type: ignore[attr-defined]
-            return [size.lines, size.columns]
-    except (AttributeError, OSError, ValueError):
-        pass
-    return [0, 0]
-
-
 def _pull(ctx: Context, domain: str, path: str, tag: str, platform: str,
           quiet: bool) -> None:
     from estiba.cli.docker.progress import show, terminal_bars
@@ -103,6 +89,7 @@ def create_container(ctx: Context, opts: RunOptions) -> str:
 
     from estiba import errors
     from estiba.cli.docker.reference import BadReference, parse_any, with_default_tag
+    from estiba.cli.docker.terminal import stream_size
     from estiba.client.docker import DockerError
 
     for line in warnings_before(opts.host_config):
@@ -125,7 +112,8 @@ def create_container(ctx: Context, opts: RunOptions) -> str:
 
     if opts.pull == "always" and named is not None:
         pull()
-    opts.host_config["ConsoleSize"] = _console_size(ctx.out)
+    # docker sends the terminal's size with every create ([0, 0] without one)
+    opts.host_config["ConsoleSize"] = list(stream_size(ctx.out) or (0, 0))
     body = opts.body()
     try:
         reply = ctx.client.create_container(body, name=opts.name, platform=platform)

@@ -44,26 +44,13 @@ def exec_env(env: list[str], files: list[str], environ: dict[str, str]) -> list[
     return read_env_files(files, environ) + given
 
 
-def console_size(out: object) -> tuple[int, int] | None:
-    """(rows, columns) of the terminal ``out`` writes to, which docker's CLI gives an
-    exec with -t as its ConsoleSize (so that its pty has the size from the start, not
-    after a resize); None when ``out`` is not a terminal."""
-    from estiba.cli.docker.terminal import terminal_size
-
-    try:
-        fd = out.fileno()  # type: ignore[attr-defined]
-    except (AttributeError, OSError, ValueError):
-        return None  # not a file (a test's buffer)
-    return terminal_size(fd)
-
-
 def exec_(ctx: Context, argv: list[str]) -> int:
     import os
     import sys
 
     from estiba.cli.docker.runopts import ConfigError
     from estiba.cli.docker.streams import relay, side_client
-    from estiba.cli.docker.terminal import Detached
+    from estiba.cli.docker.terminal import Detached, stream_size
 
     opts, args = parse(argv, EXEC_FLAGS, interspersed=False)
     count("exec", args, 2, None)
@@ -85,7 +72,7 @@ def exec_(ctx: Context, argv: list[str]) -> int:
         name, cmd, tty=tty, stdin=stdin, stdout=not detach, stderr=not detach, env=env,
         workdir=str(opts["workdir"] or ""), user=str(opts["user"] or ""),
         privileged=bool(opts["privileged"]),
-        console_size=console_size(ctx.out) if tty else None, detach_keys=detach_keys)
+        console_size=stream_size(ctx.out) if tty else None, detach_keys=detach_keys)
     if detach:
         ctx.client.exec_start(exec_id, tty=tty, detach=True)
         return 0

@@ -105,6 +105,17 @@ def terminal_size(fd: int | None) -> tuple[int, int] | None:
     return size.lines, size.columns
 
 
+def stream_size(stream: object) -> tuple[int, int] | None:
+    """(rows, columns) of the terminal ``stream`` writes to, which docker's CLI sends as
+    a container's or an exec's ConsoleSize (its pty has the size from the start, not
+    after a resize); None when ``stream`` is no terminal (or no file: a test's buffer)."""
+    try:
+        fd = stream.fileno()  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return None
+    return terminal_size(fd)
+
+
 # what ends us while the terminal is raw: the block unwinds (restoring it) and we exit
 # as the signal's default action would have us seen (128 + its number)
 _ENDING = ("SIGHUP", "SIGTERM", "SIGQUIT")
