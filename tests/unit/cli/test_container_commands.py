@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from estiba.cli.docker import files, lifecycle, stats
-from estiba.cli.docker.context import Context
+from estiba.cli.docker.context import Context, run_in
 from estiba.cli.docker.flags import UsageError
 from estiba.cli.docker.reference import BadReference
 from estiba.client.docker import DockerError
@@ -398,7 +398,8 @@ def test_update_needs_a_flag_and_prints_warnings() -> None:
 
 def test_port_command() -> None:
     ctx, _ = context()
-    assert lifecycle.port(ctx, ["web", "81/tcp"]) == 1
+    # a refusal is written by run_in, which every command's errors go through
+    assert run_in(ctx, "port", "port CONTAINER", lifecycle.port, ["web", "81/tcp"]) == 1
     assert ctx.err.getvalue() == "Error: No public port '81/tcp' published for web\n"
     ctx, _ = context()
     assert lifecycle.port(ctx, ["web", "80"]) == 0

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from estiba.cli.docker import images, progress
-from estiba.cli.docker.context import Context, render_rows
+from estiba.cli.docker.context import Context, render_rows, run_in
 from estiba.cli.docker.flags import UsageError, parse
 from estiba.cli.docker.reference import BadReference, Named, parse_any, parse_named
 from estiba.client.docker import DockerError
@@ -298,7 +298,7 @@ def test_tag_normalises_the_target() -> None:
     assert fake.calls == [("tag", "busybox", "docker.io/me/app", "latest"),
                           ("tag", "bffd", "localhost:5000/x", "v1")]
     ctx, fake = context()
-    assert images.tag(ctx, ["busybox", "Bad"]) == 1
+    assert run_in(ctx, "tag", "", images.tag, ["busybox", "Bad"]) == 1
     assert ctx.err.getvalue() == ('Error parsing reference: "Bad" is not a valid '
                                   "repository/tag: invalid reference format: repository "
                                   "name (library/Bad) must be lowercase\n")
@@ -335,7 +335,7 @@ def test_pull_tells_the_default_tag_and_prints_the_reference() -> None:
     assert fake.calls == [("pull", "docker.io/library/alpine", "", "")]
     assert ctx.out.getvalue() == "docker.io/library/alpine\n"
     ctx, fake = context()
-    assert images.pull(ctx, ["-a", "alpine:3"]) == 1
+    assert run_in(ctx, "pull", "", images.pull, ["-a", "alpine:3"]) == 1
     assert ctx.err.getvalue() == "tag can't be used with --all-tags/-a\n"
 
 
@@ -348,7 +348,7 @@ def test_save_to_a_file_atomically(tmp_path: Path) -> None:
     assert fake.calls == [("save", ["busybox", "x"])]
     assert os.listdir(tmp_path) == ["out.tar"]
     ctx, fake = context()
-    assert images.save(ctx, ["-o", str(tmp_path), "busybox"]) == 1
+    assert run_in(ctx, "save", "", images.save, ["-o", str(tmp_path), "busybox"]) == 1
     assert ctx.err.getvalue() == "failed to save image: cannot write to a directory\n"
     assert fake.calls == []
 
@@ -371,10 +371,10 @@ def test_load_and_import_send_the_file(tmp_path: Path) -> None:
     assert images.import_(ctx, ["http://127.0.0.1:1/x.tar"]) == 0
     assert fake.calls[0][:3] == ("import", "http://127.0.0.1:1/x.tar", None)
     ctx, fake = context()
-    assert images.load(ctx, ["-i", str(tmp_path / "none.tar")]) == 1
+    assert run_in(ctx, "load", "", images.load, ["-i", str(tmp_path / "none.tar")]) == 1
     assert ctx.err.getvalue() == f"open {tmp_path}/none.tar: no such file or directory\n"
     ctx, fake = context()
-    assert images.import_(ctx, [str(archive), "Bad"]) == 1
+    assert run_in(ctx, "import", "", images.import_, [str(archive), "Bad"]) == 1
     assert ctx.err.getvalue() == ("invalid reference format: repository name (library/Bad) "
                                   "must be lowercase\n")
     assert fake.calls == []

@@ -96,9 +96,19 @@ def named(message: str, command: str) -> str:
 def run(command: str, usage: str, body: Callable[[Context, list[str]], int],
         argv: list[str], host: str | None) -> int:
     """Run a command's body; the exit status, errors written as docker writes them."""
+    ctx = Context(host_of(host, ENVIRON))
+    try:
+        return run_in(ctx, command, usage, body, argv)
+    finally:
+        ctx.close()
+
+
+def run_in(ctx: Context, command: str, usage: str,
+           body: Callable[[Context, list[str]], int], argv: list[str]) -> int:
+    """``run`` with the context given: the body's status, or its error written to
+    ``ctx.err`` as docker writes it, and docker's status for it."""
     from estiba import errors
 
-    ctx = Context(host_of(host, ENVIRON))
     try:
         return body(ctx, argv)
     except ArgumentsError as err:
@@ -123,8 +133,6 @@ def run(command: str, usage: str, body: Callable[[Context, list[str]], int],
             ctx.err.write(f"{err}\n")
             return 1
         raise
-    finally:
-        ctx.close()
 
 
 def each(ctx: Context, names: list[str], act: Callable[[str], object],

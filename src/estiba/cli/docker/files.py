@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from estiba.cli.docker.flags import Flag, between, exact, parse
 from estiba.cli.docker.output import go_path_error
+from estiba.errors import InvalidArgument
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -42,8 +43,9 @@ GO_TYPE = GO_DIR | GO_SYMLINK | 1 << 26 | 1 << 25 | 1 << 24 | 1 << 21 | 1 << 19
 BLOCK = 512
 
 
-class CopyError(Exception):
-    """The copy cannot be done; ``str()`` is docker's line (status 1)."""
+class CopyError(InvalidArgument):
+    """The copy cannot be done; ``str()`` is docker's line, printed as it is, status 1
+    (``context.run``)."""
 
 
 # --- paths, as docker's archive package handles them --------------------------------
@@ -431,26 +433,22 @@ def cp(ctx: Context, argv: list[str]) -> int:
     opts, args = parse(argv, CP_FLAGS)
     exact("cp", args, 2)
     source, destination = args
-    try:
-        if not source:
-            raise CopyError("source can not be empty")
-        if not destination:
-            raise CopyError("destination can not be empty")
-        # docker prints its summary only to a person at a terminal
-        quiet = bool(opts["quiet"]) or not ctx.out.isatty()
-        src_container, src = split_cp_arg(source)
-        dst_container, dst = split_cp_arg(destination)
-        if src_container and dst_container:
-            raise CopyError("copying between containers is not supported")
-        if src_container:
-            return copy_from(ctx, src_container, src, dst, bool(opts["follow_link"]), quiet)
-        if dst_container:
-            return copy_to(ctx, dst_container, src, dst, bool(opts["follow_link"]), quiet,
-                           bool(opts["archive"]))
-        raise CopyError("must specify at least one container source")
-    except CopyError as err:
-        ctx.err.write(f"{err}\n")
-        return 1
+    if not source:
+        raise CopyError("source can not be empty")
+    if not destination:
+        raise CopyError("destination can not be empty")
+    # docker prints its summary only to a person at a terminal
+    quiet = bool(opts["quiet"]) or not ctx.out.isatty()
+    src_container, src = split_cp_arg(source)
+    dst_container, dst = split_cp_arg(destination)
+    if src_container and dst_container:
+        raise CopyError("copying between containers is not supported")
+    if src_container:
+        return copy_from(ctx, src_container, src, dst, bool(opts["follow_link"]), quiet)
+    if dst_container:
+        return copy_to(ctx, dst_container, src, dst, bool(opts["follow_link"]), quiet,
+                       bool(opts["archive"]))
+    raise CopyError("must specify at least one container source")
 
 
 # --- diff, export, commit ------------------------------------------------------------
@@ -498,15 +496,11 @@ def export(ctx: Context, argv: list[str]) -> int:
     opts, args = parse(argv, EXPORT_FLAGS)
     exact("export", args, 1)
     output = str(opts["output"] or "")
-    try:
-        if not output and ctx.out.isatty():
-            raise CopyError("cowardly refusing to save to a terminal. Use the -o flag "
-                            "or redirect")
-        if output:
-            export_target(output)
-    except CopyError as err:
-        ctx.err.write(f"{err}\n")
-        return 1
+    if not output and ctx.out.isatty():
+        raise CopyError("cowardly refusing to save to a terminal. Use the -o flag "
+                        "or redirect")
+    if output:
+        export_target(output)
     chunks = ctx.client.export(args[0])
     if not output:
         from estiba.cli.docker.streams import writer

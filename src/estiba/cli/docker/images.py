@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from estiba.cli.docker.flags import Flag, count, exact, filters, parse
 from estiba.cli.docker.output import go_path_error
+from estiba.errors import InvalidArgument
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -213,11 +214,6 @@ def output_problem(path: str) -> str:
 
 # --- the commands ------------------------------------------------------------------
 
-def _fail(ctx: Context, message: str) -> int:
-    ctx.err.write(message + "\n")
-    return 1
-
-
 def _stream_errors(messages: Iterator[dict]) -> Iterator[dict]:
     """The client raises an ``{"error": ...}`` object as a DockerError; docker prints
     such an error as it is, without "Error response from daemon"."""
@@ -292,7 +288,7 @@ def tag(ctx: Context, argv: list[str]) -> int:
     try:
         repo, tag = tag_request(*args)
     except BadReference as err:
-        return _fail(ctx, str(err))
+        raise InvalidArgument(str(err)) from None
     ctx.client.tag(args[0], repo, tag)
     return 0
 
@@ -357,13 +353,13 @@ def import_(ctx: Context, argv: list[str]) -> int:
         try:
             file = open(source, "rb")  # noqa: SIM115 - closed below
         except OSError as err:
-            return _fail(ctx, go_path_error("open", source, err))
+            raise InvalidArgument(go_path_error("open", source, err)) from None
     try:
         if ref:
             try:
                 parse_named(ref)
             except BadReference as err:
-                return _fail(ctx, str(err))
+                raise InvalidArgument(str(err)) from None
         options = {"repo": ref, "message": str(opts["message"] or ""),
                    "changes": opts["change"],
                    "platform": str(opts["platform"] or "").lower()}
@@ -413,8 +409,8 @@ def save(ctx: Context, argv: list[str]) -> int:
     output = str(opts["output"] or "")
     if not output:
         if is_terminal(ctx.out):
-            return _fail(ctx, "cowardly refusing to save to a terminal. Use the -o flag "
-                              "or redirect")
+            raise InvalidArgument("cowardly refusing to save to a terminal. Use the -o "
+                                  "flag or redirect")
         chunks = ctx.client.save(names)
         ctx.out.flush()
         stdout = ctx.out.buffer  # type: ignore[attr-defined]
@@ -427,7 +423,7 @@ def save(ctx: Context, argv: list[str]) -> int:
         return 0
     problem = output_problem(output)
     if problem:
-        return _fail(ctx, f"failed to save image: {problem}")
+        raise InvalidArgument(f"failed to save image: {problem}")
     from estiba.cli.docker.progress import terminal_bars
 
     chunks = ctx.client.save(names)
@@ -436,7 +432,8 @@ def save(ctx: Context, argv: list[str]) -> int:
     try:
         _write_atomically(output, chunks, seen)
     except OSError as err:
-        return _fail(ctx, f"failed to save image: {go_path_error('write', output, err)}")
+        problem = go_path_error("write", output, err)
+        raise InvalidArgument(f"failed to save image: {problem}") from None
     finally:
         if bars is not None:
             bars.stop()
@@ -451,13 +448,13 @@ def load(ctx: Context, argv: list[str]) -> int:
     path = str(opts["input"] or "")
     if not path:
         if sys.stdin.isatty():
-            return _fail(ctx, "requested load from stdin, but stdin is empty")
+            raise InvalidArgument("requested load from stdin, but stdin is empty")
         file: Any = sys.stdin.buffer
     else:
         try:
             file = open(path, "rb")  # noqa: SIM115 - closed below
         except OSError as err:
-            return _fail(ctx, go_path_error("open", path, err))
+            raise InvalidArgument(go_path_error("open", path, err)) from None
     try:
         if opts["quiet"]:
             from estiba.cli.docker.progress import show
@@ -480,10 +477,10 @@ def pull(ctx: Context, argv: list[str]) -> int:
     try:
         ref = parse_named(args[0])
     except BadReference as err:
-        return _fail(ctx, str(err))
+        raise InvalidArgument(str(err)) from None
     quiet = bool(opts["quiet"])
     if opts["all_tags"] and not ref.name_only:
-        return _fail(ctx, "tag can't be used with --all-tags/-a")
+        raise InvalidArgument("tag can't be used with --all-tags/-a")
     if not opts["all_tags"] and ref.name_only:
         ref = with_default_tag(ref)
         if not quiet:

@@ -20,6 +20,7 @@ from estiba.cli.docker.flags import (
     parse,
     value_error,
 )
+from estiba.errors import InvalidArgument
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -94,8 +95,9 @@ def flag_value(flag: Flag, text: str) -> object:
     return text
 
 
-class CommandError(Exception):
-    """The command cannot go on; ``str()`` is docker's line (status 1)."""
+class CommandError(InvalidArgument):
+    """The command cannot go on; ``str()`` is docker's line, printed as it is, status 1
+    (``context.run``)."""
 
 
 # --- stop, restart, kill, pause, unpause, wait -----------------------------------------
@@ -204,11 +206,7 @@ def update(ctx: Context, argv: list[str]) -> int:
 
     opts, names = parse(argv, UPDATE_FLAGS)
     count("update", names, 1, None)
-    try:
-        body = update_body(opts)
-    except CommandError as err:
-        ctx.err.write(f"{err}\n")
-        return 1
+    body = update_body(opts)
     if not body:
         ctx.err.write("you must provide one or more flags when using this command\n")
         return 1
@@ -268,12 +266,8 @@ def port(ctx: Context, argv: list[str]) -> int:
     _, args = parse(argv, ())
     between("port", args, 1, 2)
     found = ctx.client.inspect_container(args[0])
-    try:
-        lines = port_lines((found.get("NetworkSettings") or {}).get("Ports"), args[0],
-                           args[1] if len(args) > 1 else "")
-    except CommandError as err:
-        ctx.err.write(f"{err}\n")
-        return 1
+    lines = port_lines((found.get("NetworkSettings") or {}).get("Ports"), args[0],
+                       args[1] if len(args) > 1 else "")
     if lines:
         ctx.out.write("\n".join(lines) + "\n")
     return 0
