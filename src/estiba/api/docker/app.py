@@ -23,6 +23,7 @@ from estiba.api.core.http import (
     read_body,
 )
 from estiba.api.docker import routes
+from estiba.api.docker.system import API_VERSION, MIN_API_VERSION, VERSION_HEADERS
 from estiba.oci.json_codec import dumps
 
 TYPE_CHECKING = False
@@ -31,12 +32,8 @@ if TYPE_CHECKING:
     from concurrent.futures import Executor
     from typing import Any
 
-API_VERSION = "1.47"
-MIN_API_VERSION = "1.24"
 MAX_JSON_BODY = 16 * 1024 * 1024
 DRAIN_ON_ERROR = 8 * 1024 * 1024  # of a refused upload, read before the answer
-VERSION_HEADERS = (("Api-Version", API_VERSION), ("Docker-Experimental", "false"),
-                   ("Ostype", "linux"))
 _PREFIX = re.compile(r"^/v(\d+)\.(\d+)(/.*)$")
 
 # Docker's statuses (moby errdefs/http_helpers.go): the core API's, but a failed
@@ -104,9 +101,7 @@ class DockerAPI:
     async def __call__(self, request: Request) -> Any:
         response = await self._respond(request)
         if isinstance(response, Reply) and not response.headers:
-            # as dockerd does, every answer says the API's version: a client may then
-            # send its first request without one and learn it from the answer
-            response.headers = VERSION_HEADERS
+            response.headers = VERSION_HEADERS  # on every answer, as dockerd does
         self.log("debug", "docker request", method=request.method, path=request.target,
                  status=getattr(response, "status", 200))
         return response

@@ -17,10 +17,15 @@ MIN_API_VERSION = "1.24"
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}
 
 
+# what every answer says of the API, as dockerd's do: a client may send its first request
+# without a version and learn it from the answer
+VERSION_HEADERS = (("Api-Version", API_VERSION), ("Docker-Experimental", "false"),
+                   ("Ostype", "linux"))
+
+
 def ping(engine: Any, call: Any) -> Reply:
     return Reply(200, b"OK", "text/plain; charset=utf-8", headers=(
-        ("Api-Version", API_VERSION), ("OSType", "linux"),
-        ("Docker-Experimental", "false"), ("Builder-Version", "1"),
+        *VERSION_HEADERS, ("Builder-Version", "1"),
         ("Cache-Control", "no-cache, no-store, must-revalidate"), ("Pragma", "no-cache")))
 
 
