@@ -107,8 +107,6 @@ def run_in(ctx: Context, command: str, usage: str,
            body: Callable[[Context, list[str]], int], argv: list[str]) -> int:
     """``run`` with the context given: the body's status, or its error written to
     ``ctx.err`` as docker writes it, and docker's status for it."""
-    from estiba import errors
-
     try:
         return body(ctx, argv)
     except ArgumentsError as err:
@@ -119,6 +117,8 @@ def run_in(ctx: Context, command: str, usage: str,
         ctx.err.write(usage_text(command, usage, str(err)))
         return err.status
     except Exception as err:
+        from estiba import errors  # loaded only when something failed
+
         # A daemon's refusal first: the client's typed errors are Estiba errors too. Its
         # module is looked up, not imported: it is loaded once a command talks to it.
         client = sys.modules.get("estiba.client.docker")
